@@ -1,0 +1,623 @@
+//! Plain data: requests, results, attempts, warnings and errors.
+//!
+//! The serialized (camelCase) form of these types is the JS API of the npm
+//! package; TypeScript declarations are generated from them with `tsify`.
+
+use crate::image_data::ImageData;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use tsify::Tsify;
+
+/// The providers the library can call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderName {
+    /// OpenAI Images (`/v1/images/generations`).
+    Openai,
+    /// Google Gemini API native image models (`generateContent`).
+    Gemini,
+    /// Stability AI Stable Image v2beta.
+    Stability,
+    /// Built-in offline provider: SVG images, no network.
+    Mock,
+}
+
+impl ProviderName {
+    /// All providers, in a stable order.
+    pub const ALL: [ProviderName; 4] = [
+        ProviderName::Openai,
+        ProviderName::Gemini,
+        ProviderName::Stability,
+        ProviderName::Mock,
+    ];
+
+    /// The lowercase name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Openai => "openai",
+            ProviderName::Gemini => "gemini",
+            ProviderName::Stability => "stability",
+            ProviderName::Mock => "mock",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<ProviderName> {
+        ProviderName::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What went wrong, in terms a caller can act on. See the error-code table in
+/// the README for retry and fallback behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Our input is wrong (empty prompt, bad size, a field the provider rejects).
+    InvalidRequest,
+    /// The provider cannot do what was asked.
+    Unsupported,
+    /// Key missing, invalid or revoked.
+    Auth,
+    /// Key valid but not allowed (organisation not verified, region, model access).
+    Permission,
+    /// Out of credit, billing limit or daily quota.
+    Quota,
+    /// Short-term rate limit.
+    RateLimited,
+    /// Prompt or output blocked by moderation.
+    ContentPolicy,
+    /// Model or endpoint does not exist.
+    NotFound,
+    /// 5xx or overloaded.
+    ProviderError,
+    /// An attempt exceeded `timeoutMs`, or the whole call exceeded `deadlineMs`.
+    Timeout,
+    /// Connection failed or was reset.
+    Network,
+    /// 2xx but unparseable or without an image.
+    BadResponse,
+    /// The caller's `AbortSignal` fired.
+    Aborted,
+}
+
+impl ErrorCode {
+    /// All codes, in table order.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unsupported,
+        ErrorCode::Auth,
+        ErrorCode::Permission,
+        ErrorCode::Quota,
+        ErrorCode::RateLimited,
+        ErrorCode::ContentPolicy,
+        ErrorCode::NotFound,
+        ErrorCode::ProviderError,
+        ErrorCode::Timeout,
+        ErrorCode::Network,
+        ErrorCode::BadResponse,
+        ErrorCode::Aborted,
+    ];
+
+    /// The snake_case name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::Auth => "auth",
+            ErrorCode::Permission => "permission",
+            ErrorCode::Quota => "quota",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ContentPolicy => "content_policy",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ProviderError => "provider_error",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Network => "network",
+            ErrorCode::BadResponse => "bad_response",
+            ErrorCode::Aborted => "aborted",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// "The same request may succeed if tried again later."
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::RateLimited
+                | ErrorCode::ProviderError
+                | ErrorCode::Timeout
+                | ErrorCode::Network
+                | ErrorCode::BadResponse
+        )
+    }
+
+    /// Whether the default policy moves on to the next provider after this
+    /// error (once retries, if any, are exhausted).
+    pub fn falls_back_by_default(self) -> bool {
+        !matches!(
+            self,
+            ErrorCode::InvalidRequest | ErrorCode::ContentPolicy | ErrorCode::Aborted
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Image file formats a caller can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// PNG (the default everywhere).
+    Png,
+    /// JPEG.
+    Jpeg,
+    /// WebP.
+    Webp,
+}
+
+impl OutputFormat {
+    /// The lowercase name providers use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Png => "png",
+            OutputFormat::Jpeg => "jpeg",
+            OutputFormat::Webp => "webp",
+        }
+    }
+
+    /// The MIME type of images in this format.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            OutputFormat::Png => "image/png",
+            OutputFormat::Jpeg => "image/jpeg",
+            OutputFormat::Webp => "image/webp",
+        }
+    }
+}
+
+/// Retry settings, per provider in the chain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryOptions {
+    /// Attempts per provider, including the first (default 3, 1..=10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub max_attempts: Option<u32>,
+    /// Base of the exponential backoff in ms (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub base_delay_ms: Option<u64>,
+    /// Cap of the exponential backoff in ms (default 20000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub max_delay_ms: Option<u64>,
+    /// Longest server-requested wait (Retry-After) honoured, in ms (default 60000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub max_retry_after_ms: Option<u64>,
+}
+
+/// One provider in the chain: primary first, then fallbacks.
+#[derive(Debug, Clone, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfig {
+    /// Which provider.
+    pub provider: Option<ProviderName>,
+    /// The provider's API key (optional for `mock`).
+    #[serde(default)]
+    #[tsify(optional, type = "string")]
+    pub api_key: Option<Secret>,
+    /// Model id; each provider has a default.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub model: Option<String>,
+    /// The provider's origin (scheme, host, port), e.g. `http://127.0.0.1:8080`.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub base_url: Option<String>,
+    /// Extra provider fields, deep-merged into the request body (null removes a default).
+    #[serde(default)]
+    #[tsify(optional, type = "Record<string, unknown>")]
+    pub params: Option<serde_json::Value>,
+}
+
+/// The input of `generateImages` (without `signal` and `onEvent`, which the
+/// bindings take separately).
+#[derive(Debug, Clone, Default, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateRequest {
+    /// Required, non-empty after trimming.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// 1..=10, default 1.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub count: Option<f64>,
+    /// `"WxH"`, e.g. `"1024x1024"`.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub size: Option<String>,
+    /// `"W:H"`, e.g. `"16:9"`.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub aspect_ratio: Option<String>,
+    /// Seed for providers that take one (0..=4294967294).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub seed: Option<f64>,
+    /// What the image should not contain, for providers that take it.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub negative_prompt: Option<String>,
+    /// Requested image format.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub output_format: Option<OutputFormat>,
+    /// In order: primary, then fallbacks.
+    #[serde(default)]
+    pub providers: Option<Vec<ProviderConfig>>,
+    /// Retry settings.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub retry: Option<RetryOptions>,
+    /// Replaces the default set of codes that move on to the next provider.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub fallback_on: Option<Vec<ErrorCode>>,
+    /// Per attempt, in ms (default 180000).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub timeout_ms: Option<f64>,
+    /// Whole call, in ms (default: none).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub deadline_ms: Option<f64>,
+    /// Parallel provider calls (default 4).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub concurrency: Option<f64>,
+}
+
+/// One generated image. On wasm, `base64` is the very JS string the
+/// provider's JSON held: it never enters wasm memory.
+#[derive(Clone, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedImage {
+    /// e.g. `image/png`.
+    pub mime_type: String,
+    /// Base64 of the image bytes (no `data:` prefix).
+    #[tsify(type = "string")]
+    pub base64: ImageData,
+    /// Which provider made it.
+    pub provider: ProviderName,
+    /// Which model made it.
+    pub model: String,
+    /// The seed the provider reports, when it reports one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub seed: Option<u64>,
+    /// The prompt as the provider rewrote it, when it says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub revised_prompt: Option<String>,
+}
+
+impl fmt::Debug for GeneratedImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedImage")
+            .field("mime_type", &self.mime_type)
+            .field("base64", &self.base64)
+            .field("provider", &self.provider)
+            .field("model", &self.model)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+/// The result of one attempt: `"ok"` or the error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Tsify)]
+#[tsify(type = "\"ok\" | ErrorCode")]
+pub enum Outcome {
+    /// The call returned images.
+    Ok,
+    /// The call failed with this code.
+    Failed(ErrorCode),
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Outcome::Ok => s.serialize_str("ok"),
+            Outcome::Failed(code) => code.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "ok" {
+            return Ok(Outcome::Ok);
+        }
+        ErrorCode::parse(&s)
+            .map(Outcome::Failed)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome `{s}`")))
+    }
+}
+
+/// One provider call, as recorded in the attempts log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// Provider called.
+    pub provider: ProviderName,
+    /// Model called.
+    pub model: String,
+    /// Which provider call of the split count.
+    pub part: u32,
+    /// 1-based; restarts for each provider and part.
+    pub attempt: u32,
+    /// Milliseconds since `generateImages` was called.
+    pub started_at_ms: u64,
+    /// How long the call took.
+    pub duration_ms: u64,
+    /// `"ok"` or the error code.
+    pub outcome: Outcome,
+    /// HTTP status, when a response arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub status: Option<u16>,
+    /// Delay the provider asked for (Retry-After, RetryInfo, "try again in Ns").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub retry_after_ms: Option<u64>,
+    /// Images this call returned.
+    pub images: u32,
+}
+
+/// Kinds of warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    /// An option the provider does not support was dropped.
+    UnsupportedOption,
+    /// An option was converted to the provider's nearest equivalent.
+    OptionMapped,
+    /// The count was split into several provider calls.
+    CountSplit,
+}
+
+/// Something the caller asked for that was changed or dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct Warning {
+    /// The provider the warning is about.
+    pub provider: ProviderName,
+    /// What kind of change.
+    pub code: WarningCode,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// A failure, as data: the fields of the JS `ImageGenError`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorInfo {
+    /// Always `"ImageGenError"`.
+    #[tsify(type = "\"ImageGenError\"")]
+    pub name: String,
+    /// What went wrong.
+    pub code: ErrorCode,
+    /// Human-readable; never contains an API key.
+    pub message: String,
+    /// The provider that failed, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub provider: Option<ProviderName>,
+    /// HTTP status from the provider, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub status: Option<u16>,
+    /// The same request may succeed if tried again later.
+    pub retryable: bool,
+    /// The part that failed (for partial results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub part: Option<u32>,
+    /// The request field at fault, for `invalid_request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub param: Option<String>,
+    /// Every attempt behind this failure.
+    pub attempts: Vec<Attempt>,
+}
+
+/// What `generateImages` resolves with.
+#[derive(Debug, Clone, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateResult {
+    /// Images, in part order.
+    pub images: Vec<GeneratedImage>,
+    /// Options that were changed or dropped.
+    pub warnings: Vec<Warning>,
+    /// Every provider call made.
+    pub attempts: Vec<Attempt>,
+    /// Parts that finally failed (empty when everything succeeded).
+    pub errors: Vec<ErrorInfo>,
+}
+
+/// Progress events, delivered to `onEvent` as they happen.
+#[derive(Debug, Clone, Serialize, Tsify)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum GenerateEvent {
+    /// A provider call starts.
+    AttemptStart {
+        /// Provider called.
+        provider: ProviderName,
+        /// Model called.
+        model: String,
+        /// Part number.
+        part: u32,
+        /// Attempt number for this provider and part.
+        attempt: u32,
+    },
+    /// A provider call ended.
+    AttemptEnd {
+        /// Provider called.
+        provider: ProviderName,
+        /// Model called.
+        model: String,
+        /// Part number.
+        part: u32,
+        /// Attempt number.
+        attempt: u32,
+        /// `"ok"` or the error code.
+        outcome: Outcome,
+        /// HTTP status, if a response arrived.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[tsify(optional)]
+        status: Option<u16>,
+        /// How long the call took.
+        duration_ms: u64,
+    },
+    /// The same provider will be tried again after `delayMs`.
+    RetryScheduled {
+        /// Provider to retry.
+        provider: ProviderName,
+        /// Part number.
+        part: u32,
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why it failed.
+        code: ErrorCode,
+        /// Wait before the next attempt.
+        delay_ms: u64,
+    },
+    /// The part moves on to the next provider.
+    Fallback {
+        /// Part number.
+        part: u32,
+        /// Provider given up on.
+        from: ProviderName,
+        /// Provider tried next.
+        to: ProviderName,
+        /// Why.
+        code: ErrorCode,
+    },
+    /// An image arrived.
+    Image {
+        /// Part number.
+        part: u32,
+        /// Index of the image in the final `images` array order of arrival.
+        index: u32,
+        /// The image.
+        image: GeneratedImage,
+    },
+}
+
+/// The library's error: what went wrong, where, and everything tried.
+#[derive(Debug, Clone)]
+pub struct Error {
+    /// What went wrong.
+    pub code: ErrorCode,
+    /// Human-readable; never contains an API key.
+    pub message: String,
+    /// The provider that failed, if one did.
+    pub provider: Option<ProviderName>,
+    /// HTTP status from the provider, if any.
+    pub status: Option<u16>,
+    /// Delay the provider asked for before a retry.
+    pub retry_after_ms: Option<u64>,
+    /// The request field at fault, for `invalid_request`.
+    pub param: Option<String>,
+    /// The part that failed, if the error is about one part.
+    pub part: Option<u32>,
+    /// Every attempt made before the error.
+    pub attempts: Vec<Attempt>,
+    /// Images finished before the call was aborted.
+    pub images: Vec<GeneratedImage>,
+}
+
+impl Error {
+    /// A new error with only a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            provider: None,
+            status: None,
+            retry_after_ms: None,
+            param: None,
+            part: None,
+            attempts: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+
+    /// An `invalid_request` error naming the field at fault.
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        let mut e = Error::new(ErrorCode::InvalidRequest, message);
+        e.param = Some(param.to_string());
+        e
+    }
+
+    /// Sets the provider.
+    pub fn with_provider(mut self, provider: ProviderName) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// Sets the HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the provider's requested retry delay.
+    pub fn with_retry_after(mut self, ms: Option<u64>) -> Self {
+        self.retry_after_ms = ms;
+        self
+    }
+
+    /// See [`ErrorCode::is_retryable`].
+    pub fn retryable(&self) -> bool {
+        self.code.is_retryable()
+    }
+
+    /// The error as plain data.
+    pub fn to_info(&self) -> ErrorInfo {
+        ErrorInfo {
+            name: "ImageGenError".to_string(),
+            code: self.code,
+            message: self.message.clone(),
+            provider: self.provider,
+            status: self.status,
+            retryable: self.retryable(),
+            part: self.part,
+            param: self.param.clone(),
+            attempts: self.attempts.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}

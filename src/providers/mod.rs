@@ -1,0 +1,372 @@
+//! Providers as pure functions: request builders, response parsers (error
+//! classification included) and capability tables. No I/O happens here.
+
+pub mod gemini;
+pub mod mock;
+pub mod openai;
+pub mod stability;
+
+use crate::geometry::{Ratio, Size};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, Warning, WarningCode};
+use crate::secret::{scrub_key_like, Secret};
+use crate::validate::{ChainEntry, ImageRequest};
+use serde_json::{Map, Value};
+
+/// How a provider takes sizes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SizeRule {
+    /// Only these sizes.
+    Presets(&'static [Size]),
+    /// Any size within these rules (gpt-image-2 family).
+    Free {
+        /// Both edges must be multiples of this.
+        multiple: u32,
+        /// Longest edge.
+        max_edge: u32,
+        /// Longest long:short ratio.
+        max_ratio: f64,
+        /// Fewest pixels.
+        min_pixels: u64,
+        /// Most pixels.
+        max_pixels: u64,
+    },
+    /// No sizes: the provider takes aspect ratios (and maybe size tiers).
+    AspectRatioOnly,
+}
+
+/// What a provider/model can do, as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capabilities {
+    /// Most images one call returns; larger counts are split.
+    pub max_images_per_call: u32,
+    /// Size handling.
+    pub sizes: SizeRule,
+    /// Aspect ratios taken natively (empty when the provider takes sizes).
+    pub aspect_ratios: &'static [Ratio],
+    /// Resolution tiers (Gemini `imageSize`), smallest first.
+    pub image_size_tiers: &'static [&'static str],
+    /// Whether `seed` is passed on.
+    pub seed: bool,
+    /// Whether `negativePrompt` is passed on.
+    pub negative_prompt: bool,
+    /// Formats the caller can choose.
+    pub output_formats: &'static [OutputFormat],
+}
+
+/// The capabilities of one chain entry (provider + model + params).
+pub fn capabilities(entry: &ChainEntry) -> Capabilities {
+    match entry.provider {
+        ProviderName::Openai => openai::capabilities(&entry.model),
+        ProviderName::Gemini => gemini::capabilities(&entry.model),
+        ProviderName::Stability => stability::capabilities(&entry.model),
+        ProviderName::Mock => mock::capabilities(&entry.params),
+    }
+}
+
+/// A request ready to send, and what was changed to fit the provider.
+#[derive(Debug, Clone)]
+pub struct BuiltRequest {
+    /// The HTTP request.
+    pub request: HttpRequest,
+    /// Options dropped or re-mapped.
+    pub warnings: Vec<Warning>,
+}
+
+/// Builds the HTTP request for one provider call of `req.count` images.
+/// Not for `mock`, which makes its images without a request.
+pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> Result<BuiltRequest, Error> {
+    match entry.provider {
+        ProviderName::Openai => Ok(openai::build_request(req, entry)),
+        ProviderName::Gemini => Ok(gemini::build_request(req, entry)),
+        ProviderName::Stability => Ok(stability::build_request(req, entry)),
+        ProviderName::Mock => Err(Error::new(
+            ErrorCode::Unsupported,
+            "the mock provider makes images without HTTP requests",
+        )
+        .with_provider(ProviderName::Mock)),
+    }
+}
+
+/// What a parser needs besides the response.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseContext<'a> {
+    /// The request of this call.
+    pub request: &'a ImageRequest,
+    /// The chain entry called (provider, model, key for redaction).
+    pub entry: &'a ChainEntry,
+    /// Wall-clock time, for HTTP-date Retry-After values.
+    pub now_unix_ms: u64,
+}
+
+/// Parses a provider response into images or a classified error.
+pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<GeneratedImage>, Error> {
+    match ctx.entry.provider {
+        ProviderName::Openai => openai::parse_response(resp, ctx),
+        ProviderName::Gemini => gemini::parse_response(resp, ctx),
+        ProviderName::Stability => stability::parse_response(resp, ctx),
+        ProviderName::Mock => Err(Error::new(ErrorCode::BadResponse, "unexpected mock response")),
+    }
+}
+
+/// The cheap request that proves a key works (lists models / reads balance).
+pub fn validate_key_request(provider: ProviderName, key: &Secret, base_url: &str) -> Option<HttpRequest> {
+    match provider {
+        ProviderName::Openai => Some(openai::validate_key_request(key, base_url)),
+        ProviderName::Gemini => Some(gemini::validate_key_request(key, base_url)),
+        ProviderName::Stability => Some(stability::validate_key_request(key, base_url)),
+        ProviderName::Mock => None,
+    }
+}
+
+/// Reads a key-validation response: `Ok(true)` for 2xx, `Ok(false)` for
+/// auth/permission errors, `Err` for anything else (a good key must never be
+/// reported bad because of a rate limit or an outage).
+pub fn parse_validate_key_response(
+    provider: ProviderName,
+    resp: HttpResponse,
+    key: &Secret,
+    now_unix_ms: u64,
+) -> Result<bool, Error> {
+    if resp.is_success() {
+        return Ok(true);
+    }
+    let entry = ChainEntry {
+        provider,
+        api_key: key.clone(),
+        model: crate::validate::default_model(provider).to_string(),
+        base_url: String::new(),
+        params: Map::new(),
+    };
+    let request = ImageRequest {
+        prompt: String::new(),
+        count: 1,
+        size: None,
+        aspect_ratio: None,
+        seed: None,
+        negative_prompt: None,
+        output_format: None,
+    };
+    let ctx = ParseContext {
+        request: &request,
+        entry: &entry,
+        now_unix_ms,
+    };
+    let err = match parse_response(resp, &ctx) {
+        Ok(_) => return Ok(true),
+        Err(e) => e,
+    };
+    match err.code {
+        ErrorCode::Auth | ErrorCode::Permission => Ok(false),
+        _ => Err(err),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shared helpers for the provider modules.
+
+/// Longest provider message kept in an error.
+const MAX_MESSAGE_CHARS: usize = 600;
+
+/// Builds a provider error with a message that names the provider and status
+/// and never contains the key.
+pub(crate) fn provider_error(
+    ctx: &ParseContext<'_>,
+    code: ErrorCode,
+    status: Option<u16>,
+    detail: &str,
+) -> Error {
+    let detail = scrub_key_like(&ctx.entry.api_key.redact_in(detail));
+    let detail: String = if detail.chars().count() > MAX_MESSAGE_CHARS {
+        let cut: String = detail.chars().take(MAX_MESSAGE_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        detail
+    };
+    let message = match status {
+        Some(s) => format!("{} ({} {}, HTTP {s}): {detail}", ctx.entry.provider, ctx.entry.model, code),
+        None => format!("{} ({} {}): {detail}", ctx.entry.provider, ctx.entry.model, code),
+    };
+    let mut e = Error::new(code, message).with_provider(ctx.entry.provider);
+    e.status = status;
+    e
+}
+
+/// Classification by status alone, for bodies that say nothing useful
+/// (HTML error pages from proxies, empty bodies).
+pub(crate) fn code_for_status(status: u16) -> ErrorCode {
+    match status {
+        401 => ErrorCode::Auth,
+        402 => ErrorCode::Quota,
+        403 => ErrorCode::Permission,
+        404 => ErrorCode::NotFound,
+        408 | 409 | 425 => ErrorCode::ProviderError,
+        429 => ErrorCode::RateLimited,
+        s if s >= 500 => ErrorCode::ProviderError,
+        _ => ErrorCode::InvalidRequest,
+    }
+}
+
+/// Finds a retry hint in a message: "Please try again in 12s", "Please
+/// retry in 14.5s", "try again in 6m0s", "try again in 500ms".
+pub(crate) fn retry_hint_in_message(message: &str) -> Option<u64> {
+    let lower = message.to_ascii_lowercase();
+    for marker in ["try again in ", "retry in ", "retry after "] {
+        if let Some(pos) = lower.find(marker) {
+            let rest = lower.get(pos + marker.len()..)?;
+            let token: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                .collect();
+            let token = token.trim_end_matches('.');
+            if let Some(ms) = crate::http::parse_duration_ms(token) {
+                return Some(ms);
+            }
+            let after = rest.get(token.len()..).unwrap_or("").trim_start();
+            if let Ok(secs) = token.parse::<f64>() {
+                if after.starts_with("second") && secs.is_finite() && secs >= 0.0 {
+                    return Some((secs * 1000.0).round() as u64);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Deep-merges `params` into `target`: objects merge recursively, other
+/// values replace, `null` removes the key (to drop a default).
+pub(crate) fn merge_params(target: &mut Map<String, Value>, params: &Map<String, Value>) {
+    for (key, value) in params {
+        match value {
+            Value::Null => {
+                target.remove(key);
+            }
+            Value::Object(inner) => match target.get_mut(key) {
+                Some(Value::Object(existing)) => merge_params(existing, inner),
+                _ => {
+                    let mut fresh = Map::new();
+                    merge_params(&mut fresh, inner);
+                    target.insert(key.clone(), Value::Object(fresh));
+                }
+            },
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+/// A warning about `provider`.
+pub(crate) fn warning(provider: ProviderName, code: WarningCode, message: String) -> Warning {
+    Warning {
+        provider,
+        code,
+        message,
+    }
+}
+
+/// The MIME type named in a content type such as `application/json; type=image/png`.
+pub(crate) fn image_type_param(content_type: &str) -> Option<String> {
+    content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("type="))
+        .filter(|t| t.starts_with("image/"))
+        .map(str::to_string)
+}
+
+/// Standard base64 (with padding), for binary image bodies and the mock's SVGs.
+pub(crate) fn standard_base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b0 = u32::from(chunk.first().copied().unwrap_or(0));
+        let b1 = u32::from(chunk.get(1).copied().unwrap_or(0));
+        let b2 = u32::from(chunk.get(2).copied().unwrap_or(0));
+        let n = (b0 << 16) | (b1 << 8) | b2;
+        let sextet = |shift: u32| char::from(ALPHABET[((n >> shift) & 63) as usize]);
+        out.push(sextet(18));
+        out.push(sextet(12));
+        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
+        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
+    }
+    out
+}
+
+/// Maps a requested size or aspect ratio to the nearest of `allowed`
+/// ratios. Returns the ratio to send, and a warning when it differs from
+/// what was asked.
+pub(crate) fn ratio_for(
+    provider: ProviderName,
+    req: &ImageRequest,
+    allowed: &[Ratio],
+    default: Ratio,
+) -> (Ratio, Option<Warning>) {
+    if let Some(r) = req.aspect_ratio {
+        if allowed.contains(&r) {
+            return (r, None);
+        }
+        let near = crate::geometry::nearest_ratio(r.value(), allowed).unwrap_or(default);
+        let w = warning(
+            provider,
+            WarningCode::OptionMapped,
+            format!("aspectRatio {r} is not supported; using the nearest, {near}"),
+        );
+        return (near, Some(w));
+    }
+    if let Some(s) = req.size {
+        let near = crate::geometry::nearest_ratio(s.ratio(), allowed).unwrap_or(default);
+        let w = warning(
+            provider,
+            WarningCode::OptionMapped,
+            format!("size {s} is not supported; using aspect ratio {near}"),
+        );
+        return (near, Some(w));
+    }
+    (default, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_is_deep_and_null_deletes() {
+        let mut target = json!({"a": 1, "g": {"x": 1, "y": 2}, "s": [1]})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let params = json!({"a": null, "g": {"y": 3, "z": {"k": null, "q": 1}}, "s": [2], "n": "v"});
+        merge_params(&mut target, params.as_object().unwrap());
+        assert_eq!(
+            Value::Object(target),
+            json!({"g": {"x": 1, "y": 3, "z": {"q": 1}}, "s": [2], "n": "v"})
+        );
+    }
+
+    #[test]
+    fn retry_hints() {
+        assert_eq!(retry_hint_in_message("Please try again in 12s. Visit"), Some(12_000));
+        assert_eq!(retry_hint_in_message("Please retry in 14.5s."), Some(14_500));
+        assert_eq!(retry_hint_in_message("try again in 6m0s"), Some(360_000));
+        assert_eq!(retry_hint_in_message("Try again in 20 seconds"), Some(20_000));
+        assert_eq!(retry_hint_in_message("no hint here"), None);
+    }
+
+    #[test]
+    fn base64_matches_known_vectors() {
+        assert_eq!(standard_base64(b""), "");
+        assert_eq!(standard_base64(b"f"), "Zg==");
+        assert_eq!(standard_base64(b"fo"), "Zm8=");
+        assert_eq!(standard_base64(b"foo"), "Zm9v");
+        assert_eq!(standard_base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn status_codes() {
+        assert_eq!(code_for_status(401), ErrorCode::Auth);
+        assert_eq!(code_for_status(503), ErrorCode::ProviderError);
+        assert_eq!(code_for_status(418), ErrorCode::InvalidRequest);
+    }
+}

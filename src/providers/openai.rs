@@ -1,0 +1,370 @@
+//! OpenAI Images: `POST /v1/images/generations` (PROVIDERS.md §1).
+
+use super::{
+    code_for_status, merge_params, provider_error, retry_hint_in_message, warning, BuiltRequest,
+    Capabilities, ParseContext, SizeRule,
+};
+use crate::geometry::{nearest_size, Size};
+use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
+use crate::image_data::ImageData;
+use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, WarningCode};
+use crate::secret::Secret;
+use crate::validate::{ChainEntry, ImageRequest};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+const PROVIDER: ProviderName = ProviderName::Openai;
+
+/// The three sizes of gpt-image-1, -1-mini and -1.5.
+pub const PRESET_SIZES: &[Size] = &[Size::new(1024, 1024), Size::new(1536, 1024), Size::new(1024, 1536)];
+
+const ALL_FORMATS: &[OutputFormat] = &[OutputFormat::Png, OutputFormat::Jpeg, OutputFormat::Webp];
+
+/// Quality sent unless `params.quality` says otherwise: the original
+/// design's "standard" quality, in gpt-image terms.
+pub const DEFAULT_QUALITY: &str = "medium";
+
+/// True for models that take any `WIDTHxHEIGHT` (gpt-image-2 and 2.5).
+pub fn takes_free_sizes(model: &str) -> bool {
+    model.starts_with("gpt-image-2")
+}
+
+/// Capability table (PROVIDERS.md §1.2).
+pub fn capabilities(model: &str) -> Capabilities {
+    let sizes = if takes_free_sizes(model) {
+        SizeRule::Free {
+            multiple: 16,
+            max_edge: 3840,
+            max_ratio: 3.0,
+            min_pixels: 655_360,
+            max_pixels: 8_294_400,
+        }
+    } else {
+        SizeRule::Presets(PRESET_SIZES)
+    };
+    Capabilities {
+        max_images_per_call: 10,
+        sizes,
+        aspect_ratios: &[],
+        image_size_tiers: &[],
+        seed: false,
+        negative_prompt: false,
+        output_formats: ALL_FORMATS,
+    }
+}
+
+/// Rounds `v` to the nearest multiple of `m` (at least `m`).
+fn round_to(v: f64, m: u32) -> u32 {
+    let m_f = f64::from(m);
+    let r = ((v / m_f).round() * m_f).max(m_f);
+    if r >= f64::from(u32::MAX) {
+        u32::MAX - (u32::MAX % m)
+    } else {
+        r as u32
+    }
+}
+
+/// Fits an arbitrary size into the gpt-image-2 rules: ratio ≤ 3:1, edges
+/// multiples of 16 and ≤ 3840, pixel count within bounds.
+pub fn fit_free_size(target: Size) -> Size {
+    const MIN_PIXELS: f64 = 655_360.0;
+    const MAX_PIXELS: f64 = 8_294_400.0;
+    let ratio = target.ratio().clamp(1.0 / 3.0, 3.0);
+    let mut pixels = (target.pixels() as f64).clamp(MIN_PIXELS, MAX_PIXELS);
+    let mut size = Size::new(1024, 1024);
+    // Rounding to ×16 moves the pixel count a little: nudge until it fits.
+    for _ in 0..100 {
+        let w = (pixels * ratio).sqrt();
+        let h = w / ratio;
+        let scale = (3840.0 / w.max(h)).min(1.0);
+        let (mut w, mut h) = (round_to(w * scale, 16), round_to(h * scale, 16));
+        while w > 3 * h {
+            h += 16;
+        }
+        while h > 3 * w {
+            w += 16;
+        }
+        size = Size::new(w, h);
+        if (size.pixels() as f64) > MAX_PIXELS {
+            pixels *= 0.98;
+        } else if (size.pixels() as f64) < MIN_PIXELS {
+            pixels *= 1.02;
+        } else {
+            break;
+        }
+    }
+    size
+}
+
+/// True when `size` obeys the gpt-image-2 rules as given.
+pub fn is_valid_free_size(s: Size) -> bool {
+    let (long, short) = (s.w.max(s.h), s.w.min(s.h));
+    s.w % 16 == 0
+        && s.h % 16 == 0
+        && long <= 3840
+        && f64::from(long) / f64::from(short) <= 3.0
+        && (655_360..=8_294_400).contains(&s.pixels())
+}
+
+/// The `size` to send, and a warning when it differs from what was asked.
+fn size_for(req: &ImageRequest, model: &str) -> (Option<String>, Option<crate::model::Warning>) {
+    let free = takes_free_sizes(model);
+    if let Some(s) = req.size {
+        if free {
+            if is_valid_free_size(s) {
+                return (Some(s.to_string()), None);
+            }
+            let fitted = fit_free_size(s);
+            let w = warning(
+                PROVIDER,
+                WarningCode::OptionMapped,
+                format!("size {s} breaks {model}'s size rules; using {fitted}"),
+            );
+            return (Some(fitted.to_string()), Some(w));
+        }
+        let near = nearest_size(s, PRESET_SIZES).unwrap_or(Size::new(1024, 1024));
+        if near == s {
+            return (Some(s.to_string()), None);
+        }
+        let w = warning(
+            PROVIDER,
+            WarningCode::OptionMapped,
+            format!("size {s} is not offered by {model}; using the nearest, {near}"),
+        );
+        return (Some(near.to_string()), Some(w));
+    }
+    if let Some(r) = req.aspect_ratio {
+        if free {
+            // Long edge 1536 (1024 for squares), short edge to the ratio, ×16.
+            let ratio = r.value().clamp(1.0 / 3.0, 3.0);
+            let size = if (ratio - 1.0).abs() < 1e-9 {
+                Size::new(1024, 1024)
+            } else if ratio > 1.0 {
+                Size::new(1536, round_to(1536.0 / ratio, 16))
+            } else {
+                Size::new(round_to(1536.0 * ratio, 16), 1536)
+            };
+            let size = if is_valid_free_size(size) {
+                size
+            } else {
+                fit_free_size(size)
+            };
+            return (Some(size.to_string()), None);
+        }
+        let v = r.value();
+        let preset = if v >= 1.2 {
+            Size::new(1536, 1024)
+        } else if v <= 0.83 {
+            Size::new(1024, 1536)
+        } else {
+            Size::new(1024, 1024)
+        };
+        let exact = (preset.ratio() - v).abs() < 1e-9;
+        let w = (!exact).then(|| {
+            warning(
+                PROVIDER,
+                WarningCode::OptionMapped,
+                format!("aspectRatio {r} is not offered by {model}; using {preset}"),
+            )
+        });
+        return (Some(preset.to_string()), w);
+    }
+    (None, None)
+}
+
+/// Builds the generation request.
+pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
+    let mut warnings = Vec::new();
+    let mut body = Map::new();
+    body.insert("model".into(), json!(entry.model));
+    body.insert("prompt".into(), json!(req.prompt));
+    body.insert("n".into(), json!(req.count));
+    let (size, size_warning) = size_for(req, &entry.model);
+    if let Some(size) = size {
+        body.insert("size".into(), json!(size));
+    }
+    warnings.extend(size_warning);
+    body.insert("quality".into(), json!(DEFAULT_QUALITY));
+    if let Some(f) = req.output_format {
+        body.insert("output_format".into(), json!(f.as_str()));
+    }
+    if req.seed.is_some() {
+        warnings.push(warning(
+            PROVIDER,
+            WarningCode::UnsupportedOption,
+            "seed is not supported by OpenAI image models; ignored".into(),
+        ));
+    }
+    if req.negative_prompt.is_some() {
+        warnings.push(warning(
+            PROVIDER,
+            WarningCode::UnsupportedOption,
+            "negativePrompt is not supported by OpenAI image models; ignored".into(),
+        ));
+    }
+    merge_params(&mut body, &entry.params);
+    let request = HttpRequest::new(
+        Method::Post,
+        format!("{}/v1/images/generations", entry.base_url),
+    )
+    .secret_header("authorization", format!("Bearer {}", entry.api_key.expose()))
+    .header("content-type", "application/json")
+    .body(Value::Object(body).to_string().into_bytes());
+    BuiltRequest { request, warnings }
+}
+
+/// The free request that proves a key works.
+pub fn validate_key_request(key: &Secret, base_url: &str) -> HttpRequest {
+    HttpRequest::new(Method::Get, format!("{base_url}/v1/models"))
+        .secret_header("authorization", format!("Bearer {}", key.expose()))
+}
+
+#[derive(Deserialize)]
+struct ImagesResponse {
+    #[serde(default)]
+    data: Vec<ImageItem>,
+    #[serde(default)]
+    output_format: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ImageItem {
+    #[serde(default)]
+    b64_json: Option<ImageData>,
+    #[serde(default)]
+    revised_prompt: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    param: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+fn mime_for(format: Option<&str>, requested: Option<OutputFormat>) -> String {
+    match format {
+        Some("jpeg") | Some("jpg") => "image/jpeg".into(),
+        Some("webp") => "image/webp".into(),
+        Some("png") => "image/png".into(),
+        _ => requested.unwrap_or(OutputFormat::Png).mime_type().into(),
+    }
+}
+
+/// Parses a generation response.
+pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<GeneratedImage>, Error> {
+    if !resp.is_success() {
+        return Err(classify_error(&resp, ctx));
+    }
+    let parsed: ImagesResponse = resp.body.decode_json().map_err(|e| {
+        provider_error(
+            ctx,
+            ErrorCode::BadResponse,
+            Some(resp.status),
+            &format!("response is not the expected JSON ({e})"),
+        )
+    })?;
+    let mime = mime_for(parsed.output_format.as_deref(), ctx.request.output_format);
+    let mut images = Vec::with_capacity(parsed.data.len());
+    let mut saw_url = false;
+    for item in parsed.data {
+        match item.b64_json {
+            Some(b64) if !b64.is_empty() => images.push(GeneratedImage {
+                mime_type: mime.clone(),
+                base64: b64,
+                provider: PROVIDER,
+                model: ctx.entry.model.clone(),
+                seed: None,
+                revised_prompt: item.revised_prompt,
+            }),
+            _ => saw_url |= item.url.is_some(),
+        }
+    }
+    if images.is_empty() {
+        let detail = if saw_url {
+            "response holds image URLs instead of base64 (a DALL-E style model?)"
+        } else {
+            "response holds no image"
+        };
+        return Err(provider_error(ctx, ErrorCode::BadResponse, Some(resp.status), detail));
+    }
+    Ok(images)
+}
+
+/// Classifies an error response (PROVIDERS.md §1.6, §5).
+fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
+    let status = resp.status;
+    let body: Option<ErrorBody> = resp
+        .body
+        .decode_json::<ErrorEnvelope>()
+        .ok()
+        .map(|e| e.error);
+    let Some(body) = body else {
+        let text = resp.body.text_prefix();
+        let detail = if text.trim().is_empty() {
+            "empty error body".to_string()
+        } else {
+            format!("non-JSON error body: {}", text.trim())
+        };
+        let mut e = provider_error(ctx, code_for_status(status), Some(status), &detail);
+        if e.code == ErrorCode::RateLimited {
+            e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms);
+        }
+        return e;
+    };
+    let code = body.code.as_deref().unwrap_or("");
+    let kind = body.kind.as_deref().unwrap_or("");
+    let message = body.message.as_deref().unwrap_or("");
+    let classified = match (status, code, kind) {
+        (_, "invalid_api_key", _) | (401, _, _) => ErrorCode::Auth,
+        (_, "insufficient_quota", _) | (_, _, "insufficient_quota") => ErrorCode::Quota,
+        (_, "billing_hard_limit_reached", _) | (_, "billing_not_active", _) => ErrorCode::Quota,
+        (_, "moderation_blocked", _) | (_, "content_policy_violation", _) => ErrorCode::ContentPolicy,
+        (_, _, "image_generation_user_error") => ErrorCode::ContentPolicy,
+        (_, "model_not_found", _) | (404, _, _) => ErrorCode::NotFound,
+        (403, _, _) => ErrorCode::Permission,
+        (429, _, _) | (_, "rate_limit_exceeded", _) | (_, "slow_down", _) => ErrorCode::RateLimited,
+        (s, _, _) => code_for_status(s),
+    };
+    let detail = if code.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message} [{code}]")
+    };
+    let mut e = provider_error(ctx, classified, Some(status), &detail);
+    if classified == ErrorCode::InvalidRequest {
+        e.param = body.param.clone();
+    }
+    if classified == ErrorCode::RateLimited {
+        e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms)
+            .or_else(|| retry_hint_in_message(message));
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_sizes_fit_the_rules() {
+        for (w, h) in [(100, 100), (5000, 1000), (1000, 5000), (4000, 4000), (1920, 1080), (17, 9999)] {
+            let s = fit_free_size(Size::new(w, h));
+            assert!(is_valid_free_size(s), "{w}x{h} -> {s}");
+        }
+        assert!(is_valid_free_size(Size::new(1536, 864)));
+        assert!(!is_valid_free_size(Size::new(1000, 1000)));
+    }
+}
