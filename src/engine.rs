@@ -602,3 +602,51 @@ fn finish<T: Transport, S: Sleeper, C: Clock, R: Rng>(ctx: &Ctx<'_, T, S, C, R>,
         errors,
     })
 }
+
+/// Checks a key with the provider's free endpoint: `Ok(true)` when it
+/// works, `Ok(false)` for auth/permission errors (and an empty key), `Err`
+/// for anything else (rate limit, outage, network, timeout): a good key is
+/// never reported bad. `mock` keys are valid unless empty.
+pub async fn validate_key<T, S, C, R>(
+    rt: &Runtime<T, S, C, R>,
+    provider: ProviderName,
+    key: &crate::secret::Secret,
+    base_url: &str,
+    timeout_ms: u64,
+) -> Result<bool, Error>
+where
+    T: Transport,
+    S: Sleeper,
+    C: Clock,
+    R: Rng,
+{
+    if key.is_blank() {
+        return Ok(false);
+    }
+    let Some(request) = providers::validate_key_request(provider, key, base_url) else {
+        return Ok(true);
+    };
+    let sent = select(
+        Box::pin(rt.transport.send(request)),
+        Box::pin(rt.sleeper.sleep(timeout_ms)),
+    )
+    .await;
+    match sent {
+        Either::Left((Ok(resp), _)) => {
+            providers::parse_validate_key_response(provider, resp, key, rt.clock.now_ms())
+        }
+        Either::Left((Err(TransportError::Network(msg)), _)) => Err(Error::new(
+            ErrorCode::Network,
+            format!("{provider} (network): key check failed: {}", scrub_key_like(&key.redact_in(&msg))),
+        )
+        .with_provider(provider)),
+        Either::Left((Err(TransportError::Aborted), _)) => {
+            Err(Error::new(ErrorCode::Aborted, "the key check was aborted").with_provider(provider))
+        }
+        Either::Right(_) => Err(Error::new(
+            ErrorCode::Timeout,
+            format!("{provider} (timeout): key check got no response within {timeout_ms} ms"),
+        )
+        .with_provider(provider)),
+    }
+}

@@ -216,6 +216,7 @@ pub struct RetryOptions {
 #[serde(rename_all = "camelCase")]
 pub struct ProviderConfig {
     /// Which provider.
+    #[tsify(type = "ProviderName")]
     pub provider: Option<ProviderName>,
     /// The provider's API key (optional for `mock`).
     #[serde(default)]
@@ -241,7 +242,7 @@ pub struct ProviderConfig {
 #[serde(rename_all = "camelCase")]
 pub struct GenerateRequest {
     /// Required, non-empty after trimming.
-    #[serde(default)]
+    #[tsify(type = "string")]
     pub prompt: Option<String>,
     /// 1..=10, default 1.
     #[serde(default)]
@@ -268,7 +269,7 @@ pub struct GenerateRequest {
     #[tsify(optional)]
     pub output_format: Option<OutputFormat>,
     /// In order: primary, then fallbacks.
-    #[serde(default)]
+    #[tsify(type = "ProviderConfig[]")]
     pub providers: Option<Vec<ProviderConfig>>,
     /// Retry settings.
     #[serde(default)]

@@ -1,0 +1,526 @@
+//! The exported JS API: `generateImages`, `validateApiKey`,
+//! `createImageService` and the seed-compatible service classes.
+
+use super::transport::{seeded_rng, DateClock, FetchTransport, TimerSleeper};
+use crate::engine::{self, EventSink, Runtime};
+use crate::model::{Error, ErrorCode, GenerateEvent, GenerateRequest, ProviderConfig, ProviderName};
+use crate::runtime::{CancelToken, SplitMix64};
+use crate::secret::Secret;
+use crate::validate::{default_base_url, parse_origin, validate};
+use js_sys::{Function, JsString, Promise, Reflect};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::AbortSignal;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_EXTRA: &'static str = r#"
+/** Options that stay JS values: a cancellation signal and a progress callback. */
+export interface GenerateRequest {
+  /** Aborting rejects with `aborted` at once and cancels requests in flight. */
+  signal?: AbortSignal;
+  /** Called for each progress event, in order. Exceptions it throws are ignored. */
+  onEvent?: (e: GenerateEvent) => void;
+}
+
+/** Every rejection of the library is an `Error` with these fields. */
+export interface ImageGenError extends Error {
+  name: "ImageGenError";
+  code: ErrorCode;
+  message: string;
+  provider?: ProviderName;
+  status?: number;
+  /** The same request may succeed if tried again later. */
+  retryable: boolean;
+  /** The request field at fault, for `invalid_request`. */
+  param?: string;
+  /** The delay the provider asked for, if any. */
+  retryAfterMs?: number;
+  /** Every attempt made. */
+  attempts: Attempt[];
+  /** Images finished before an abort. */
+  images: GeneratedImage[];
+}
+
+/** Options of `generateImages` on the seed-compatible services. */
+export interface ServiceGenerateOptions {
+  count?: number;
+  size?: string;
+  aspectRatio?: string;
+  seed?: number;
+  negativePrompt?: string;
+  outputFormat?: OutputFormat;
+  /** Extra provider fields (become `params`). */
+  additionalParams?: Record<string, unknown>;
+  signal?: AbortSignal;
+  onEvent?: (e: GenerateEvent) => void;
+}
+
+/** Options of the seed-compatible service constructors. */
+export interface ServiceOptions {
+  model?: string;
+  baseUrl?: string;
+  params?: Record<string, unknown>;
+  retry?: RetryOptions;
+  timeoutMs?: number;
+  deadlineMs?: number;
+}
+
+/** The original design's per-provider service. */
+export interface ImageGenerationService {
+  readonly provider: ProviderName;
+  /** Resolves with `data:` URLs. */
+  generateImages(prompt: string, options?: ServiceGenerateOptions): Promise<string[]>;
+  validateApiKey(apiKey: string): Promise<boolean>;
+}
+"#;
+
+/// Serializes to a plain JS value (objects, not Maps; numbers, not BigInts).
+/// Preserved image strings pass through untouched.
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// An `Error` with `name === "ImageGenError"` and the library's fields.
+pub fn to_js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("ImageGenError");
+    let obj: JsValue = err.into();
+    set(&obj, "code", &JsValue::from_str(e.code.as_str()));
+    if let Some(p) = e.provider {
+        set(&obj, "provider", &JsValue::from_str(p.as_str()));
+    }
+    if let Some(s) = e.status {
+        set(&obj, "status", &JsValue::from_f64(f64::from(s)));
+    }
+    set(&obj, "retryable", &JsValue::from_bool(e.retryable()));
+    if let Some(p) = &e.param {
+        set(&obj, "param", &JsValue::from_str(p));
+    }
+    if let Some(ms) = e.retry_after_ms {
+        set(&obj, "retryAfterMs", &JsValue::from_f64(ms as f64));
+    }
+    set(&obj, "attempts", &to_js(&e.attempts));
+    set(&obj, "images", &to_js(&e.images));
+    obj
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Reads `onEvent` and `signal`, which stay JS values.
+fn js_extras(obj: &JsValue) -> Result<(Option<Function>, Option<AbortSignal>), Error> {
+    let on_event = match get(obj, "onEvent") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(
+            v.dyn_into::<Function>()
+                .map_err(|_| Error::invalid("onEvent", "`onEvent` must be a function"))?,
+        ),
+    };
+    let signal = match get(obj, "signal") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => {
+            // Duck-typed, so signals from polyfills work too.
+            let looks_right = v.is_object()
+                && get(&v, "aborted").as_bool().is_some()
+                && get(&v, "addEventListener").is_function();
+            if !looks_right {
+                return Err(Error::invalid("signal", "`signal` must be an AbortSignal"));
+            }
+            Some(v.unchecked_into::<AbortSignal>())
+        }
+    };
+    Ok((on_event, signal))
+}
+
+/// Deserializes with the path of the offending field in the error.
+fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<T, Error> {
+    let de = serde_wasm_bindgen::Deserializer::from(value.clone());
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { what.to_string() } else { path };
+        Error::invalid(&path, format!("`{path}`: {}", e.inner()))
+    })
+}
+
+struct JsEvents(Option<Function>);
+
+impl EventSink for JsEvents {
+    fn emit(&self, event: GenerateEvent) {
+        if let Some(f) = &self.0 {
+            // A throwing handler must not break the generation.
+            let _ = f.call1(&JsValue::NULL, &to_js(&event));
+        }
+    }
+}
+
+/// Fires a cancel token when an AbortSignal aborts; removes its listener when dropped.
+struct AbortBridge {
+    signal: AbortSignal,
+    listener: Closure<dyn FnMut()>,
+}
+
+impl AbortBridge {
+    fn new(signal: AbortSignal, token: &CancelToken) -> Self {
+        let t = token.clone();
+        let listener = Closure::<dyn FnMut()>::new(move || t.cancel());
+        let _ = signal.add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+        if signal.aborted() {
+            token.cancel();
+        }
+        AbortBridge { signal, listener }
+    }
+}
+
+impl Drop for AbortBridge {
+    fn drop(&mut self) {
+        let _ = self
+            .signal
+            .remove_event_listener_with_callback("abort", self.listener.as_ref().unchecked_ref());
+    }
+}
+
+fn runtime() -> Runtime<FetchTransport, TimerSleeper, DateClock, SplitMix64> {
+    Runtime {
+        transport: FetchTransport,
+        sleeper: TimerSleeper,
+        clock: DateClock,
+        rng: seeded_rng(),
+    }
+}
+
+/// Validates and runs a request whose JS extras were already read.
+async fn run(req: GenerateRequest, on_event: Option<Function>, signal: Option<AbortSignal>) -> Result<crate::model::GenerateResult, Error> {
+    let valid = validate(&req)?;
+    let token = CancelToken::new();
+    let _bridge = signal.map(|s| AbortBridge::new(s, &token));
+    let events = JsEvents(on_event);
+    engine::generate(&runtime(), &valid, &events, &token).await
+}
+
+fn reject(e: &Error) -> Promise {
+    Promise::reject(&to_js_error(e))
+}
+
+/// Generates images with retries and fallback. See the README for the request fields.
+#[wasm_bindgen(js_name = generateImages, unchecked_return_type = "Promise<GenerateResult>")]
+pub fn generate_images(#[wasm_bindgen(unchecked_param_type = "GenerateRequest")] request: JsValue) -> Promise {
+    if !request.is_object() {
+        return reject(&Error::invalid(
+            "request",
+            "generateImages expects a request object",
+        ));
+    }
+    let parsed = js_extras(&request).and_then(|(on_event, signal)| {
+        from_js::<GenerateRequest>(&request, "request").map(|r| (r, on_event, signal))
+    });
+    let (req, on_event, signal) = match parsed {
+        Ok(p) => p,
+        Err(e) => return reject(&e),
+    };
+    future_to_promise(async move {
+        run(req, on_event, signal)
+            .await
+            .map(|r| to_js(&r))
+            .map_err(|e| to_js_error(&e))
+    })
+}
+
+fn parse_provider(value: &JsValue, field: &str) -> Result<ProviderName, Error> {
+    let name = value
+        .as_string()
+        .ok_or_else(|| Error::invalid(field, format!("`{field}` must be a string")))?;
+    ProviderName::parse(&name).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("unsupported provider {name:?}; expected one of openai, gemini, stability, mock"),
+        )
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ValidateOptions {
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<f64>,
+}
+
+/// Default timeout of a key check.
+const VALIDATE_TIMEOUT_MS: u64 = 30_000;
+
+async fn validate_key(provider: ProviderName, key: JsValue, opts: ValidateOptions) -> Result<bool, Error> {
+    let key = match key.as_string() {
+        Some(k) => Secret::new(k.trim()),
+        None if key.is_undefined() || key.is_null() => Secret::default(),
+        None => return Err(Error::invalid("apiKey", "`apiKey` must be a string")),
+    };
+    let base_url = match opts.base_url.as_deref() {
+        Some(u) => parse_origin("baseUrl", u)?,
+        None => default_base_url(provider).to_string(),
+    };
+    let timeout_ms = match opts.timeout_ms {
+        None => VALIDATE_TIMEOUT_MS,
+        Some(t) if t.is_finite() && (1.0..=600_000.0).contains(&t) => t as u64,
+        Some(_) => return Err(Error::invalid("timeoutMs", "`timeoutMs` must be from 1 to 600000")),
+    };
+    engine::validate_key(&runtime(), provider, &key, &base_url, timeout_ms).await
+}
+
+/// Checks a key with the provider's free endpoint: `true` when it works,
+/// `false` for auth/permission errors; rejects on anything else.
+#[wasm_bindgen(js_name = validateApiKey, unchecked_return_type = "Promise<boolean>")]
+pub fn validate_api_key(
+    #[wasm_bindgen(unchecked_param_type = "ProviderName")] provider: JsValue,
+    #[wasm_bindgen(js_name = apiKey, unchecked_param_type = "string")] api_key: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "{ baseUrl?: string; timeoutMs?: number }")] opts: Option<JsValue>,
+) -> Promise {
+    let opts = opts.unwrap_or(JsValue::UNDEFINED);
+    let provider = match parse_provider(&provider, "provider") {
+        Ok(p) => p,
+        Err(e) => return reject(&e),
+    };
+    let opts = if opts.is_undefined() || opts.is_null() {
+        Ok(ValidateOptions::default())
+    } else {
+        from_js::<ValidateOptions>(&opts, "opts")
+    };
+    let opts = match opts {
+        Ok(o) => o,
+        Err(e) => return reject(&e),
+    };
+    future_to_promise(async move {
+        validate_key(provider, api_key, opts)
+            .await
+            .map(JsValue::from_bool)
+            .map_err(|e| to_js_error(&e))
+    })
+}
+
+/// Constructor options of the services.
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+struct ServiceOptions {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    params: Option<serde_json::Value>,
+    #[serde(default)]
+    retry: Option<crate::model::RetryOptions>,
+    #[serde(default)]
+    timeout_ms: Option<f64>,
+    #[serde(default)]
+    deadline_ms: Option<f64>,
+}
+
+/// `generateImages` options of the services.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ServiceGenerateOptions {
+    #[serde(default)]
+    count: Option<f64>,
+    #[serde(default)]
+    size: Option<String>,
+    #[serde(default)]
+    aspect_ratio: Option<String>,
+    #[serde(default)]
+    seed: Option<f64>,
+    #[serde(default)]
+    negative_prompt: Option<String>,
+    #[serde(default)]
+    output_format: Option<crate::model::OutputFormat>,
+    #[serde(default)]
+    additional_params: Option<serde_json::Value>,
+}
+
+/// The state shared by the service classes.
+#[derive(Clone)]
+struct Service {
+    provider: ProviderName,
+    api_key: Option<Secret>,
+    options: ServiceOptions,
+}
+
+impl Service {
+    fn new(provider: ProviderName, api_key: JsValue, options: JsValue) -> Result<Service, JsValue> {
+        let api_key = match api_key.as_string() {
+            Some(k) => Some(Secret::new(k)),
+            None if api_key.is_undefined() || api_key.is_null() => None,
+            None => return Err(to_js_error(&Error::invalid("apiKey", "`apiKey` must be a string"))),
+        };
+        let options = if options.is_undefined() || options.is_null() {
+            ServiceOptions::default()
+        } else {
+            from_js(&options, "options").map_err(|e| to_js_error(&e))?
+        };
+        Ok(Service {
+            provider,
+            api_key,
+            options,
+        })
+    }
+
+    fn generate(&self, prompt: JsValue, options: JsValue) -> Promise {
+        let prompt = match prompt.as_string() {
+            Some(p) => p,
+            None => return reject(&Error::invalid("prompt", "`prompt` must be a string")),
+        };
+        let parsed = if options.is_undefined() || options.is_null() {
+            Ok((ServiceGenerateOptions::default(), None, None))
+        } else {
+            js_extras(&options).and_then(|(on_event, signal)| {
+                from_js::<ServiceGenerateOptions>(&options, "options").map(|o| (o, on_event, signal))
+            })
+        };
+        let (opts, on_event, signal) = match parsed {
+            Ok(p) => p,
+            Err(e) => return reject(&e),
+        };
+        let params = merge_objects(self.options.params.clone(), opts.additional_params);
+        let req = GenerateRequest {
+            prompt: Some(prompt),
+            count: opts.count,
+            size: opts.size,
+            aspect_ratio: opts.aspect_ratio,
+            seed: opts.seed,
+            negative_prompt: opts.negative_prompt,
+            output_format: opts.output_format,
+            providers: Some(vec![ProviderConfig {
+                provider: Some(self.provider),
+                api_key: self.api_key.clone(),
+                model: self.options.model.clone(),
+                base_url: self.options.base_url.clone(),
+                params,
+            }]),
+            retry: self.options.retry.clone(),
+            fallback_on: None,
+            timeout_ms: self.options.timeout_ms,
+            deadline_ms: self.options.deadline_ms,
+            concurrency: None,
+        };
+        future_to_promise(async move {
+            let result = run(req, on_event, signal).await.map_err(|e| to_js_error(&e))?;
+            let urls = js_sys::Array::new();
+            for image in &result.images {
+                let prefix = JsString::from(format!("data:{};base64,", image.mime_type).as_str());
+                urls.push(&prefix.concat(image.base64.as_js()));
+            }
+            Ok(urls.into())
+        })
+    }
+
+    fn validate(&self, api_key: JsValue) -> Promise {
+        let provider = self.provider;
+        let opts = ValidateOptions {
+            base_url: self.options.base_url.clone(),
+            timeout_ms: None,
+        };
+        future_to_promise(async move {
+            validate_key(provider, api_key, opts)
+                .await
+                .map(JsValue::from_bool)
+                .map_err(|e| to_js_error(&e))
+        })
+    }
+}
+
+/// Shallow-merges two optional objects (`extra` wins).
+fn merge_objects(base: Option<serde_json::Value>, extra: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    match (base, extra) {
+        (Some(serde_json::Value::Object(mut a)), Some(serde_json::Value::Object(b))) => {
+            a.extend(b);
+            Some(serde_json::Value::Object(a))
+        }
+        (a, None) => a,
+        (_, b) => b,
+    }
+}
+
+macro_rules! service_class {
+    ($rust:ident, $js:literal, $provider:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[wasm_bindgen(js_name = $js)]
+        pub struct $rust {
+            inner: Service,
+        }
+
+        #[wasm_bindgen(js_class = $js)]
+        impl $rust {
+            /// `new Service(apiKey, options?)`.
+            #[wasm_bindgen(constructor)]
+            pub fn new(
+                #[wasm_bindgen(js_name = apiKey, unchecked_param_type = "string")] api_key: JsValue,
+                #[wasm_bindgen(unchecked_optional_param_type = "ServiceOptions")] options: Option<JsValue>,
+            ) -> Result<$rust, JsValue> {
+                Ok($rust {
+                    inner: Service::new($provider, api_key, options.unwrap_or(JsValue::UNDEFINED))?,
+                })
+            }
+
+            /// The provider this service calls.
+            #[wasm_bindgen(getter, unchecked_return_type = "ProviderName")]
+            pub fn provider(&self) -> String {
+                self.inner.provider.as_str().to_string()
+            }
+
+            /// Generates images; resolves with `data:` URLs.
+            #[wasm_bindgen(js_name = generateImages, unchecked_return_type = "Promise<string[]>")]
+            pub fn generate_images(
+                &self,
+                #[wasm_bindgen(unchecked_param_type = "string")] prompt: JsValue,
+                #[wasm_bindgen(unchecked_optional_param_type = "ServiceGenerateOptions")] options: Option<JsValue>,
+            ) -> Promise {
+                self.inner.generate(prompt, options.unwrap_or(JsValue::UNDEFINED))
+            }
+
+            /// Checks a key: `true` if it works, `false` if it is refused.
+            #[wasm_bindgen(js_name = validateApiKey, unchecked_return_type = "Promise<boolean>")]
+            pub fn validate_api_key(
+                &self,
+                #[wasm_bindgen(js_name = apiKey, unchecked_param_type = "string")] api_key: JsValue,
+            ) -> Promise {
+                self.inner.validate(api_key)
+            }
+        }
+    };
+}
+
+service_class!(OpenAIService, "OpenAIService", ProviderName::Openai, "OpenAI images, the seed design's way.");
+service_class!(GeminiService, "GeminiService", ProviderName::Gemini, "Gemini images, the seed design's way.");
+service_class!(StabilityService, "StabilityService", ProviderName::Stability, "Stability AI images, the seed design's way.");
+service_class!(MockService, "MockService", ProviderName::Mock, "The offline mock provider, the seed design's way.");
+
+/// The seed design's factory: a service for `provider`. Throws an
+/// `ImageGenError` (`invalid_request`) for an unsupported provider.
+#[wasm_bindgen(js_name = createImageService, unchecked_return_type = "ImageGenerationService")]
+pub fn create_image_service(
+    #[wasm_bindgen(unchecked_param_type = "ProviderName")] provider: JsValue,
+    #[wasm_bindgen(js_name = apiKey, unchecked_param_type = "string")] api_key: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "ServiceOptions")] options: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    let provider = parse_provider(&provider, "provider").map_err(|e| to_js_error(&e))?;
+    let inner = Service::new(provider, api_key, options.unwrap_or(JsValue::UNDEFINED))?;
+    Ok(match provider {
+        ProviderName::Openai => OpenAIService { inner }.into(),
+        ProviderName::Gemini => GeminiService { inner }.into(),
+        ProviderName::Stability => StabilityService { inner }.into(),
+        ProviderName::Mock => MockService { inner }.into(),
+    })
+}
+
+/// The error codes, for callers that want to switch on them.
+#[wasm_bindgen(js_name = errorCodes, unchecked_return_type = "ErrorCode[]")]
+pub fn error_codes() -> JsValue {
+    to_js(&ErrorCode::ALL)
+}

@@ -1,0 +1,8 @@
+//! The JS bindings: the only code that knows about JS. Compiled for wasm32 only.
+
+pub mod api;
+pub mod js;
+pub mod transport;
+
+pub use api::to_js_error;
+pub use transport::{DateClock, FetchTransport, TimerSleeper};

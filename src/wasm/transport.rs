@@ -1,0 +1,171 @@
+//! The engine's runtime on wasm: `Transport` over the global `fetch`,
+//! `Sleeper` over `setTimeout`, `Clock` over `Date.now()`.
+
+use super::js::global_fetch;
+use crate::http::{Body, HttpRequest, HttpResponse, Transport, TransportError};
+use crate::runtime::{Clock, Sleeper, SplitMix64};
+use js_sys::{JsString, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, Headers, Request, RequestInit, Response};
+
+/// Sends requests with the platform's global `fetch`. Dropping a send
+/// aborts the request (timeouts, deadlines and the caller's signal all end
+/// in a drop).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FetchTransport;
+
+/// Aborts the request when dropped before the response body was read.
+struct AbortOnDrop(Option<AbortController>);
+
+impl AbortOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.abort();
+        }
+    }
+}
+
+/// A readable message from a rejected fetch (`TypeError: fetch failed`
+/// in Node carries the real reason in `cause`).
+fn describe_js_error(e: &JsValue) -> String {
+    let field = |v: &JsValue, name: &str| {
+        Reflect::get(v, &JsValue::from_str(name))
+            .ok()
+            .and_then(|m| m.as_string())
+    };
+    let mut text = field(e, "message")
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".to_string());
+    if let Ok(cause) = Reflect::get(e, &JsValue::from_str("cause")) {
+        if let Some(c) = field(&cause, "message").or_else(|| field(&cause, "code")) {
+            text.push_str(" (");
+            text.push_str(&c);
+            text.push(')');
+        }
+    }
+    text
+}
+
+fn is_abort_error(e: &JsValue) -> bool {
+    Reflect::get(e, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .is_some_and(|n| n == "AbortError")
+}
+
+fn network(e: JsValue) -> TransportError {
+    if is_abort_error(&e) {
+        TransportError::Aborted
+    } else {
+        TransportError::Network(describe_js_error(&e))
+    }
+}
+
+fn response_headers(resp: &Response) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) else {
+        return out;
+    };
+    for entry in iter.flatten() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out.push((k.to_ascii_lowercase(), v));
+        }
+    }
+    out
+}
+
+impl Transport for FetchTransport {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let controller = AbortController::new().map_err(network)?;
+        let mut guard = AbortOnDrop(Some(controller.clone()));
+        let init = RequestInit::new();
+        init.set_method(request.method.as_str());
+        let headers = Headers::new().map_err(network)?;
+        for h in &request.headers {
+            headers.append(&h.name, &h.value).map_err(network)?;
+        }
+        init.set_headers(&headers);
+        if let Some(body) = &request.body {
+            init.set_body(&Uint8Array::from(body.as_slice()).into());
+        }
+        init.set_signal(Some(&controller.signal()));
+        let req = Request::new_with_str_and_init(&request.url, &init).map_err(network)?;
+        let resp: Response = JsFuture::from(global_fetch(&req).map_err(network)?)
+            .await
+            .map_err(network)?
+            .dyn_into()
+            .map_err(|_| TransportError::Network("fetch did not return a Response".into()))?;
+        let status = resp.status();
+        let headers = response_headers(&resp);
+        let is_binary = headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.trim_start().to_ascii_lowercase().starts_with("image/"));
+        let body = if is_binary {
+            let buf = JsFuture::from(resp.array_buffer().map_err(network)?)
+                .await
+                .map_err(network)?;
+            Body::Bytes(Uint8Array::new(&buf).to_vec())
+        } else {
+            // Kept as a JS string: JSON.parse runs on it later, in JS.
+            let text = JsFuture::from(resp.text().map_err(network)?)
+                .await
+                .map_err(network)?;
+            Body::Js(text.dyn_into::<JsString>().unwrap_or_else(|_| JsString::from("")))
+        };
+        guard.disarm();
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// Waits with `setTimeout` (via gloo-timers); dropping clears the timer.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimerSleeper;
+
+impl Sleeper for TimerSleeper {
+    async fn sleep(&self, ms: u64) {
+        // setTimeout takes a 32-bit delay; longer waits are chained.
+        let mut left = ms;
+        loop {
+            let step = left.min(i32::MAX as u64);
+            gloo_timers::future::TimeoutFuture::new(step as u32).await;
+            left -= step;
+            if left == 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// `Date.now()`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DateClock;
+
+impl Clock for DateClock {
+    fn now_ms(&self) -> u64 {
+        let now = js_sys::Date::now();
+        if now.is_finite() && now > 0.0 {
+            now as u64
+        } else {
+            0
+        }
+    }
+}
+
+/// A generator seeded from `Math.random()`.
+pub fn seeded_rng() -> SplitMix64 {
+    let hi = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let lo = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    SplitMix64::new((hi << 32) | lo)
+}
