@@ -150,11 +150,20 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         st.attempts.len() - 1
     }
 
-    fn end_attempt(&self, slot: usize, outcome: Outcome, status: Option<u16>, retry_after_ms: Option<u64>, images: u32) {
+    fn end_attempt(
+        &self,
+        slot: usize,
+        outcome: Outcome,
+        status: Option<u16>,
+        retry_after_ms: Option<u64>,
+        images: u32,
+    ) {
         let now = self.elapsed_ms();
         let event = {
             let mut st = self.state.borrow_mut();
-            let Some(s) = st.attempts.get_mut(slot) else { return };
+            let Some(s) = st.attempts.get_mut(slot) else {
+                return;
+            };
             if s.done {
                 return;
             }
@@ -201,7 +210,8 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 st.images.push(image.clone());
                 (st.images.len() - 1) as u32
             };
-            self.events.emit(GenerateEvent::Image { part, index, image });
+            self.events
+                .emit(GenerateEvent::Image { part, index, image });
         }
     }
 
@@ -224,7 +234,12 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
     }
 
     /// One provider call: the HTTP round trip (or the mock), no retries.
-    async fn call(&self, entry_index: usize, request: &ImageRequest, http: Option<&crate::http::HttpRequest>) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
+    async fn call(
+        &self,
+        entry_index: usize,
+        request: &ImageRequest,
+        http: Option<&crate::http::HttpRequest>,
+    ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
         let Some(http) = http else {
             return (None, self.call_mock(entry_index, request).await);
@@ -232,7 +247,8 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         match self.rt.transport.send(http.clone()).await {
             Err(TransportError::Aborted) => (
                 None,
-                Err(Error::new(ErrorCode::Aborted, "the request was aborted").with_provider(entry.provider)),
+                Err(Error::new(ErrorCode::Aborted, "the request was aborted")
+                    .with_provider(entry.provider)),
             ),
             Err(TransportError::Network(msg)) => {
                 let msg = scrub_key_like(&entry.api_key.redact_in(&msg));
@@ -240,7 +256,10 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                     None,
                     Err(Error::new(
                         ErrorCode::Network,
-                        format!("{} ({} network): request failed: {msg}", entry.provider, entry.model),
+                        format!(
+                            "{} ({} network): request failed: {msg}",
+                            entry.provider, entry.model
+                        ),
                     )
                     .with_provider(entry.provider)),
                 )
@@ -257,7 +276,11 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         }
     }
 
-    async fn call_mock(&self, entry_index: usize, request: &ImageRequest) -> Result<Vec<GeneratedImage>, Error> {
+    async fn call_mock(
+        &self,
+        entry_index: usize,
+        request: &ImageRequest,
+    ) -> Result<Vec<GeneratedImage>, Error> {
         let entry = &self.req.chain[entry_index];
         let settings = mock::MockSettings::from_params(&entry.params, "params").unwrap_or_default();
         let call_number = {
@@ -277,7 +300,12 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
     }
 
     /// Runs one part on one provider, with retries.
-    async fn run_on_provider(&self, part: u32, mut count: u32, entry_index: usize) -> ProviderOutcome {
+    async fn run_on_provider(
+        &self,
+        part: u32,
+        mut count: u32,
+        entry_index: usize,
+    ) -> ProviderOutcome {
         let entry = &self.req.chain[entry_index];
         let has_next = entry_index + 1 < self.req.chain.len();
         let mut attempt = 0u32;
@@ -351,7 +379,13 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                                 e.status = status;
                             }
                             e.provider = Some(entry.provider);
-                            self.end_attempt(slot, Outcome::Failed(e.code), e.status, e.retry_after_ms, 0);
+                            self.end_attempt(
+                                slot,
+                                Outcome::Failed(e.code),
+                                e.status,
+                                e.retry_after_ms,
+                                0,
+                            );
                             e
                         }
                     }
@@ -404,7 +438,9 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                     }
                     ProviderOutcome::Fallback(e, left) => {
                         let next = entry_index + 1;
-                        let (Some(from), Some(to)) = (self.req.chain.get(entry_index), self.req.chain.get(next)) else {
+                        let (Some(from), Some(to)) =
+                            (self.req.chain.get(entry_index), self.req.chain.get(next))
+                        else {
                             self.fail_part(part, e);
                             return;
                         };
@@ -510,10 +546,16 @@ where
         state: RefCell::new(State::default()),
     };
     if cancel.is_cancelled() {
-        return Err(Error::new(ErrorCode::Aborted, "the call was aborted before it started"));
+        return Err(Error::new(
+            ErrorCode::Aborted,
+            "the call was aborted before it started",
+        ));
     }
     let Some(primary) = req.chain.first() else {
-        return Err(Error::invalid("providers", "`providers` must list at least one provider"));
+        return Err(Error::invalid(
+            "providers",
+            "`providers` must list at least one provider",
+        ));
     };
     let max = providers::capabilities(primary).max_images_per_call;
     let pieces = split_count(req.image.count, max);
@@ -578,16 +620,18 @@ where
     }
 }
 
-fn finish<T: Transport, S: Sleeper, C: Clock, R: Rng>(ctx: &Ctx<'_, T, S, C, R>, deadline: Option<u64>) -> Result<GenerateResult, Error> {
+fn finish<T: Transport, S: Sleeper, C: Clock, R: Rng>(
+    ctx: &Ctx<'_, T, S, C, R>,
+    deadline: Option<u64>,
+) -> Result<GenerateResult, Error> {
     let attempts = ctx.all_attempts();
     let mut st = ctx.state.borrow_mut();
     if st.images.is_empty() {
         let mut e = match deadline {
             Some(ms) => Error::new(ErrorCode::Timeout, format!("deadline of {ms} ms exceeded")),
-            None => st
-                .last_error
-                .take()
-                .unwrap_or_else(|| Error::new(ErrorCode::BadResponse, "no provider returned an image")),
+            None => st.last_error.take().unwrap_or_else(|| {
+                Error::new(ErrorCode::BadResponse, "no provider returned an image")
+            }),
         };
         e.part = None;
         e.attempts = attempts;
@@ -637,7 +681,10 @@ where
         }
         Either::Left((Err(TransportError::Network(msg)), _)) => Err(Error::new(
             ErrorCode::Network,
-            format!("{provider} (network): key check failed: {}", scrub_key_like(&key.redact_in(&msg))),
+            format!(
+                "{provider} (network): key check failed: {}",
+                scrub_key_like(&key.redact_in(&msg))
+            ),
         )
         .with_provider(provider)),
         Either::Left((Err(TransportError::Aborted), _)) => {

@@ -134,7 +134,16 @@ mod tests {
     fn parses_sizes_and_ratios() {
         assert_eq!(Size::parse("1024x768"), Some(Size::new(1024, 768)));
         assert_eq!(Size::parse(" 16X9 "), Some(Size::new(16, 9)));
-        for bad in ["abc", "0x10", "10x", "x10", "1.5x2", "-1x2", "99999x1", "1024*1024"] {
+        for bad in [
+            "abc",
+            "0x10",
+            "10x",
+            "x10",
+            "1.5x2",
+            "-1x2",
+            "99999x1",
+            "1024*1024",
+        ] {
             assert_eq!(Size::parse(bad), None, "{bad}");
         }
         assert_eq!(Ratio::parse("16:9"), Some(Ratio::new(16, 9)));
@@ -145,14 +154,32 @@ mod tests {
 
     #[test]
     fn nearest_matches() {
-        let allowed = [Ratio::new(1, 1), Ratio::new(16, 9), Ratio::new(9, 16), Ratio::new(5, 4)];
+        let allowed = [
+            Ratio::new(1, 1),
+            Ratio::new(16, 9),
+            Ratio::new(9, 16),
+            Ratio::new(5, 4),
+        ];
         assert_eq!(nearest_ratio(4.0 / 3.0, &allowed), Some(Ratio::new(5, 4)));
         assert_eq!(nearest_ratio(2.0, &allowed), Some(Ratio::new(16, 9)));
         assert_eq!(nearest_ratio(0.5, &allowed), Some(Ratio::new(9, 16)));
-        let sizes = [Size::new(1024, 1024), Size::new(1536, 1024), Size::new(1024, 1536)];
-        assert_eq!(nearest_size(Size::new(512, 512), &sizes), Some(Size::new(1024, 1024)));
-        assert_eq!(nearest_size(Size::new(1920, 1080), &sizes), Some(Size::new(1536, 1024)));
-        assert_eq!(nearest_size(Size::new(600, 1000), &sizes), Some(Size::new(1024, 1536)));
+        let sizes = [
+            Size::new(1024, 1024),
+            Size::new(1536, 1024),
+            Size::new(1024, 1536),
+        ];
+        assert_eq!(
+            nearest_size(Size::new(512, 512), &sizes),
+            Some(Size::new(1024, 1024))
+        );
+        assert_eq!(
+            nearest_size(Size::new(1920, 1080), &sizes),
+            Some(Size::new(1536, 1024))
+        );
+        assert_eq!(
+            nearest_size(Size::new(600, 1000), &sizes),
+            Some(Size::new(1024, 1536))
+        );
         assert_eq!(nearest_ratio(1.0, &[]), None);
     }
 }

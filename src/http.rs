@@ -154,7 +154,8 @@ impl Body {
                 Body::Bytes(b) => js_sys::JsString::from(String::from_utf8_lossy(b).as_ref()),
                 Body::Js(s) => s.clone(),
             };
-            let value = crate::wasm::js::json_parse(&text).map_err(|_| "invalid JSON".to_string())?;
+            let value =
+                crate::wasm::js::json_parse(&text).map_err(|_| "invalid JSON".to_string())?;
             serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
         }
     }
@@ -406,7 +407,10 @@ mod tests {
             retry_after_from_headers(&r(&[("retry-after", "Sun, 06 Nov 1994 08:49:47 GMT")]), now),
             Some(10_000)
         );
-        assert_eq!(retry_after_from_headers(&r(&[("retry-after", "-3")]), now), None);
+        assert_eq!(
+            retry_after_from_headers(&r(&[("retry-after", "-3")]), now),
+            None
+        );
         assert_eq!(retry_after_from_headers(&r(&[]), now), None);
     }
 

@@ -463,7 +463,11 @@ pub struct GenerateResult {
 
 /// Progress events, delivered to `onEvent` as they happen.
 #[derive(Debug, Clone, Serialize, Tsify)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum GenerateEvent {
     /// A provider call starts.
     AttemptStart {
@@ -544,7 +548,7 @@ pub struct Error {
     /// Delay the provider asked for before a retry.
     pub retry_after_ms: Option<u64>,
     /// The request field at fault, for `invalid_request`.
-    pub param: Option<String>,
+    pub param: Option<Box<str>>,
     /// The part that failed, if the error is about one part.
     pub part: Option<u32>,
     /// Every attempt made before the error.
@@ -572,7 +576,7 @@ impl Error {
     /// An `invalid_request` error naming the field at fault.
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
         let mut e = Error::new(ErrorCode::InvalidRequest, message);
-        e.param = Some(param.to_string());
+        e.param = Some(param.into());
         e
     }
 
@@ -609,7 +613,7 @@ impl Error {
             status: self.status,
             retryable: self.retryable(),
             part: self.part,
-            param: self.param.clone(),
+            param: self.param.as_deref().map(str::to_string),
             attempts: self.attempts.clone(),
         }
     }

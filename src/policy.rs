@@ -45,7 +45,11 @@ pub fn backoff_cap(attempt: u32, settings: &RetrySettings) -> u64 {
 /// Full jitter: a uniform delay in `[0, cap]`, from `roll` in `[0, 1)`.
 pub fn backoff_delay(attempt: u32, settings: &RetrySettings, roll: f64) -> u64 {
     let cap = backoff_cap(attempt, settings);
-    let roll = if roll.is_finite() { roll.clamp(0.0, 1.0) } else { 0.0 };
+    let roll = if roll.is_finite() {
+        roll.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let delay = (roll * (cap as f64 + 1.0)).floor() as u64;
     delay.min(cap)
 }
@@ -61,7 +65,12 @@ pub fn backoff_delay(attempt: u32, settings: &RetrySettings, roll: f64) -> u64 {
 ///   provider is exhausted for this call.
 /// - An exhausted provider, or a non-retryable code, falls back when the code
 ///   is in `fallback_on` and there is a next provider; otherwise the part stops.
-pub fn decide(input: &PolicyInput<'_>, settings: &RetrySettings, fallback_on: &[ErrorCode], roll: f64) -> Decision {
+pub fn decide(
+    input: &PolicyInput<'_>,
+    settings: &RetrySettings,
+    fallback_on: &[ErrorCode],
+    roll: f64,
+) -> Decision {
     let code = input.error.code;
     if code == ErrorCode::Aborted {
         return Decision::Stop;

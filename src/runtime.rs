@@ -151,9 +151,7 @@ impl Semaphore {
 
     /// Waits for a permit; dropping the permit gives it back.
     pub fn acquire(&self) -> Acquire {
-        Acquire {
-            sem: self.clone(),
-        }
+        Acquire { sem: self.clone() }
     }
 }
 

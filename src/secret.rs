@@ -28,7 +28,10 @@ impl Secret {
     pub fn last4(&self) -> String {
         let chars: Vec<char> = self.0.chars().collect();
         let start = chars.len().saturating_sub(4);
-        chars.get(start..).map(|c| c.iter().collect()).unwrap_or_default()
+        chars
+            .get(start..)
+            .map(|c| c.iter().collect())
+            .unwrap_or_default()
     }
 
     /// Replaces every occurrence of this secret in `text` with `***`.

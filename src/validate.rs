@@ -323,7 +323,11 @@ pub fn validate(req: &GenerateRequest) -> Result<ValidRequest, Error> {
         }
         const HOUR_MS: u64 = 3_600_000;
         for (name, value, slot) in [
-            ("retry.baseDelayMs", r.base_delay_ms, &mut retry.base_delay_ms),
+            (
+                "retry.baseDelayMs",
+                r.base_delay_ms,
+                &mut retry.base_delay_ms,
+            ),
             ("retry.maxDelayMs", r.max_delay_ms, &mut retry.max_delay_ms),
             (
                 "retry.maxRetryAfterMs",
@@ -406,8 +410,12 @@ mod tests {
     fn param_of(req: GenerateRequest) -> String {
         let e = validate(&req).expect_err("should be invalid");
         assert_eq!(e.code, ErrorCode::InvalidRequest);
-        assert!(e.message.contains(e.param.as_deref().unwrap_or("?")), "{}", e.message);
-        e.param.unwrap_or_default()
+        assert!(
+            e.message.contains(e.param.as_deref().unwrap_or("?")),
+            "{}",
+            e.message
+        );
+        e.param.as_deref().unwrap_or_default().to_string()
     }
 
     #[test]
@@ -424,7 +432,8 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut GenerateRequest)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut GenerateRequest)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("prompt", Box::new(|r| r.prompt = Some("   ".into()))),
             ("prompt", Box::new(|r| r.prompt = None)),
             ("count", Box::new(|r| r.count = Some(0.0))),
@@ -432,13 +441,19 @@ mod tests {
             ("count", Box::new(|r| r.count = Some(1.5))),
             ("count", Box::new(|r| r.count = Some(f64::NAN))),
             ("size", Box::new(|r| r.size = Some("abc".into()))),
-            ("aspectRatio", Box::new(|r| r.aspect_ratio = Some("wide".into()))),
+            (
+                "aspectRatio",
+                Box::new(|r| r.aspect_ratio = Some("wide".into())),
+            ),
             ("seed", Box::new(|r| r.seed = Some(-1.0))),
             ("providers", Box::new(|r| r.providers = Some(vec![]))),
             ("providers", Box::new(|r| r.providers = None)),
             ("timeoutMs", Box::new(|r| r.timeout_ms = Some(0.0))),
             ("concurrency", Box::new(|r| r.concurrency = Some(0.0))),
-            ("fallbackOn", Box::new(|r| r.fallback_on = Some(vec![ErrorCode::Aborted]))),
+            (
+                "fallbackOn",
+                Box::new(|r| r.fallback_on = Some(vec![ErrorCode::Aborted])),
+            ),
             (
                 "providers[0].apiKey",
                 Box::new(|r| {

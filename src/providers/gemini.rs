@@ -189,7 +189,10 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
 
     let request = HttpRequest::new(
         Method::Post,
-        format!("{}/v1beta/models/{}:generateContent", entry.base_url, entry.model),
+        format!(
+            "{}/v1beta/models/{}:generateContent",
+            entry.base_url, entry.model
+        ),
     )
     .secret_header("x-goog-api-key", entry.api_key.expose())
     .header("content-type", "application/json")
@@ -292,7 +295,10 @@ struct Violation {
 }
 
 /// Parses a generation response.
-pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<GeneratedImage>, Error> {
+pub fn parse_response(
+    resp: HttpResponse,
+    ctx: &ParseContext<'_>,
+) -> Result<Vec<GeneratedImage>, Error> {
     if !resp.is_success() {
         return Err(classify_error(&resp, ctx));
     }
@@ -304,7 +310,11 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
             &format!("response is not the expected JSON ({e})"),
         )
     })?;
-    if let Some(reason) = parsed.prompt_feedback.as_ref().and_then(|f| f.block_reason.as_deref()) {
+    if let Some(reason) = parsed
+        .prompt_feedback
+        .as_ref()
+        .and_then(|f| f.block_reason.as_deref())
+    {
         let extra = parsed
             .prompt_feedback
             .as_ref()
@@ -314,7 +324,7 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
             ctx,
             ErrorCode::ContentPolicy,
             Some(resp.status),
-            &format!("prompt blocked ({reason}) {extra}").trim_end().to_string(),
+            format!("prompt blocked ({reason}) {extra}").trim_end(),
         ));
     }
     let mut images = Vec::new();
@@ -331,7 +341,9 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
             if let Some(t) = part.text {
                 texts.push(t);
             }
-            let Some(inline) = part.inline_data else { continue };
+            let Some(inline) = part.inline_data else {
+                continue;
+            };
             let mime = inline.mime_type.unwrap_or_default();
             match inline.data {
                 Some(data) if mime.starts_with("image/") && !data.is_empty() => {
@@ -359,17 +371,34 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
             ctx,
             ErrorCode::ContentPolicy,
             Some(resp.status),
-            &format!("output blocked ({reason}) {}", message.as_deref().unwrap_or("")).trim_end().to_string(),
+            format!(
+                "output blocked ({reason}) {}",
+                message.as_deref().unwrap_or("")
+            )
+            .trim_end(),
         ));
     }
     let reasons: Vec<&str> = finish_reasons.iter().map(|(r, _)| r.as_str()).collect();
     let text: String = texts.join(" ").chars().take(200).collect();
     let detail = format!(
         "no image in the response (finishReason {}){}",
-        if reasons.is_empty() { "none".to_string() } else { reasons.join(",") },
-        if text.is_empty() { String::new() } else { format!("; text: {text}") }
+        if reasons.is_empty() {
+            "none".to_string()
+        } else {
+            reasons.join(",")
+        },
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("; text: {text}")
+        }
     );
-    Err(provider_error(ctx, ErrorCode::BadResponse, Some(resp.status), &detail))
+    Err(provider_error(
+        ctx,
+        ErrorCode::BadResponse,
+        Some(resp.status),
+        &detail,
+    ))
 }
 
 /// Classifies an error response (PROVIDERS.md §2.6, §5).
@@ -444,6 +473,12 @@ mod tests {
         assert_eq!(tier_for(1024, pro), Some("1K"));
         assert_eq!(tier_for(1536, pro), Some("2K"));
         assert_eq!(tier_for(4096, pro), Some("4K"));
-        assert_eq!(tier_for(4096, capabilities("gemini-2.5-flash-image").image_size_tiers), None);
+        assert_eq!(
+            tier_for(
+                4096,
+                capabilities("gemini-2.5-flash-image").image_size_tiers
+            ),
+            None
+        );
     }
 }

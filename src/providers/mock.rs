@@ -50,7 +50,12 @@ impl Default for MockSettings {
     }
 }
 
-fn number(params: &Map<String, Value>, key: &str, field: &str, max: f64) -> Result<Option<f64>, Error> {
+fn number(
+    params: &Map<String, Value>,
+    key: &str,
+    field: &str,
+    max: f64,
+) -> Result<Option<f64>, Error> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
@@ -137,7 +142,10 @@ pub fn warnings(req: &ImageRequest) -> Vec<Warning> {
             warning(
                 PROVIDER,
                 WarningCode::UnsupportedOption,
-                format!("the mock provider makes SVG images; outputFormat {} ignored", f.as_str()),
+                format!(
+                    "the mock provider makes SVG images; outputFormat {} ignored",
+                    f.as_str()
+                ),
             )
         })
         .into_iter()
@@ -272,7 +280,11 @@ pub fn render_svg(prompt: &str, size: Size, seed: u32) -> String {
 
 /// Makes `req.count` SVG images. `next_seed` supplies seeds when the request
 /// has none.
-pub fn generate(req: &ImageRequest, entry: &ChainEntry, mut next_seed: impl FnMut() -> u32) -> Vec<GeneratedImage> {
+pub fn generate(
+    req: &ImageRequest,
+    entry: &ChainEntry,
+    mut next_seed: impl FnMut() -> u32,
+) -> Vec<GeneratedImage> {
     let size = output_size(req);
     (0..req.count)
         .map(|i| {
@@ -306,7 +318,8 @@ mod tests {
         assert_eq!(s.fail_code, ErrorCode::RateLimited);
         assert_eq!(s.max_images_per_call, 1);
         let bad = json!({"failCode": "nope"});
-        let e = MockSettings::from_params(bad.as_object().unwrap(), "providers[0].params").unwrap_err();
+        let e =
+            MockSettings::from_params(bad.as_object().unwrap(), "providers[0].params").unwrap_err();
         assert_eq!(e.param.as_deref(), Some("providers[0].params.failCode"));
         let bad = json!({"failRate": 2});
         assert!(MockSettings::from_params(bad.as_object().unwrap(), "p").is_err());
@@ -321,10 +334,16 @@ mod tests {
             ..Default::default()
         };
         let e = injected_failure(&s, 1, 0.99).unwrap();
-        assert_eq!((e.code, e.status, e.retry_after_ms), (ErrorCode::RateLimited, Some(429), Some(250)));
+        assert_eq!(
+            (e.code, e.status, e.retry_after_ms),
+            (ErrorCode::RateLimited, Some(429), Some(250))
+        );
         assert!(injected_failure(&s, 2, 0.99).is_some());
         assert!(injected_failure(&s, 3, 0.99).is_none());
-        let s = MockSettings { fail_rate: 0.3, ..Default::default() };
+        let s = MockSettings {
+            fail_rate: 0.3,
+            ..Default::default()
+        };
         assert!(injected_failure(&s, 1, 0.29).is_some());
         assert!(injected_failure(&s, 1, 0.31).is_none());
     }
@@ -335,7 +354,10 @@ mod tests {
         assert!(svg.contains("a &lt;cat&gt; &amp; &quot;dog&quot;"));
         assert!(svg.contains("hsl(42,70%,55%)"));
         assert!(svg.contains("width=\"1024\" height=\"576\""));
-        assert_ne!(svg, render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 43));
+        assert_ne!(
+            svg,
+            render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 43)
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ pub mod stability;
 
 use crate::geometry::{Ratio, Size};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, Warning, WarningCode};
+use crate::model::{
+    Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, Warning, WarningCode,
+};
 use crate::secret::{scrub_key_like, Secret};
 use crate::validate::{ChainEntry, ImageRequest};
 use serde_json::{Map, Value};
@@ -100,17 +102,27 @@ pub struct ParseContext<'a> {
 }
 
 /// Parses a provider response into images or a classified error.
-pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<GeneratedImage>, Error> {
+pub fn parse_response(
+    resp: HttpResponse,
+    ctx: &ParseContext<'_>,
+) -> Result<Vec<GeneratedImage>, Error> {
     match ctx.entry.provider {
         ProviderName::Openai => openai::parse_response(resp, ctx),
         ProviderName::Gemini => gemini::parse_response(resp, ctx),
         ProviderName::Stability => stability::parse_response(resp, ctx),
-        ProviderName::Mock => Err(Error::new(ErrorCode::BadResponse, "unexpected mock response")),
+        ProviderName::Mock => Err(Error::new(
+            ErrorCode::BadResponse,
+            "unexpected mock response",
+        )),
     }
 }
 
 /// The cheap request that proves a key works (lists models / reads balance).
-pub fn validate_key_request(provider: ProviderName, key: &Secret, base_url: &str) -> Option<HttpRequest> {
+pub fn validate_key_request(
+    provider: ProviderName,
+    key: &Secret,
+    base_url: &str,
+) -> Option<HttpRequest> {
     match provider {
         ProviderName::Openai => Some(openai::validate_key_request(key, base_url)),
         ProviderName::Gemini => Some(gemini::validate_key_request(key, base_url)),
@@ -184,8 +196,14 @@ pub(crate) fn provider_error(
         detail
     };
     let message = match status {
-        Some(s) => format!("{} ({} {}, HTTP {s}): {detail}", ctx.entry.provider, ctx.entry.model, code),
-        None => format!("{} ({} {}): {detail}", ctx.entry.provider, ctx.entry.model, code),
+        Some(s) => format!(
+            "{} ({} {}, HTTP {s}): {detail}",
+            ctx.entry.provider, ctx.entry.model, code
+        ),
+        None => format!(
+            "{} ({} {}): {detail}",
+            ctx.entry.provider, ctx.entry.model, code
+        ),
     };
     let mut e = Error::new(code, message).with_provider(ctx.entry.provider);
     e.status = status;
@@ -337,7 +355,8 @@ mod tests {
             .as_object()
             .cloned()
             .unwrap();
-        let params = json!({"a": null, "g": {"y": 3, "z": {"k": null, "q": 1}}, "s": [2], "n": "v"});
+        let params =
+            json!({"a": null, "g": {"y": 3, "z": {"k": null, "q": 1}}, "s": [2], "n": "v"});
         merge_params(&mut target, params.as_object().unwrap());
         assert_eq!(
             Value::Object(target),
@@ -347,10 +366,19 @@ mod tests {
 
     #[test]
     fn retry_hints() {
-        assert_eq!(retry_hint_in_message("Please try again in 12s. Visit"), Some(12_000));
-        assert_eq!(retry_hint_in_message("Please retry in 14.5s."), Some(14_500));
+        assert_eq!(
+            retry_hint_in_message("Please try again in 12s. Visit"),
+            Some(12_000)
+        );
+        assert_eq!(
+            retry_hint_in_message("Please retry in 14.5s."),
+            Some(14_500)
+        );
         assert_eq!(retry_hint_in_message("try again in 6m0s"), Some(360_000));
-        assert_eq!(retry_hint_in_message("Try again in 20 seconds"), Some(20_000));
+        assert_eq!(
+            retry_hint_in_message("Try again in 20 seconds"),
+            Some(20_000)
+        );
         assert_eq!(retry_hint_in_message("no hint here"), None);
     }
 

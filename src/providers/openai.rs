@@ -16,7 +16,11 @@ use serde_json::{json, Map, Value};
 const PROVIDER: ProviderName = ProviderName::Openai;
 
 /// The three sizes of gpt-image-1, -1-mini and -1.5.
-pub const PRESET_SIZES: &[Size] = &[Size::new(1024, 1024), Size::new(1536, 1024), Size::new(1024, 1536)];
+pub const PRESET_SIZES: &[Size] = &[
+    Size::new(1024, 1024),
+    Size::new(1536, 1024),
+    Size::new(1024, 1536),
+];
 
 const ALL_FORMATS: &[OutputFormat] = &[OutputFormat::Png, OutputFormat::Jpeg, OutputFormat::Webp];
 
@@ -207,7 +211,10 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         Method::Post,
         format!("{}/v1/images/generations", entry.base_url),
     )
-    .secret_header("authorization", format!("Bearer {}", entry.api_key.expose()))
+    .secret_header(
+        "authorization",
+        format!("Bearer {}", entry.api_key.expose()),
+    )
     .header("content-type", "application/json")
     .body(Value::Object(body).to_string().into_bytes());
     BuiltRequest { request, warnings }
@@ -264,7 +271,10 @@ fn mime_for(format: Option<&str>, requested: Option<OutputFormat>) -> String {
 }
 
 /// Parses a generation response.
-pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<GeneratedImage>, Error> {
+pub fn parse_response(
+    resp: HttpResponse,
+    ctx: &ParseContext<'_>,
+) -> Result<Vec<GeneratedImage>, Error> {
     if !resp.is_success() {
         return Err(classify_error(&resp, ctx));
     }
@@ -298,7 +308,12 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
         } else {
             "response holds no image"
         };
-        return Err(provider_error(ctx, ErrorCode::BadResponse, Some(resp.status), detail));
+        return Err(provider_error(
+            ctx,
+            ErrorCode::BadResponse,
+            Some(resp.status),
+            detail,
+        ));
     }
     Ok(images)
 }
@@ -331,7 +346,9 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
         (_, "invalid_api_key", _) | (401, _, _) => ErrorCode::Auth,
         (_, "insufficient_quota", _) | (_, _, "insufficient_quota") => ErrorCode::Quota,
         (_, "billing_hard_limit_reached", _) | (_, "billing_not_active", _) => ErrorCode::Quota,
-        (_, "moderation_blocked", _) | (_, "content_policy_violation", _) => ErrorCode::ContentPolicy,
+        (_, "moderation_blocked", _) | (_, "content_policy_violation", _) => {
+            ErrorCode::ContentPolicy
+        }
         (_, _, "image_generation_user_error") => ErrorCode::ContentPolicy,
         (_, "model_not_found", _) | (404, _, _) => ErrorCode::NotFound,
         (403, _, _) => ErrorCode::Permission,
@@ -345,7 +362,7 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     };
     let mut e = provider_error(ctx, classified, Some(status), &detail);
     if classified == ErrorCode::InvalidRequest {
-        e.param = body.param.clone();
+        e.param = body.param.as_deref().map(Into::into);
     }
     if classified == ErrorCode::RateLimited {
         e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms)
@@ -360,7 +377,14 @@ mod tests {
 
     #[test]
     fn free_sizes_fit_the_rules() {
-        for (w, h) in [(100, 100), (5000, 1000), (1000, 5000), (4000, 4000), (1920, 1080), (17, 9999)] {
+        for (w, h) in [
+            (100, 100),
+            (5000, 1000),
+            (1000, 5000),
+            (4000, 4000),
+            (1920, 1080),
+            (17, 9999),
+        ] {
             let s = fit_free_size(Size::new(w, h));
             assert!(is_valid_free_size(s), "{w}x{h} -> {s}");
         }

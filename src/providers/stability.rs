@@ -149,9 +149,15 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         Method::Post,
         format!("{}/v2beta/stable-image/generate/{endpoint}", entry.base_url),
     )
-    .secret_header("authorization", format!("Bearer {}", entry.api_key.expose()))
+    .secret_header(
+        "authorization",
+        format!("Bearer {}", entry.api_key.expose()),
+    )
     .header("accept", "application/json")
-    .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+    .header(
+        "content-type",
+        format!("multipart/form-data; boundary={boundary}"),
+    )
     .body(body);
     BuiltRequest { request, warnings }
 }
@@ -206,12 +212,18 @@ fn check_finish(reason: Option<&str>, ctx: &ParseContext<'_>, status: u16) -> Re
 }
 
 /// Parses a generation response (JSON, or raw image bytes with headers).
-pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<GeneratedImage>, Error> {
+pub fn parse_response(
+    resp: HttpResponse,
+    ctx: &ParseContext<'_>,
+) -> Result<Vec<GeneratedImage>, Error> {
     if !resp.is_success() {
         return Err(classify_error(&resp, ctx));
     }
     let status = resp.status;
-    let content_type = resp.header("content-type").unwrap_or("").to_ascii_lowercase();
+    let content_type = resp
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let requested_mime = ctx
         .request
         .output_format
@@ -221,12 +233,27 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
     if content_type.starts_with("image/") {
         check_finish(resp.header("finish-reason"), ctx, status)?;
         let Some(bytes) = resp.body.as_bytes() else {
-            return Err(provider_error(ctx, ErrorCode::BadResponse, Some(status), "binary image body was read as text"));
+            return Err(provider_error(
+                ctx,
+                ErrorCode::BadResponse,
+                Some(status),
+                "binary image body was read as text",
+            ));
         };
         if bytes.is_empty() {
-            return Err(provider_error(ctx, ErrorCode::BadResponse, Some(status), "empty image body"));
+            return Err(provider_error(
+                ctx,
+                ErrorCode::BadResponse,
+                Some(status),
+                "empty image body",
+            ));
         }
-        let mime = content_type.split(';').next().unwrap_or("image/png").trim().to_string();
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("image/png")
+            .trim()
+            .to_string();
         let seed = seed_from(resp.header("seed").and_then(|s| s.trim().parse().ok()));
         return Ok(vec![GeneratedImage {
             mime_type: mime,
@@ -254,7 +281,12 @@ pub fn parse_response(resp: HttpResponse, ctx: &ParseContext<'_>) -> Result<Vec<
         status,
     )?;
     let Some(image) = parsed.image.filter(|i| !i.is_empty()) else {
-        return Err(provider_error(ctx, ErrorCode::BadResponse, Some(status), "response holds no image"));
+        return Err(provider_error(
+            ctx,
+            ErrorCode::BadResponse,
+            Some(status),
+            "response holds no image",
+        ));
     };
     let mime = image_type_param(&content_type).unwrap_or(requested_mime);
     Ok(vec![GeneratedImage {

@@ -3,7 +3,9 @@
 
 use super::transport::{seeded_rng, DateClock, FetchTransport, TimerSleeper};
 use crate::engine::{self, EventSink, Runtime};
-use crate::model::{Error, ErrorCode, GenerateEvent, GenerateRequest, ProviderConfig, ProviderName};
+use crate::model::{
+    Error, ErrorCode, GenerateEvent, GenerateRequest, ProviderConfig, ProviderName,
+};
 use crate::runtime::{CancelToken, SplitMix64};
 use crate::secret::Secret;
 use crate::validate::{default_base_url, parse_origin, validate};
@@ -198,7 +200,11 @@ fn runtime() -> Runtime<FetchTransport, TimerSleeper, DateClock, SplitMix64> {
 }
 
 /// Validates and runs a request whose JS extras were already read.
-async fn run(req: GenerateRequest, on_event: Option<Function>, signal: Option<AbortSignal>) -> Result<crate::model::GenerateResult, Error> {
+async fn run(
+    req: GenerateRequest,
+    on_event: Option<Function>,
+    signal: Option<AbortSignal>,
+) -> Result<crate::model::GenerateResult, Error> {
     let valid = validate(&req)?;
     let token = CancelToken::new();
     let _bridge = signal.map(|s| AbortBridge::new(s, &token));
@@ -212,7 +218,9 @@ fn reject(e: &Error) -> Promise {
 
 /// Generates images with retries and fallback. See the README for the request fields.
 #[wasm_bindgen(js_name = generateImages, unchecked_return_type = "Promise<GenerateResult>")]
-pub fn generate_images(#[wasm_bindgen(unchecked_param_type = "GenerateRequest")] request: JsValue) -> Promise {
+pub fn generate_images(
+    #[wasm_bindgen(unchecked_param_type = "GenerateRequest")] request: JsValue,
+) -> Promise {
     if !request.is_object() {
         return reject(&Error::invalid(
             "request",
@@ -241,7 +249,9 @@ fn parse_provider(value: &JsValue, field: &str) -> Result<ProviderName, Error> {
     ProviderName::parse(&name).ok_or_else(|| {
         Error::invalid(
             field,
-            format!("unsupported provider {name:?}; expected one of openai, gemini, stability, mock"),
+            format!(
+                "unsupported provider {name:?}; expected one of openai, gemini, stability, mock"
+            ),
         )
     })
 }
@@ -258,7 +268,11 @@ struct ValidateOptions {
 /// Default timeout of a key check.
 const VALIDATE_TIMEOUT_MS: u64 = 30_000;
 
-async fn validate_key(provider: ProviderName, key: JsValue, opts: ValidateOptions) -> Result<bool, Error> {
+async fn validate_key(
+    provider: ProviderName,
+    key: JsValue,
+    opts: ValidateOptions,
+) -> Result<bool, Error> {
     let key = match key.as_string() {
         Some(k) => Secret::new(k.trim()),
         None if key.is_undefined() || key.is_null() => Secret::default(),
@@ -271,7 +285,12 @@ async fn validate_key(provider: ProviderName, key: JsValue, opts: ValidateOption
     let timeout_ms = match opts.timeout_ms {
         None => VALIDATE_TIMEOUT_MS,
         Some(t) if t.is_finite() && (1.0..=600_000.0).contains(&t) => t as u64,
-        Some(_) => return Err(Error::invalid("timeoutMs", "`timeoutMs` must be from 1 to 600000")),
+        Some(_) => {
+            return Err(Error::invalid(
+                "timeoutMs",
+                "`timeoutMs` must be from 1 to 600000",
+            ))
+        }
     };
     engine::validate_key(&runtime(), provider, &key, &base_url, timeout_ms).await
 }
@@ -282,7 +301,8 @@ async fn validate_key(provider: ProviderName, key: JsValue, opts: ValidateOption
 pub fn validate_api_key(
     #[wasm_bindgen(unchecked_param_type = "ProviderName")] provider: JsValue,
     #[wasm_bindgen(js_name = apiKey, unchecked_param_type = "string")] api_key: JsValue,
-    #[wasm_bindgen(unchecked_optional_param_type = "{ baseUrl?: string; timeoutMs?: number }")] opts: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "{ baseUrl?: string; timeoutMs?: number }")]
+    opts: Option<JsValue>,
 ) -> Promise {
     let opts = opts.unwrap_or(JsValue::UNDEFINED);
     let provider = match parse_provider(&provider, "provider") {
@@ -357,7 +377,12 @@ impl Service {
         let api_key = match api_key.as_string() {
             Some(k) => Some(Secret::new(k)),
             None if api_key.is_undefined() || api_key.is_null() => None,
-            None => return Err(to_js_error(&Error::invalid("apiKey", "`apiKey` must be a string"))),
+            None => {
+                return Err(to_js_error(&Error::invalid(
+                    "apiKey",
+                    "`apiKey` must be a string",
+                )))
+            }
         };
         let options = if options.is_undefined() || options.is_null() {
             ServiceOptions::default()
@@ -380,7 +405,8 @@ impl Service {
             Ok((ServiceGenerateOptions::default(), None, None))
         } else {
             js_extras(&options).and_then(|(on_event, signal)| {
-                from_js::<ServiceGenerateOptions>(&options, "options").map(|o| (o, on_event, signal))
+                from_js::<ServiceGenerateOptions>(&options, "options")
+                    .map(|o| (o, on_event, signal))
             })
         };
         let (opts, on_event, signal) = match parsed {
@@ -410,7 +436,9 @@ impl Service {
             concurrency: None,
         };
         future_to_promise(async move {
-            let result = run(req, on_event, signal).await.map_err(|e| to_js_error(&e))?;
+            let result = run(req, on_event, signal)
+                .await
+                .map_err(|e| to_js_error(&e))?;
             let urls = js_sys::Array::new();
             for image in &result.images {
                 let prefix = JsString::from(format!("data:{};base64,", image.mime_type).as_str());
@@ -436,7 +464,10 @@ impl Service {
 }
 
 /// Shallow-merges two optional objects (`extra` wins).
-fn merge_objects(base: Option<serde_json::Value>, extra: Option<serde_json::Value>) -> Option<serde_json::Value> {
+fn merge_objects(
+    base: Option<serde_json::Value>,
+    extra: Option<serde_json::Value>,
+) -> Option<serde_json::Value> {
     match (base, extra) {
         (Some(serde_json::Value::Object(mut a)), Some(serde_json::Value::Object(b))) => {
             a.extend(b);
@@ -461,7 +492,9 @@ macro_rules! service_class {
             #[wasm_bindgen(constructor)]
             pub fn new(
                 #[wasm_bindgen(js_name = apiKey, unchecked_param_type = "string")] api_key: JsValue,
-                #[wasm_bindgen(unchecked_optional_param_type = "ServiceOptions")] options: Option<JsValue>,
+                #[wasm_bindgen(unchecked_optional_param_type = "ServiceOptions")] options: Option<
+                    JsValue,
+                >,
             ) -> Result<$rust, JsValue> {
                 Ok($rust {
                     inner: Service::new($provider, api_key, options.unwrap_or(JsValue::UNDEFINED))?,
@@ -479,9 +512,11 @@ macro_rules! service_class {
             pub fn generate_images(
                 &self,
                 #[wasm_bindgen(unchecked_param_type = "string")] prompt: JsValue,
-                #[wasm_bindgen(unchecked_optional_param_type = "ServiceGenerateOptions")] options: Option<JsValue>,
+                #[wasm_bindgen(unchecked_optional_param_type = "ServiceGenerateOptions")]
+                options: Option<JsValue>,
             ) -> Promise {
-                self.inner.generate(prompt, options.unwrap_or(JsValue::UNDEFINED))
+                self.inner
+                    .generate(prompt, options.unwrap_or(JsValue::UNDEFINED))
             }
 
             /// Checks a key: `true` if it works, `false` if it is refused.
@@ -496,10 +531,30 @@ macro_rules! service_class {
     };
 }
 
-service_class!(OpenAIService, "OpenAIService", ProviderName::Openai, "OpenAI images, the seed design's way.");
-service_class!(GeminiService, "GeminiService", ProviderName::Gemini, "Gemini images, the seed design's way.");
-service_class!(StabilityService, "StabilityService", ProviderName::Stability, "Stability AI images, the seed design's way.");
-service_class!(MockService, "MockService", ProviderName::Mock, "The offline mock provider, the seed design's way.");
+service_class!(
+    OpenAIService,
+    "OpenAIService",
+    ProviderName::Openai,
+    "OpenAI images, the seed design's way."
+);
+service_class!(
+    GeminiService,
+    "GeminiService",
+    ProviderName::Gemini,
+    "Gemini images, the seed design's way."
+);
+service_class!(
+    StabilityService,
+    "StabilityService",
+    ProviderName::Stability,
+    "Stability AI images, the seed design's way."
+);
+service_class!(
+    MockService,
+    "MockService",
+    ProviderName::Mock,
+    "The offline mock provider, the seed design's way."
+);
 
 /// The seed design's factory: a service for `provider`. Throws an
 /// `ImageGenError` (`invalid_request`) for an unsupported provider.

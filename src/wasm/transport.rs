@@ -105,9 +105,9 @@ impl Transport for FetchTransport {
             .map_err(|_| TransportError::Network("fetch did not return a Response".into()))?;
         let status = resp.status();
         let headers = response_headers(&resp);
-        let is_binary = headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v.trim_start().to_ascii_lowercase().starts_with("image/"));
+        let is_binary = headers.iter().any(|(k, v)| {
+            k == "content-type" && v.trim_start().to_ascii_lowercase().starts_with("image/")
+        });
         let body = if is_binary {
             let buf = JsFuture::from(resp.array_buffer().map_err(network)?)
                 .await
@@ -118,7 +118,10 @@ impl Transport for FetchTransport {
             let text = JsFuture::from(resp.text().map_err(network)?)
                 .await
                 .map_err(network)?;
-            Body::Js(text.dyn_into::<JsString>().unwrap_or_else(|_| JsString::from("")))
+            Body::Js(
+                text.dyn_into::<JsString>()
+                    .unwrap_or_else(|_| JsString::from("")),
+            )
         };
         guard.disarm();
         Ok(HttpResponse {

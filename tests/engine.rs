@@ -1,0 +1,687 @@
+//! Engine scenarios with a scripted fake transport, virtual time and a
+//! recording sleeper: retries, Retry-After, fallback, fail-fast, bounded
+//! concurrency, partial results, deadline, abort.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use imagegen::engine::{self, Runtime};
+use imagegen::runtime::CancelToken;
+use imagegen::validate::{validate, ValidRequest};
+use imagegen::{
+    ErrorCode, GenerateEvent, GenerateRequest, GenerateResult, Outcome, ProviderConfig,
+    ProviderName, Secret,
+};
+use serde_json::json;
+use std::cell::RefCell;
+use support::{Reply, ScriptedTransport, TestRng, VirtualTime};
+
+const OPENAI: &str = "http://openai.test";
+const GEMINI: &str = "http://gemini.test";
+const STABILITY: &str = "http://stability.test";
+
+fn cfg(provider: ProviderName, origin: &str) -> ProviderConfig {
+    ProviderConfig {
+        provider: Some(provider),
+        api_key: Some(Secret::new(format!("sk-{provider}-test-key-000000000000"))),
+        model: None,
+        base_url: Some(origin.to_string()),
+        params: None,
+    }
+}
+
+fn openai() -> ProviderConfig {
+    cfg(ProviderName::Openai, OPENAI)
+}
+fn gemini() -> ProviderConfig {
+    cfg(ProviderName::Gemini, GEMINI)
+}
+fn stability() -> ProviderConfig {
+    cfg(ProviderName::Stability, STABILITY)
+}
+fn mock(params: serde_json::Value) -> ProviderConfig {
+    ProviderConfig {
+        provider: Some(ProviderName::Mock),
+        params: Some(params),
+        ..Default::default()
+    }
+}
+
+fn request(
+    providers: Vec<ProviderConfig>,
+    edit: impl FnOnce(&mut GenerateRequest),
+) -> ValidRequest {
+    let mut r = GenerateRequest {
+        prompt: Some("a lighthouse at dusk".into()),
+        providers: Some(providers),
+        ..Default::default()
+    };
+    edit(&mut r);
+    validate(&r).unwrap()
+}
+
+struct Harness {
+    vt: VirtualTime,
+    rt: Runtime<ScriptedTransport, VirtualTime, VirtualTime, TestRng>,
+    events: RefCell<Vec<String>>,
+}
+
+impl Harness {
+    /// `roll` pins the RNG: 0.5 → every backoff is half its cap.
+    fn new(roll: f64) -> Self {
+        let vt = VirtualTime::new();
+        Harness {
+            rt: Runtime {
+                transport: ScriptedTransport::new(&vt),
+                sleeper: vt.clone(),
+                clock: vt.clone(),
+                rng: TestRng::fixed(roll),
+            },
+            vt,
+            events: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn script(&self, origin: &str, replies: Vec<Reply>) {
+        self.rt.transport.script(origin, replies);
+    }
+
+    fn run(&self, req: &ValidRequest) -> Result<GenerateResult, imagegen::Error> {
+        self.run_with(req, &CancelToken::new())
+    }
+
+    fn run_with(
+        &self,
+        req: &ValidRequest,
+        cancel: &CancelToken,
+    ) -> Result<GenerateResult, imagegen::Error> {
+        let sink = |e: GenerateEvent| self.events.borrow_mut().push(describe(&e));
+        self.vt.run(engine::generate(&self.rt, req, &sink, cancel))
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.events.borrow().clone()
+    }
+}
+
+fn outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Ok => "ok".into(),
+        Outcome::Failed(c) => c.to_string(),
+    }
+}
+
+fn describe(e: &GenerateEvent) -> String {
+    match e {
+        GenerateEvent::AttemptStart {
+            provider,
+            part,
+            attempt,
+            ..
+        } => format!("start {provider} p{part} a{attempt}"),
+        GenerateEvent::AttemptEnd {
+            provider,
+            part,
+            attempt,
+            outcome: o,
+            status,
+            ..
+        } => format!(
+            "end {provider} p{part} a{attempt} {}{}",
+            outcome(o),
+            status.map(|s| format!(" {s}")).unwrap_or_default()
+        ),
+        GenerateEvent::RetryScheduled {
+            provider,
+            part,
+            attempt,
+            code,
+            delay_ms,
+        } => {
+            format!("retry {provider} p{part} a{attempt} {code} {delay_ms}ms")
+        }
+        GenerateEvent::Fallback {
+            part,
+            from,
+            to,
+            code,
+        } => format!("fallback p{part} {from}->{to} {code}"),
+        GenerateEvent::Image { part, index, .. } => format!("image p{part} #{index}"),
+    }
+}
+
+fn outcomes(attempts: &[imagegen::Attempt]) -> Vec<String> {
+    attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} p{} a{} {}",
+                a.provider,
+                a.part,
+                a.attempt,
+                outcome(&a.outcome)
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rate_limit_with_retry_after_then_success_sleeps_exactly_the_hint() {
+    let h = Harness::new(0.5);
+    h.script(
+        OPENAI,
+        vec![
+            Reply::Json(
+                429,
+                vec![("retry-after", "7")],
+                json!({"error": {"message": "Rate limit reached", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}),
+                100,
+            ),
+            Reply::Fixture("openai/success", 300),
+        ],
+    );
+    let req = request(vec![openai()], |_| {});
+    let result = h.run(&req).unwrap();
+    assert_eq!(
+        h.vt.slept(),
+        vec![7000],
+        "the only sleep is the provider's Retry-After"
+    );
+    assert_eq!(result.images.len(), 1);
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["openai p0 a1 rate_limited", "openai p0 a2 ok"]
+    );
+    assert_eq!(result.attempts[0].retry_after_ms, Some(7000));
+    assert_eq!(result.attempts[0].status, Some(429));
+    assert_eq!(result.attempts[1].started_at_ms, 100 + 7000);
+    assert_eq!(result.attempts[1].duration_ms, 300);
+    assert_eq!(
+        h.events(),
+        vec![
+            "start openai p0 a1",
+            "end openai p0 a1 rate_limited 429",
+            "retry openai p0 a1 rate_limited 7000ms",
+            "start openai p0 a2",
+            "end openai p0 a2 ok 200",
+            "image p0 #0",
+        ]
+    );
+    assert!(result.errors.is_empty());
+    // The hint in the message text works the same ("Please try again in 12s").
+    let h = Harness::new(0.5);
+    h.script(
+        OPENAI,
+        vec![
+            Reply::Fixture("openai/rate_limit", 0),
+            Reply::Fixture("openai/success", 0),
+        ],
+    );
+    h.run(&req).unwrap();
+    assert_eq!(h.vt.slept(), vec![12_000]);
+}
+
+#[test]
+fn three_503s_then_fallback_to_the_next_provider() {
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/overloaded", 10); 3]);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 10)]);
+    let req = request(vec![openai(), gemini()], |_| {});
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 3);
+    assert_eq!(h.rt.transport.calls_to(GEMINI), 1);
+    // Full jitter at roll 0.5: 500 then 1000; no sleep after the third failure.
+    assert_eq!(h.vt.slept(), vec![500, 1000]);
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec![
+            "openai p0 a1 provider_error",
+            "openai p0 a2 provider_error",
+            "openai p0 a3 provider_error",
+            "gemini p0 a1 ok"
+        ]
+    );
+    assert_eq!(result.images[0].provider, ProviderName::Gemini);
+    let events = h.events();
+    let fallback_at = events
+        .iter()
+        .position(|e| e == "fallback p0 openai->gemini provider_error")
+        .unwrap();
+    assert_eq!(
+        events[fallback_at - 1],
+        "end openai p0 a3 provider_error 503"
+    );
+    assert_eq!(events[fallback_at + 1], "start gemini p0 a1");
+    assert!(
+        result.errors.is_empty(),
+        "recovered failures are not part errors"
+    );
+}
+
+#[test]
+fn auth_error_falls_back_at_once_without_retry() {
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/invalid_api_key", 5)]);
+    h.script(STABILITY, vec![Reply::Fixture("stability/success_json", 5)]);
+    let req = request(vec![openai(), stability()], |_| {});
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    assert!(h.vt.slept().is_empty());
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["openai p0 a1 auth", "stability p0 a1 ok"]
+    );
+    assert_eq!(result.images[0].seed, Some(742_048_682));
+}
+
+#[test]
+fn content_policy_neither_retries_nor_falls_back() {
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/moderation_blocked", 5)]);
+    h.script(GEMINI, vec![]);
+    let req = request(vec![openai(), gemini()], |_| {});
+    let err = h.run(&req).unwrap_err();
+    assert_eq!(err.code, ErrorCode::ContentPolicy);
+    assert!(!err.retryable());
+    assert_eq!(err.provider, Some(ProviderName::Openai));
+    assert_eq!(err.status, Some(400));
+    assert_eq!(outcomes(&err.attempts), vec!["openai p0 a1 content_policy"]);
+    assert_eq!(h.rt.transport.calls_to(GEMINI), 0);
+    assert!(h.vt.slept().is_empty());
+    // Opting in with fallbackOn moves on.
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/moderation_blocked", 5)]);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5)]);
+    let req = request(vec![openai(), gemini()], |r| {
+        r.fallback_on = Some(vec![ErrorCode::ContentPolicy])
+    });
+    assert_eq!(h.run(&req).unwrap().images.len(), 1);
+}
+
+#[test]
+fn count_split_respects_concurrency() {
+    let h = Harness::new(0.5);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 1000); 5]);
+    let req = request(vec![gemini()], |r| {
+        r.count = Some(5.0);
+        r.concurrency = Some(2.0);
+    });
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.rt.transport.calls_to(GEMINI), 5);
+    assert_eq!(h.rt.transport.peak_in_flight(), 2);
+    assert_eq!(result.images.len(), 5);
+    // 5 calls of 1 s, 2 at a time: done at 3 s.
+    assert_eq!(h.vt.elapsed(), 3000);
+    let parts: Vec<u32> = result.attempts.iter().map(|a| a.part).collect();
+    assert_eq!(parts, vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        result
+            .warnings
+            .iter()
+            .filter(|w| w.code == imagegen::WarningCode::CountSplit)
+            .count(),
+        1
+    );
+    // One call on a provider that takes n.
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/success_two", 10)]);
+    let req = request(vec![openai()], |r| r.count = Some(2.0));
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    let body: serde_json::Value =
+        serde_json::from_slice(h.rt.transport.log.borrow()[0].body.as_ref().unwrap()).unwrap();
+    assert_eq!(body["n"], 2);
+    assert_eq!(result.images.len(), 2);
+    assert!(result.warnings.is_empty());
+}
+
+#[test]
+fn partial_success_keeps_images_and_reports_the_failed_part() {
+    let h = Harness::new(0.5);
+    h.script(
+        GEMINI,
+        vec![
+            Reply::Fixture("gemini/success", 10),
+            Reply::Fixture("gemini/image_safety", 20),
+            Reply::Fixture("gemini/success", 30),
+        ],
+    );
+    let req = request(vec![gemini()], |r| r.count = Some(3.0));
+    let result = h.run(&req).unwrap();
+    assert_eq!(result.images.len(), 2);
+    assert_eq!(result.errors.len(), 1);
+    let e = &result.errors[0];
+    assert_eq!(
+        (e.code, e.part, e.provider, e.retryable),
+        (
+            ErrorCode::ContentPolicy,
+            Some(1),
+            Some(ProviderName::Gemini),
+            false
+        )
+    );
+    assert_eq!(e.name, "ImageGenError");
+    assert_eq!(outcomes(&e.attempts), vec!["gemini p1 a1 content_policy"]);
+    assert_eq!(result.attempts.len(), 3);
+    // Errors serialise to the same shape as the JS error.
+    let v = serde_json::to_value(e).unwrap();
+    assert_eq!(v["code"], "content_policy");
+    assert_eq!(v["attempts"][0]["outcome"], "content_policy");
+}
+
+#[test]
+fn deadline_stops_retries_and_reports_timeout() {
+    let h = Harness::new(0.999);
+    h.script(OPENAI, vec![Reply::Fixture("openai/server_error", 1000); 3]);
+    let req = request(vec![openai()], |r| {
+        r.deadline_ms = Some(2500.0);
+        r.retry = Some(imagegen::model::RetryOptions {
+            max_attempts: Some(3),
+            base_delay_ms: Some(100),
+            ..Default::default()
+        });
+    });
+    let err = h.run(&req).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Timeout);
+    assert!(err.message.contains("deadline"), "{}", err.message);
+    // t=0..1000 a1, sleep 100, t=1100..2100 a2, sleep 200, t=2300 a3 cut at 2500.
+    assert_eq!(h.vt.elapsed(), 2500);
+    assert_eq!(
+        outcomes(&err.attempts),
+        vec![
+            "openai p0 a1 provider_error",
+            "openai p0 a2 provider_error",
+            "openai p0 a3 timeout"
+        ]
+    );
+    assert_eq!(err.attempts[2].duration_ms, 200);
+    assert!(h
+        .events()
+        .last()
+        .unwrap()
+        .starts_with("end openai p0 a3 timeout"));
+
+    // A wait longer than the time left is not started: fall back instead.
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/rate_limit", 10)]); // "try again in 12s"
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 10)]);
+    let req = request(vec![openai(), gemini()], |r| r.deadline_ms = Some(5000.0));
+    let result = h.run(&req).unwrap();
+    assert!(h.vt.slept().is_empty());
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["openai p0 a1 rate_limited", "gemini p0 a1 ok"]
+    );
+}
+
+#[test]
+fn no_sleep_after_the_last_attempt() {
+    let h = Harness::new(0.5);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/unavailable", 50); 3]);
+    let req = request(vec![gemini()], |_| {});
+    let err = h.run(&req).unwrap_err();
+    assert_eq!(err.code, ErrorCode::ProviderError);
+    assert!(err.retryable());
+    assert_eq!(h.vt.slept(), vec![500, 1000]);
+    assert_eq!(
+        h.vt.elapsed(),
+        50 * 3 + 500 + 1000,
+        "the call ends right after the last failure"
+    );
+    assert_eq!(err.attempts.len(), 3);
+    assert!(!h
+        .events()
+        .iter()
+        .any(|e| e.contains("a3") && e.starts_with("retry")));
+}
+
+#[test]
+fn retry_after_above_the_cap_falls_back_immediately() {
+    let h = Harness::new(0.5);
+    h.script(STABILITY, vec![Reply::Fixture("stability/rate_limit", 5)]); // 60 s timeout window
+    h.script(OPENAI, vec![Reply::Fixture("openai/success", 5)]);
+    let req = request(vec![stability(), openai()], |r| {
+        r.retry = Some(imagegen::model::RetryOptions {
+            max_retry_after_ms: Some(30_000),
+            ..Default::default()
+        })
+    });
+    let result = h.run(&req).unwrap();
+    assert!(h.vt.slept().is_empty());
+    assert_eq!(result.attempts[0].retry_after_ms, Some(60_000));
+    assert_eq!(result.images[0].provider, ProviderName::Openai);
+}
+
+#[test]
+fn attempt_timeout_is_retried() {
+    let h = Harness::new(0.0);
+    h.script(
+        OPENAI,
+        vec![Reply::Hang, Reply::Fixture("openai/success", 10)],
+    );
+    let req = request(vec![openai()], |r| r.timeout_ms = Some(5000.0));
+    let result = h.run(&req).unwrap();
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["openai p0 a1 timeout", "openai p0 a2 ok"]
+    );
+    assert_eq!(result.attempts[0].duration_ms, 5000);
+    assert_eq!(h.vt.elapsed(), 5010);
+}
+
+#[test]
+fn network_errors_and_bad_responses_are_retried_then_fall_back() {
+    let h = Harness::new(0.0);
+    h.script(
+        OPENAI,
+        vec![
+            Reply::Network(5),
+            Reply::Fixture("openai/malformed_json", 5),
+            Reply::Fixture("openai/empty_data", 5),
+        ],
+    );
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5)]);
+    let req = request(vec![openai(), gemini()], |_| {});
+    let result = h.run(&req).unwrap();
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec![
+            "openai p0 a1 network",
+            "openai p0 a2 bad_response",
+            "openai p0 a3 bad_response",
+            "gemini p0 a1 ok"
+        ]
+    );
+    // bad_response is retried at most once per provider, even with attempts left.
+    let h = Harness::new(0.0);
+    h.script(
+        GEMINI,
+        vec![
+            Reply::Fixture("gemini/no_image", 5),
+            Reply::Fixture("gemini/text_only_stop", 5),
+        ],
+    );
+    h.script(OPENAI, vec![Reply::Fixture("openai/success", 5)]);
+    let req = request(vec![gemini(), openai()], |r| {
+        r.retry = Some(imagegen::model::RetryOptions {
+            max_attempts: Some(5),
+            ..Default::default()
+        })
+    });
+    let result = h.run(&req).unwrap();
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec![
+            "gemini p0 a1 bad_response",
+            "gemini p0 a2 bad_response",
+            "openai p0 a1 ok"
+        ]
+    );
+}
+
+#[test]
+fn every_provider_failing_rejects_with_the_last_error_and_all_attempts() {
+    let h = Harness::new(0.0);
+    h.script(OPENAI, vec![Reply::Fixture("openai/insufficient_quota", 5)]);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/api_key_invalid", 5)]);
+    h.script(
+        STABILITY,
+        vec![Reply::Fixture("stability/payment_required", 5)],
+    );
+    let req = request(vec![openai(), gemini(), stability()], |_| {});
+    let err = h.run(&req).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Quota);
+    assert_eq!(err.provider, Some(ProviderName::Stability));
+    assert_eq!(err.status, Some(402));
+    assert_eq!(
+        outcomes(&err.attempts),
+        vec![
+            "openai p0 a1 quota",
+            "gemini p0 a1 auth",
+            "stability p0 a1 quota"
+        ]
+    );
+    assert!(!err.message.contains("sk-"), "{}", err.message);
+}
+
+#[test]
+fn fallback_re_splits_the_part_for_the_next_provider() {
+    let h = Harness::new(0.0);
+    h.script(OPENAI, vec![Reply::Fixture("openai/invalid_api_key", 5)]);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5); 3]);
+    let req = request(vec![openai(), gemini()], |r| r.count = Some(3.0));
+    let result = h.run(&req).unwrap();
+    assert_eq!(result.images.len(), 3);
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    assert_eq!(h.rt.transport.calls_to(GEMINI), 3);
+    let events = h.events();
+    for p in 0..3 {
+        assert!(
+            events.contains(&format!("fallback p{p} openai->gemini auth")),
+            "{events:?}"
+        );
+        assert!(
+            events.contains(&format!("start gemini p{p} a1")),
+            "{events:?}"
+        );
+    }
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.code == imagegen::WarningCode::CountSplit
+                && w.provider == ProviderName::Gemini)
+    );
+}
+
+#[test]
+fn abort_cancels_requests_in_flight_and_keeps_finished_images() {
+    let h = Harness::new(0.0);
+    h.script(
+        GEMINI,
+        vec![Reply::Fixture("gemini/success", 10), Reply::Hang],
+    );
+    let req = request(vec![gemini()], |r| r.count = Some(2.0));
+    let cancel = CancelToken::new();
+    // Abort at t=500: part 0 finished at 10 ms, part 1 hangs.
+    let fut = async {
+        let work = engine::generate(&h.rt, &req, &imagegen::engine::NoEvents, &cancel);
+        let abort = async {
+            h.vt.delay(500).await;
+            cancel.cancel();
+            std::future::pending::<()>().await
+        };
+        futures_util::future::select(Box::pin(work), Box::pin(abort)).await
+    };
+    let err = match h.vt.run(fut) {
+        futures_util::future::Either::Left((r, _)) => r.unwrap_err(),
+        futures_util::future::Either::Right(_) => unreachable!(),
+    };
+    assert_eq!(err.code, ErrorCode::Aborted);
+    assert!(!err.retryable());
+    assert_eq!(err.images.len(), 1);
+    assert_eq!(
+        outcomes(&err.attempts),
+        vec!["gemini p0 a1 ok", "gemini p1 a1 aborted"]
+    );
+    assert_eq!(h.vt.elapsed(), 500);
+    // A token that fired before the call starts nothing.
+    let h = Harness::new(0.0);
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let err = h.run_with(&req, &cancel).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Aborted);
+    assert!(h.rt.transport.log.borrow().is_empty());
+}
+
+#[test]
+fn mock_provider_fault_injection_drives_retry_and_fallback() {
+    let h = Harness::new(0.5);
+    let req = request(
+        vec![
+            mock(json!({"failFirst": 3, "failCode": "provider_error", "latencyMs": 100})),
+            mock(json!({})),
+        ],
+        |r| r.count = Some(2.0),
+    );
+    let result = h.run(&req).unwrap();
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec![
+            "mock p0 a1 provider_error",
+            "mock p0 a2 provider_error",
+            "mock p0 a3 provider_error",
+            "mock p0 a1 ok"
+        ]
+    );
+    assert_eq!(result.images.len(), 2);
+    assert!(result.images.iter().all(|i| i.mime_type == "image/svg+xml"));
+    // latency 100 per call on the first entry + backoffs 500, 1000
+    assert_eq!(h.vt.slept(), vec![100, 500, 100, 1000, 100]);
+    let h = Harness::new(0.5);
+    let req = request(
+        vec![mock(
+            json!({"failFirst": 1, "failCode": "rate_limited", "retryAfterMs": 250}),
+        )],
+        |_| {},
+    );
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.vt.slept(), vec![250]);
+    assert_eq!(result.attempts[0].status, Some(429));
+    let svg = support::decode_base64(&result.images[0].base64.to_rust_string());
+    assert!(String::from_utf8(svg)
+        .unwrap()
+        .contains("a lighthouse at dusk"));
+}
+
+#[test]
+fn mock_fail_rate_uses_the_injected_rng() {
+    // Roll 0.2 < failRate 0.3: every call fails; nothing to fall back to.
+    let h = Harness::new(0.2);
+    let req = request(
+        vec![mock(json!({"failRate": 0.3, "failCode": "network"}))],
+        |_| {},
+    );
+    let err = h.run(&req).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Network);
+    assert_eq!(err.attempts.len(), 3);
+    let h = Harness::new(0.4);
+    assert!(h.run(&req).is_ok());
+}
+
+#[test]
+fn warnings_are_reported_once_per_provider() {
+    let h = Harness::new(0.0);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5); 2]);
+    let req = request(vec![gemini()], |r| {
+        r.count = Some(2.0);
+        r.negative_prompt = Some("blur".into());
+    });
+    let result = h.run(&req).unwrap();
+    let unsupported: Vec<_> = result
+        .warnings
+        .iter()
+        .filter(|w| w.code == imagegen::WarningCode::UnsupportedOption)
+        .collect();
+    assert_eq!(unsupported.len(), 1, "{:?}", result.warnings);
+}
