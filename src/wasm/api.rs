@@ -149,7 +149,9 @@ fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { what.to_string() } else { path };
-        Error::invalid(&path, format!("`{path}`: {}", e.inner()))
+        let detail = e.inner().to_string();
+        let detail = detail.strip_prefix("Error: ").unwrap_or(&detail);
+        Error::invalid(&path, format!("`{path}`: {detail}"))
     })
 }
 

@@ -1,0 +1,7 @@
+// Cloudflare Workers / workerd: the bundler imports the wasm as a compiled module.
+import wasm from "./imagegen_bg.wasm";
+import { initSync } from "./imagegen.js";
+
+initSync({ module: wasm });
+
+export * from "./imagegen.js";
