@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, native Rust tests, the mock server's
+# own tests, wasm-bindgen tests in Node and headless Chromium, and the JS and
+# TypeScript tests of the built npm package. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --browser
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=never
+section() { printf '\n\033[1m=== %s ===\033[0m\n' "$*"; }
+summary=()
+record() { summary+=("$1"); }
+
+section "format and lints"
+cargo fmt --all --check
+cargo clippy --quiet --all-targets -- -D warnings
+cargo clippy --quiet --target wasm32-unknown-unknown --all-targets -- -D warnings
+record "fmt + clippy (native, wasm32): clean"
+
+section "native tests"
+native_out=$(cargo test --quiet 2>&1) || { echo "$native_out"; exit 1; }
+echo "$native_out" | grep -E "^test result" || true
+native_passed=$(echo "$native_out" | awk '/^test result/{s+=$4} END{print s+0}')
+record "native cargo tests: $native_passed passed"
+
+section "mock provider server tests"
+mock_tests=$(node --test tests/mock-server/server.test.mjs 2>&1) || { echo "$mock_tests"; exit 1; }
+echo "$mock_tests" | grep -E "^# (pass|fail|skipped)"
+record "mock server tests: $(echo "$mock_tests" | awk '/^# pass/{print $3}') passed"
+
+section "npm package build"
+bash scripts/build-pkg.sh
+
+section "wasm-bindgen tests (Node, headless Chromium) against the mock server"
+mock_log=$(mktemp)
+node tests/mock-server/server.mjs --port "${IMAGEGEN_MOCK_PORT:-18931}" >"$mock_log" 2>&1 &
+mock_pid=$!
+browser_tmp=$(mktemp -d)
+cleanup() { kill "$mock_pid" 2>/dev/null || true; rm -rf "$browser_tmp" "$mock_log"; }
+trap cleanup EXIT
+for _ in $(seq 50); do grep -q '"url"' "$mock_log" && break; sleep 0.1; done
+mock_url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$mock_log")
+[ -n "$mock_url" ] || { echo "mock server did not start:"; cat "$mock_log"; exit 1; }
+export IMAGEGEN_MOCK_URL="$mock_url"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CHROMEDRIVER=/usr/bin/chromedriver
+node_out=$(cargo test --target wasm32-unknown-unknown --test node 2>&1) || { echo "$node_out"; exit 1; }
+echo "$node_out" | grep -E "^test result"
+web_out=$(TMPDIR="$browser_tmp" cargo test --target wasm32-unknown-unknown --test web 2>&1) || { echo "$web_out"; exit 1; }
+echo "$web_out" | grep -E "^test result"
+record "wasm-bindgen tests: $(echo "$node_out" | awk '/^test result/{print $4}') in Node, $(echo "$web_out" | awk '/^test result/{print $4}') in Chromium"
+
+section "JS tests of the built package (installed as a user would)"
+(cd tests/js && npm install --install-links --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
+js_out=$(node --test --test-concurrency=1 tests/js/ 2>&1) || { echo "$js_out"; exit 1; }
+echo "$js_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
+js_skipped=$(echo "$js_out" | awk '/^# skipped/{print $3}')
+js_todo=$(echo "$js_out" | awk '/^# todo/{print $3}')
+[ "${js_skipped:-0}" = 0 ] && [ "${js_todo:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
+tsc -p tests/js
+record "JS package tests: $(echo "$js_out" | awk '/^# pass/{print $3}') passed; TypeScript check of tests/js/types.ts: ok"
+
+section "summary"
+printf '%s\n' "${summary[@]}"
+echo "all tests passed"
