@@ -13,12 +13,12 @@ record() { summary+=("$1"); }
 
 section "format and lints"
 cargo fmt --all --check
-cargo clippy --quiet --all-targets -- -D warnings
-cargo clippy --quiet --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --quiet --workspace --target wasm32-unknown-unknown --all-targets -- -D warnings
 record "fmt + clippy (native, wasm32): clean"
 
 section "native tests"
-native_out=$(cargo test --quiet 2>&1) || { echo "$native_out"; exit 1; }
+native_out=$(cargo test --quiet --workspace 2>&1) || { echo "$native_out"; exit 1; }
 echo "$native_out" | grep -E "^test result" || true
 native_passed=$(echo "$native_out" | awk '/^test result/{s+=$4} END{print s+0}')
 record "native cargo tests: $native_passed passed"

@@ -1,0 +1,213 @@
+//! Per-user configuration: the provider chain (primary first, then
+//! fallbacks: the original design's `fallback_provider_id` generalised) and
+//! default request options. Validated on write.
+
+use crate::api::ApiError;
+use imagegen::model::ProviderConfig;
+use imagegen::validate::validate;
+use imagegen::{GenerateRequest, OutputFormat, ProviderName};
+use serde::{Deserialize, Serialize};
+
+/// Most providers in a chain.
+pub const MAX_CHAIN: usize = 4;
+
+/// One provider of the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChainItem {
+    /// Provider.
+    pub provider: ProviderName,
+    /// Model id (the provider's default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// Default options applied to generation requests that do not set them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Defaults {
+    /// Images per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// `"WxH"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// `"W:H"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<String>,
+    /// Image format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<OutputFormat>,
+    /// OpenAI quality (`low`, `medium`, `high`, `auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// Negative prompt for providers that take one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    /// Attempts per provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Per-attempt timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// A user's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserConfig {
+    /// Primary first, then fallbacks.
+    pub providers: Vec<ChainItem>,
+    /// Defaults for generation requests.
+    #[serde(default)]
+    pub defaults: Defaults,
+}
+
+impl UserConfig {
+    /// The model configured for `provider`, if any.
+    pub fn model_for(&self, provider: ProviderName) -> Option<&str> {
+        self.providers
+            .iter()
+            .find(|p| p.provider == provider)
+            .and_then(|p| p.model.as_deref())
+    }
+}
+
+/// Parses and validates a `PUT /v1/config` body.
+pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
+    let config: UserConfig = serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(
+            "providers",
+            format!("config must be {{\"providers\":[{{\"provider\",\"model\"?}}],\"defaults\"?:{{...}}}}: {e}"),
+        )
+    })?;
+    if config.providers.is_empty() || config.providers.len() > MAX_CHAIN {
+        return Err(ApiError::invalid(
+            "providers",
+            format!("`providers` must list 1 to {MAX_CHAIN} providers, primary first"),
+        ));
+    }
+    for (i, item) in config.providers.iter().enumerate() {
+        if config.providers[..i]
+            .iter()
+            .any(|p| p.provider == item.provider)
+        {
+            return Err(ApiError::invalid(
+                &format!("providers[{i}].provider"),
+                format!("{} is listed twice", item.provider),
+            ));
+        }
+    }
+    // Reuse the library's validation for models and defaults, with a dummy
+    // prompt and keys, and report its field names under this document.
+    let d = &config.defaults;
+    let probe = GenerateRequest {
+        prompt: Some("config check".into()),
+        count: d.n.map(f64::from),
+        size: d.size.clone(),
+        aspect_ratio: d.aspect_ratio.clone(),
+        negative_prompt: d.negative_prompt.clone(),
+        output_format: d.output_format,
+        timeout_ms: d.timeout_ms.map(|t| t as f64),
+        retry: d.max_attempts.map(|n| imagegen::model::RetryOptions {
+            max_attempts: Some(n),
+            ..Default::default()
+        }),
+        providers: Some(
+            config
+                .providers
+                .iter()
+                .map(|p| ProviderConfig {
+                    provider: Some(p.provider),
+                    api_key: Some(imagegen::Secret::new("config-check")),
+                    model: p.model.clone(),
+                    base_url: None,
+                    params: None,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    validate(&probe).map_err(|e| {
+        let param = e.param.as_deref().unwrap_or("config");
+        let param = match param {
+            "count" => "defaults.n".to_string(),
+            "retry.maxAttempts" => "defaults.maxAttempts".to_string(),
+            p if p.starts_with("providers") => p.to_string(),
+            p => format!("defaults.{p}"),
+        };
+        ApiError::invalid(&param, e.message.replace("`count`", "`defaults.n`"))
+    })?;
+    if let Some(q) = &d.quality {
+        if !["low", "medium", "high", "auto", "xhigh", "max"].contains(&q.as_str()) {
+            return Err(ApiError::invalid(
+                "defaults.quality",
+                "`defaults.quality` must be low, medium, high or auto",
+            ));
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(body: &str) -> String {
+        parse(body.as_bytes())
+            .unwrap_err()
+            .param
+            .map(String::from)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn accepts_a_chain_with_defaults() {
+        let c = parse(
+            br#"{"providers":[{"provider":"openai","model":"gpt-image-1"},{"provider":"gemini"},{"provider":"mock"}],
+                 "defaults":{"n":2,"size":"1024x1024","outputFormat":"webp","quality":"high"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.providers.len(), 3);
+        assert_eq!(c.model_for(ProviderName::Openai), Some("gpt-image-1"));
+        assert_eq!(c.model_for(ProviderName::Gemini), None);
+        let round: UserConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(round, c);
+    }
+
+    #[test]
+    fn rejects_bad_configs_naming_the_field() {
+        assert_eq!(param(r#"{"providers":[]}"#), "providers");
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"dalle"}]}"#),
+            "providers"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"openai"},{"provider":"openai"}]}"#),
+            "providers[1].provider"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"openai","model":"a/b"}]}"#),
+            "providers[0].model"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"mock"}],"defaults":{"n":11}}"#),
+            "defaults.n"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"mock"}],"defaults":{"size":"big"}}"#),
+            "defaults.size"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"mock"}],"defaults":{"quality":"ultra"}}"#),
+            "defaults.quality"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"mock"}],"defaults":{"maxAttempts":0}}"#),
+            "defaults.maxAttempts"
+        );
+        assert_eq!(param("[1,2]"), "providers");
+        let five = r#"{"providers":[{"provider":"mock"},{"provider":"openai"},{"provider":"gemini"},{"provider":"stability"},{"provider":"mock"}]}"#;
+        assert_eq!(param(five), "providers");
+    }
+}

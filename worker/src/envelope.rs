@@ -1,0 +1,545 @@
+//! Encrypted storage of users' provider API keys.
+//!
+//! AES-256-GCM with a fresh random 96-bit nonce per write. The additional
+//! authenticated data binds a record to its format version, master-key id,
+//! user and provider, so a ciphertext copied to another user or provider does
+//! not decrypt. Master keys come from a secret holding several versions, one
+//! of them active; records name their version, old ones still decrypt and
+//! are re-encrypted with the active key.
+//!
+//! The format is pure; the cipher comes through [`Aead`] (WebCrypto in the
+//! Worker, RustCrypto in tests).
+
+use crate::b64;
+use imagegen::{ProviderName, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Format version of stored records.
+pub const VERSION: u8 = 1;
+
+/// A 256-bit master key (never printed).
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    /// The raw bytes, for the cipher.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(***)")
+    }
+}
+
+/// Problems with the master-key configuration (a deployment error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The master keys by id, and which one encrypts new records.
+#[derive(Debug, Clone)]
+pub struct MasterKeys {
+    keys: BTreeMap<String, MasterKey>,
+    active: String,
+}
+
+impl MasterKeys {
+    /// Reads `KEY_ENCRYPTION_KEYS` (`{"<kid>": "<base64 of 32 bytes>", ...}`)
+    /// and `KEY_ENCRYPTION_ACTIVE_KID`.
+    pub fn from_config(keys_json: &str, active: &str) -> Result<MasterKeys, ConfigError> {
+        let raw: BTreeMap<String, String> = serde_json::from_str(keys_json).map_err(|_| {
+            ConfigError("KEY_ENCRYPTION_KEYS must be a JSON object of base64 strings".into())
+        })?;
+        let mut keys = BTreeMap::new();
+        for (kid, value) in raw {
+            if kid.is_empty() || kid.len() > 64 || kid.contains('|') {
+                return Err(ConfigError(
+                    "a key id in KEY_ENCRYPTION_KEYS is empty, too long or contains '|'".into(),
+                ));
+            }
+            let bytes = b64::decode(value.trim())
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "KEY_ENCRYPTION_KEYS[{kid:?}] is not base64 of 32 bytes"
+                    ))
+                })?;
+            keys.insert(kid, MasterKey(bytes));
+        }
+        let active = active.trim().to_string();
+        if !keys.contains_key(&active) {
+            return Err(ConfigError(format!(
+                "KEY_ENCRYPTION_ACTIVE_KID {active:?} is not a key of KEY_ENCRYPTION_KEYS"
+            )));
+        }
+        Ok(MasterKeys { keys, active })
+    }
+
+    /// The id of the key that encrypts new records.
+    pub fn active_kid(&self) -> &str {
+        &self.active
+    }
+
+    fn get(&self, kid: &str) -> Option<&MasterKey> {
+        self.keys.get(kid)
+    }
+}
+
+/// Why a record could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// The record is not valid JSON of the expected shape or version.
+    Malformed,
+    /// The record names a master key this deployment does not have.
+    UnknownKeyVersion(String),
+    /// Authentication failed: wrong user/provider/key, or tampered data.
+    Rejected,
+}
+
+/// The cipher: AES-256-GCM, tag appended to the ciphertext.
+#[allow(async_fn_in_trait)] // single-threaded wasm
+pub trait Aead {
+    /// Encrypts; returns ciphertext ‖ 16-byte tag.
+    async fn seal(
+        &self,
+        key: &MasterKey,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, String>;
+    /// Decrypts and authenticates; `Err` on any mismatch.
+    async fn open(
+        &self,
+        key: &MasterKey,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, String>;
+    /// A fresh random nonce (an error if the platform has no secure randomness).
+    fn nonce(&self) -> Result<[u8; 12], String>;
+}
+
+/// A stored key as it sits in KV.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// Format version.
+    pub v: u8,
+    /// Master-key id.
+    pub kid: String,
+    /// Base64 nonce.
+    pub nonce: String,
+    /// Base64 ciphertext ‖ tag.
+    pub ct: String,
+    /// Last four characters of the key, for display.
+    pub last4: String,
+    /// RFC 3339 time of the last write.
+    pub updated_at: String,
+}
+
+/// What a caller may see of a stored key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    /// Provider.
+    pub provider: ProviderName,
+    /// Last four characters.
+    pub last4: String,
+    /// Master-key id the record is encrypted with.
+    pub key_version: String,
+    /// RFC 3339 time of the last write.
+    pub updated_at: String,
+}
+
+impl Record {
+    /// The caller-visible fields.
+    pub fn info(&self, provider: ProviderName) -> KeyInfo {
+        KeyInfo {
+            provider,
+            last4: self.last4.clone(),
+            key_version: self.kid.clone(),
+            updated_at: self.updated_at.clone(),
+        }
+    }
+}
+
+/// The additional authenticated data: length-prefixed fields, so no two
+/// (version, kid, user, provider) tuples encode the same bytes.
+pub fn aad(kid: &str, user: &str, provider: ProviderName) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"imagegen-key");
+    for field in [&VERSION.to_string(), kid, user, provider.as_str()] {
+        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        out.extend_from_slice(field.as_bytes());
+    }
+    out
+}
+
+/// Encrypts `api_key` for `user` and `provider` with the active master key.
+pub async fn seal<A: Aead>(
+    aead: &A,
+    keys: &MasterKeys,
+    user: &str,
+    provider: ProviderName,
+    api_key: &Secret,
+    updated_at: &str,
+) -> Result<Record, String> {
+    let kid = keys.active_kid();
+    let key = keys.get(kid).ok_or("active master key missing")?;
+    let nonce = aead.nonce()?;
+    let sealed = aead
+        .seal(
+            key,
+            &nonce,
+            &aad(kid, user, provider),
+            api_key.expose().as_bytes(),
+        )
+        .await?;
+    Ok(Record {
+        v: VERSION,
+        kid: kid.to_string(),
+        nonce: b64::encode(&nonce),
+        ct: b64::encode(&sealed),
+        last4: api_key.last4(),
+        updated_at: updated_at.to_string(),
+    })
+}
+
+/// Parses a KV value.
+pub fn parse_record(json: &str) -> Result<Record, OpenError> {
+    let r: Record = serde_json::from_str(json).map_err(|_| OpenError::Malformed)?;
+    if r.v != VERSION {
+        return Err(OpenError::Malformed);
+    }
+    Ok(r)
+}
+
+/// Decrypts a record of `user` for `provider`.
+pub async fn open<A: Aead>(
+    aead: &A,
+    keys: &MasterKeys,
+    user: &str,
+    provider: ProviderName,
+    record: &Record,
+) -> Result<Secret, OpenError> {
+    let key = keys
+        .get(&record.kid)
+        .ok_or_else(|| OpenError::UnknownKeyVersion(record.kid.clone()))?;
+    let nonce: [u8; 12] = b64::decode(&record.nonce)
+        .and_then(|n| n.try_into().ok())
+        .ok_or(OpenError::Malformed)?;
+    let sealed = b64::decode(&record.ct).ok_or(OpenError::Malformed)?;
+    let plain = aead
+        .open(key, &nonce, &aad(&record.kid, user, provider), &sealed)
+        .await
+        .map_err(|_| OpenError::Rejected)?;
+    let text = String::from_utf8(plain).map_err(|_| OpenError::Rejected)?;
+    Ok(Secret::new(text))
+}
+
+/// True when the record should be re-encrypted with the active key.
+pub fn needs_rewrap(keys: &MasterKeys, record: &Record) -> bool {
+    record.kid != keys.active_kid()
+}
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use aes_gcm::aead::{Aead as _, KeyInit, Payload};
+    use aes_gcm::{Aes256Gcm, Nonce};
+    use std::cell::Cell;
+
+    /// RustCrypto AES-256-GCM with a counter nonce (deterministic for vectors).
+    struct SoftAead {
+        counter: Cell<u8>,
+    }
+
+    impl Aead for SoftAead {
+        async fn seal(
+            &self,
+            key: &MasterKey,
+            nonce: &[u8; 12],
+            aad: &[u8],
+            pt: &[u8],
+        ) -> Result<Vec<u8>, String> {
+            Aes256Gcm::new(key.bytes().into())
+                .encrypt(Nonce::from_slice(nonce), Payload { msg: pt, aad })
+                .map_err(|e| e.to_string())
+        }
+        async fn open(
+            &self,
+            key: &MasterKey,
+            nonce: &[u8; 12],
+            aad: &[u8],
+            ct: &[u8],
+        ) -> Result<Vec<u8>, String> {
+            Aes256Gcm::new(key.bytes().into())
+                .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+                .map_err(|e| e.to_string())
+        }
+        fn nonce(&self) -> Result<[u8; 12], String> {
+            self.counter.set(self.counter.get() + 1);
+            Ok([self.counter.get(); 12])
+        }
+    }
+
+    fn aead() -> SoftAead {
+        SoftAead {
+            counter: Cell::new(0),
+        }
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn keys(active: &str) -> MasterKeys {
+        let k1 = b64::encode(&[1u8; 32]);
+        let k2 = b64::encode(&[2u8; 32]);
+        MasterKeys::from_config(&format!(r#"{{"k1":"{k1}","k2":"{k2}"}}"#), active).unwrap()
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        futures_executor::block_on(f)
+    }
+
+    /// The cipher itself against the AES-256-GCM vector of the GCM spec
+    /// (McGrew & Viega, test case 16).
+    #[test]
+    fn cipher_matches_the_gcm_test_vector() {
+        let key = MasterKey(
+            hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+                .try_into()
+                .unwrap(),
+        );
+        let nonce: [u8; 12] = hex("cafebabefacedbaddecaf888").try_into().unwrap();
+        let pt = hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+        let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+        let expected = hex("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f66276fc6ece0f4e1768cddf8853bb2d551b");
+        let sealed = run(aead().seal(&key, &nonce, &aad, &pt)).unwrap();
+        assert_eq!(sealed, expected);
+        assert_eq!(run(aead().open(&key, &nonce, &aad, &sealed)).unwrap(), pt);
+    }
+
+    /// A fixed record: the Worker's WebCrypto implementation must open it too
+    /// (the end-to-end tests store this exact value in KV).
+    #[test]
+    fn record_vector() {
+        let k = keys("k1");
+        let secret = Secret::new("sk-vector-0123456789");
+        let rec = run(seal(
+            &aead(),
+            &k,
+            "user-vector",
+            ProviderName::Openai,
+            &secret,
+            "2026-11-26T00:00:00Z",
+        ))
+        .unwrap();
+        assert_eq!(rec.nonce, b64::encode(&[1u8; 12]));
+        assert_eq!(rec.last4, "6789");
+        assert_eq!(
+            serde_json::to_string(&rec).unwrap(),
+            include_str!("../tests/record-vector.json").trim(),
+            "the stored test vector changed"
+        );
+        let opened = run(open(&aead(), &k, "user-vector", ProviderName::Openai, &rec)).unwrap();
+        assert_eq!(opened.expose(), "sk-vector-0123456789");
+    }
+
+    #[test]
+    fn round_trip_and_fresh_nonces() {
+        let k = keys("k1");
+        let a = aead();
+        let secret = Secret::new("sk-live-abcdefghijklmnop");
+        let r1 = run(seal(&a, &k, "u1", ProviderName::Gemini, &secret, "t")).unwrap();
+        let r2 = run(seal(&a, &k, "u1", ProviderName::Gemini, &secret, "t")).unwrap();
+        assert_ne!(r1.nonce, r2.nonce);
+        assert_ne!(r1.ct, r2.ct);
+        assert!(!serde_json::to_string(&r1)
+            .unwrap()
+            .contains("abcdefghijklmnop"));
+        assert_eq!(
+            run(open(&a, &k, "u1", ProviderName::Gemini, &r1))
+                .unwrap()
+                .expose(),
+            secret.expose()
+        );
+        let parsed = parse_record(&serde_json::to_string(&r1).unwrap()).unwrap();
+        assert_eq!(parsed, r1);
+    }
+
+    #[test]
+    fn aad_swaps_are_rejected() {
+        let k = keys("k1");
+        let a = aead();
+        let rec = run(seal(
+            &a,
+            &k,
+            "alice",
+            ProviderName::Openai,
+            &Secret::new("sk-alice-key-000"),
+            "t",
+        ))
+        .unwrap();
+        assert_eq!(
+            run(open(&a, &k, "bob", ProviderName::Openai, &rec)),
+            Err(OpenError::Rejected)
+        );
+        assert_eq!(
+            run(open(&a, &k, "alice", ProviderName::Gemini, &rec)),
+            Err(OpenError::Rejected)
+        );
+        // Relabelling the record with another (existing) key id fails too.
+        let relabelled = Record {
+            kid: "k2".into(),
+            ..rec.clone()
+        };
+        assert_eq!(
+            run(open(&a, &k, "alice", ProviderName::Openai, &relabelled)),
+            Err(OpenError::Rejected)
+        );
+        // Length prefixes: ("ab","c") and ("a","bc") differ.
+        assert_ne!(
+            aad("k", "ab", ProviderName::Mock),
+            aad("k", "a", ProviderName::Mock)
+        );
+    }
+
+    #[test]
+    fn tampering_is_rejected() {
+        let k = keys("k1");
+        let a = aead();
+        let rec = run(seal(
+            &a,
+            &k,
+            "u",
+            ProviderName::Stability,
+            &Secret::new("sk-stab-key-0000"),
+            "t",
+        ))
+        .unwrap();
+        let flip = |s: &str, i: usize| {
+            let mut b = b64::decode(s).unwrap();
+            b[i] ^= 1;
+            b64::encode(&b)
+        };
+        let ct_len = b64::decode(&rec.ct).unwrap().len();
+        for tampered in [
+            Record {
+                ct: flip(&rec.ct, 0),
+                ..rec.clone()
+            },
+            Record {
+                ct: flip(&rec.ct, ct_len - 1),
+                ..rec.clone()
+            }, // the tag
+            Record {
+                nonce: flip(&rec.nonce, 3),
+                ..rec.clone()
+            },
+        ] {
+            assert_eq!(
+                run(open(&a, &k, "u", ProviderName::Stability, &tampered)),
+                Err(OpenError::Rejected)
+            );
+        }
+        let short_nonce = Record {
+            nonce: b64::encode(&[0u8; 8]),
+            ..rec.clone()
+        };
+        assert_eq!(
+            run(open(&a, &k, "u", ProviderName::Stability, &short_nonce)),
+            Err(OpenError::Malformed)
+        );
+        assert_eq!(parse_record("{\"v\":2}"), Err(OpenError::Malformed));
+        assert_eq!(parse_record("not json"), Err(OpenError::Malformed));
+    }
+
+    #[test]
+    fn unknown_key_version_is_rejected() {
+        let a = aead();
+        let rec = run(seal(
+            &a,
+            &keys("k1"),
+            "u",
+            ProviderName::Openai,
+            &Secret::new("sk-some-key-000"),
+            "t",
+        ))
+        .unwrap();
+        let only_k3 =
+            MasterKeys::from_config(&format!(r#"{{"k3":"{}"}}"#, b64::encode(&[3u8; 32])), "k3")
+                .unwrap();
+        assert_eq!(
+            run(open(&a, &only_k3, "u", ProviderName::Openai, &rec)),
+            Err(OpenError::UnknownKeyVersion("k1".into()))
+        );
+    }
+
+    #[test]
+    fn rotation_re_encrypts_with_the_active_key() {
+        let a = aead();
+        let old = keys("k1");
+        let rec = run(seal(
+            &a,
+            &old,
+            "u",
+            ProviderName::Openai,
+            &Secret::new("sk-rotate-me-000"),
+            "t0",
+        ))
+        .unwrap();
+        assert_eq!(rec.kid, "k1");
+        let rotated = keys("k2");
+        assert!(needs_rewrap(&rotated, &rec));
+        let secret = run(open(&a, &rotated, "u", ProviderName::Openai, &rec)).unwrap();
+        let rewrapped = run(seal(&a, &rotated, "u", ProviderName::Openai, &secret, "t1")).unwrap();
+        assert_eq!(rewrapped.kid, "k2");
+        assert!(!needs_rewrap(&rotated, &rewrapped));
+        assert_eq!(
+            run(open(&a, &rotated, "u", ProviderName::Openai, &rewrapped))
+                .unwrap()
+                .expose(),
+            "sk-rotate-me-000"
+        );
+        // The new record no longer opens as k1 data.
+        assert_eq!(
+            run(open(
+                &a,
+                &old,
+                "u",
+                ProviderName::Openai,
+                &Record {
+                    kid: "k1".into(),
+                    ..rewrapped
+                }
+            )),
+            Err(OpenError::Rejected)
+        );
+    }
+
+    #[test]
+    fn master_key_config_is_validated() {
+        assert!(MasterKeys::from_config("[]", "k").is_err());
+        assert!(MasterKeys::from_config(r#"{"k":"c2hvcnQ="}"#, "k").is_err());
+        let ok = format!(r#"{{"k":"{}"}}"#, b64::encode(&[9u8; 32]));
+        assert!(MasterKeys::from_config(&ok, "other").is_err());
+        let keys = MasterKeys::from_config(&ok, "k").unwrap();
+        assert!(!format!("{keys:?}").contains(&b64::encode(&[9u8; 32])));
+    }
+}

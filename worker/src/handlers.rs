@@ -1,0 +1,585 @@
+//! Request handling: auth, body limits, routes, KV, the engine. wasm32 only.
+
+use crate::api::{self, ApiError, Cors, Route, MAX_BODY_BYTES};
+use crate::config::{self, UserConfig};
+use crate::envelope::{self, KeyInfo, MasterKeys, OpenError, Record};
+use crate::images::{self, ModelChoice};
+use crate::jwt::{self, AuthError, JwtPolicy};
+use crate::platform::{JwtVerifier, WebCryptoAead};
+use imagegen::engine::{self, NoEvents, Runtime};
+use imagegen::model::{ProviderConfig, Warning, WarningCode};
+use imagegen::runtime::CancelToken;
+use imagegen::validate::{default_base_url, parse_origin};
+use imagegen::wasm::{DateClock, FetchTransport, TimerSleeper};
+use imagegen::{ProviderName, Secret};
+use js_sys::{Function, Reflect, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Env, KvStore};
+
+/// Providers that take keys.
+const KEYED: [ProviderName; 3] = [
+    ProviderName::Openai,
+    ProviderName::Gemini,
+    ProviderName::Stability,
+];
+/// Timeout of a key check on `PUT /v1/keys/{provider}`.
+const VALIDATE_TIMEOUT_MS: u64 = 30_000;
+/// Longest API key accepted.
+const MAX_KEY_LEN: usize = 1024;
+
+/// Settings read from the environment for one request.
+pub struct Settings {
+    /// CORS allow-list.
+    pub cors: Cors,
+    policy: JwtPolicy,
+    verifier: JwtVerifier,
+    master_keys: Result<MasterKeys, String>,
+    base_urls: Result<[String; 3], String>,
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .ok()
+        .map(|v| v.to_string())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl Settings {
+    /// Reads every variable and secret the Worker uses.
+    pub fn from_env(env: &Env) -> Settings {
+        let secret = var(env, "JWT_SECRET").map(Secret::new);
+        let jwks_url = var(env, "JWKS_URL");
+        let policy = JwtPolicy {
+            hs256: secret.is_some(),
+            jwks: jwks_url.is_some(),
+            audience: var(env, "JWT_AUDIENCE")
+                .unwrap_or_else(|| JwtPolicy::DEFAULT_AUDIENCE.to_string()),
+            issuer: var(env, "JWT_ISSUER"),
+            leeway_s: JwtPolicy::LEEWAY_S,
+        };
+        let master_keys = match (
+            var(env, "KEY_ENCRYPTION_KEYS"),
+            var(env, "KEY_ENCRYPTION_ACTIVE_KID"),
+        ) {
+            (Some(keys), Some(active)) => {
+                MasterKeys::from_config(&keys, &active).map_err(|e| e.to_string())
+            }
+            _ => Err("KEY_ENCRYPTION_KEYS and KEY_ENCRYPTION_ACTIVE_KID must be set".to_string()),
+        };
+        // Development and tests only: point providers at a mock. Never taken from a request.
+        let base_urls = (|| {
+            let mut urls = [String::new(), String::new(), String::new()];
+            for (slot, (p, name)) in urls.iter_mut().zip([
+                (ProviderName::Openai, "OPENAI_BASE_URL"),
+                (ProviderName::Gemini, "GEMINI_BASE_URL"),
+                (ProviderName::Stability, "STABILITY_BASE_URL"),
+            ]) {
+                *slot = match var(env, name) {
+                    Some(u) => parse_origin(name, &u).map_err(|e| e.message)?,
+                    None => default_base_url(p).to_string(),
+                };
+            }
+            Ok(urls)
+        })();
+        Settings {
+            cors: Cors::new(&var(env, "ALLOWED_ORIGINS").unwrap_or_default()),
+            policy,
+            verifier: JwtVerifier { secret, jwks_url },
+            master_keys,
+            base_urls,
+        }
+    }
+
+    fn keys(&self) -> Result<&MasterKeys, ApiError> {
+        self.master_keys
+            .as_ref()
+            .map_err(|e| ApiError::server(e.clone()))
+    }
+
+    fn base_url(&self, provider: ProviderName) -> Result<String, ApiError> {
+        let urls = self
+            .base_urls
+            .as_ref()
+            .map_err(|e| ApiError::server(e.clone()))?;
+        Ok(match provider {
+            ProviderName::Openai => urls[0].clone(),
+            ProviderName::Gemini => urls[1].clone(),
+            ProviderName::Stability => urls[2].clone(),
+            ProviderName::Mock => default_base_url(ProviderName::Mock).to_string(),
+        })
+    }
+}
+
+fn header(req: &web_sys::Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn runtime() -> Runtime<FetchTransport, TimerSleeper, DateClock, imagegen::runtime::SplitMix64> {
+    Runtime {
+        transport: FetchTransport,
+        sleeper: TimerSleeper,
+        clock: DateClock,
+        rng: imagegen::wasm::transport::seeded_rng(),
+    }
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now().max(0.0) as u64
+}
+
+/// A response with a JSON body held as a JS string.
+pub fn json_response(
+    status: u16,
+    body: &JsValue,
+    headers: &[(&str, String)],
+) -> Result<web_sys::Response, JsValue> {
+    let h = web_sys::Headers::new()?;
+    h.set("content-type", "application/json")?;
+    for (k, v) in headers {
+        h.set(k, v)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&h);
+    let ctor: Function = Reflect::get(&js_sys::global(), &"Response".into())?.unchecked_into();
+    let args = js_sys::Array::of2(body, &init);
+    Reflect::construct(&ctor, &args)?.dyn_into()
+}
+
+/// An empty response (preflight, HEAD).
+pub fn empty_response(
+    status: u16,
+    headers: &[(&str, String)],
+) -> Result<web_sys::Response, JsValue> {
+    let h = web_sys::Headers::new()?;
+    for (k, v) in headers {
+        h.set(k, v)?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(status);
+    init.set_headers(&h);
+    web_sys::Response::new_with_opt_str_and_init(None, &init)
+}
+
+/// The response for an error.
+pub fn error_response(e: &ApiError) -> Result<web_sys::Response, JsValue> {
+    let mut headers = Vec::new();
+    if let Some(allow) = e.allow {
+        headers.push(("allow", allow.to_string()));
+    }
+    if let Some(s) = e.retry_after_s {
+        headers.push(("retry-after", s.to_string()));
+    }
+    if let Some(r) = e.retryable {
+        // OpenAI SDKs honour this instead of retrying every 5xx.
+        headers.push(("x-should-retry", r.to_string()));
+    }
+    json_response(e.status, &JsValue::from_str(&e.body()), &headers)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<JsValue, ApiError> {
+    let js = value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|_| ApiError::server("could not serialise the response"))?;
+    js_sys::JSON::stringify(&js)
+        .map(JsValue::from)
+        .map_err(|_| ApiError::server("could not serialise the response"))
+}
+
+fn ok_json<T: Serialize>(value: &T) -> Result<web_sys::Response, ApiError> {
+    json_response(200, &to_json(value)?, &[])
+        .map_err(|_| ApiError::server("could not build the response"))
+}
+
+/// Reads the body, refusing more than 1 MiB whether or not a
+/// Content-Length was sent.
+async fn read_body(req: &web_sys::Request) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            413,
+            "payload_too_large",
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    if let Some(len) = header(req, "content-length").and_then(|l| l.trim().parse::<u64>().ok()) {
+        if len > MAX_BODY_BYTES as u64 {
+            return Err(too_large());
+        }
+    }
+    let Some(stream) = req.body() else {
+        return Ok(Vec::new());
+    };
+    let unreadable = |_| ApiError::invalid("body", "request body could not be read");
+    let get_reader: Function = Reflect::get(&stream, &"getReader".into())
+        .map_err(unreadable)?
+        .unchecked_into();
+    let reader = get_reader.call0(&stream).map_err(unreadable)?;
+    let read: Function = Reflect::get(&reader, &"read".into())
+        .map_err(unreadable)?
+        .unchecked_into();
+    let mut body = Vec::new();
+    loop {
+        let chunk = JsFuture::from(js_sys::Promise::from(
+            read.call0(&reader).map_err(unreadable)?,
+        ))
+        .await
+        .map_err(unreadable)?;
+        if Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            == Some(true)
+        {
+            break;
+        }
+        let value = Reflect::get(&chunk, &"value".into()).map_err(unreadable)?;
+        let bytes: Uint8Array = value.dyn_into().map_err(unreadable)?;
+        if body.len() + bytes.length() as usize > MAX_BODY_BYTES {
+            if let Ok(cancel) = Reflect::get(&reader, &"cancel".into()) {
+                if let Ok(cancel) = cancel.dyn_into::<Function>() {
+                    let _ = cancel.call0(&reader);
+                }
+            }
+            return Err(too_large());
+        }
+        let start = body.len();
+        body.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut body[start..]);
+    }
+    Ok(body)
+}
+
+fn auth_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::KeysUnavailable(_) => ApiError::new(503, "auth_unavailable", e.to_string()),
+        other => ApiError::unauthorized(other.to_string()),
+    }
+}
+
+fn kv(env: &Env) -> Result<KvStore, ApiError> {
+    env.kv("KEYS")
+        .map_err(|_| ApiError::server("the KEYS KV namespace is not bound"))
+}
+
+fn kv_error<E>(_: E) -> ApiError {
+    ApiError::new(
+        503,
+        "storage_unavailable",
+        "the key store is unavailable; try again",
+    )
+}
+
+/// Handles one request (after CORS preflight handling).
+pub async fn handle(
+    req: &web_sys::Request,
+    env: &Env,
+    settings: &Settings,
+) -> Result<web_sys::Response, ApiError> {
+    let url =
+        web_sys::Url::new(&req.url()).map_err(|_| ApiError::invalid("url", "bad request URL"))?;
+    let method = req.method();
+    let route = api::route(&method, &url.pathname())?;
+    if route == Route::Health {
+        return ok_json(&serde_json::json!({"status": "ok"}));
+    }
+    let user = jwt::authenticate(
+        header(req, "authorization").as_deref(),
+        &settings.policy,
+        &settings.verifier,
+        js_sys::Date::now() / 1000.0,
+    )
+    .await
+    .map_err(auth_error)?;
+
+    let body = if matches!(method.as_str(), "POST" | "PUT") {
+        if !api::is_json(header(req, "content-type").as_deref()) {
+            return Err(ApiError::new(
+                415,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        read_body(req).await?
+    } else {
+        Vec::new()
+    };
+    let store = kv(env)?;
+    match route {
+        Route::Health => ok_json(&serde_json::json!({"status": "ok"})),
+        Route::ListKeys => {
+            let mut data = Vec::new();
+            for p in KEYED {
+                if let Some((_, info)) = load_key(&store, settings, &user, p).await? {
+                    data.push(info);
+                }
+            }
+            ok_json(&serde_json::json!({ "data": data }))
+        }
+        Route::PutKey(p) => put_key(&store, settings, &user, p, &url, &body).await,
+        Route::DeleteKey(p) => {
+            let name = api::key_kv_name(&user, p);
+            let existing = store.get(&name).text().await.map_err(kv_error)?;
+            if existing.is_none() {
+                return Err(ApiError::new(
+                    404,
+                    "key_not_found",
+                    format!("no key is stored for {p}"),
+                ));
+            }
+            store.delete(&name).await.map_err(kv_error)?;
+            ok_json(&serde_json::json!({"provider": p, "deleted": true}))
+        }
+        Route::GetConfig => match load_config(&store, &user).await? {
+            Some(c) => ok_json(&c),
+            None => Err(ApiError::new(
+                404,
+                "config_not_found",
+                "no config is stored; PUT /v1/config first",
+            )),
+        },
+        Route::PutConfig => {
+            let c = config::parse(&body)?;
+            let json = serde_json::to_string(&c)
+                .map_err(|_| ApiError::server("could not store the config"))?;
+            store
+                .put(&api::config_kv_name(&user), json)
+                .map_err(kv_error)?
+                .execute()
+                .await
+                .map_err(kv_error)?;
+            ok_json(&c)
+        }
+        Route::Generate => generate(&store, settings, &user, &body).await,
+    }
+}
+
+async fn load_config(store: &KvStore, user: &str) -> Result<Option<UserConfig>, ApiError> {
+    let raw = store
+        .get(&api::config_kv_name(user))
+        .text()
+        .await
+        .map_err(kv_error)?;
+    Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+}
+
+/// Loads and decrypts a stored key; re-encrypts it when its master key is
+/// not the active one. Unreadable records (tampered, copied from another
+/// user or provider, unknown key version) count as absent.
+async fn load_key(
+    store: &KvStore,
+    settings: &Settings,
+    user: &str,
+    provider: ProviderName,
+) -> Result<Option<(Secret, KeyInfo)>, ApiError> {
+    let name = api::key_kv_name(user, provider);
+    let Some(raw) = store.get(&name).text().await.map_err(kv_error)? else {
+        return Ok(None);
+    };
+    let keys = settings.keys()?;
+    let aead = WebCryptoAead;
+    let record = match envelope::parse_record(&raw) {
+        Ok(r) => r,
+        Err(_) => {
+            worker::console_warn!("stored key for {provider} is malformed; ignored");
+            return Ok(None);
+        }
+    };
+    let secret = match envelope::open(&aead, keys, user, provider, &record).await {
+        Ok(s) => s,
+        Err(OpenError::UnknownKeyVersion(kid)) => {
+            worker::console_warn!(
+                "stored key for {provider} uses unknown key version {kid:?}; ignored"
+            );
+            return Ok(None);
+        }
+        Err(_) => {
+            worker::console_warn!(
+                "stored key for {provider} does not decrypt for this user; ignored"
+            );
+            return Ok(None);
+        }
+    };
+    let record = if envelope::needs_rewrap(keys, &record) {
+        let fresh = envelope::seal(&aead, keys, user, provider, &secret, &record.updated_at)
+            .await
+            .map_err(|_| ApiError::server("could not re-encrypt a stored key"))?;
+        store_record(store, &name, &fresh).await?;
+        fresh
+    } else {
+        record
+    };
+    let info = record.info(provider);
+    Ok(Some((secret, info)))
+}
+
+async fn store_record(store: &KvStore, name: &str, record: &Record) -> Result<(), ApiError> {
+    let json =
+        serde_json::to_string(record).map_err(|_| ApiError::server("could not store the key"))?;
+    store
+        .put(name, json)
+        .map_err(kv_error)?
+        .execute()
+        .await
+        .map_err(kv_error)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutKeyBody {
+    api_key: Option<serde_json::Value>,
+}
+
+async fn put_key(
+    store: &KvStore,
+    settings: &Settings,
+    user: &str,
+    provider: ProviderName,
+    url: &web_sys::Url,
+    body: &[u8],
+) -> Result<web_sys::Response, ApiError> {
+    if provider == ProviderName::Mock {
+        return Err(ApiError::invalid(
+            "provider",
+            "the mock provider needs no key",
+        ));
+    }
+    let parsed: PutKeyBody = serde_json::from_slice(body)
+        .map_err(|_| ApiError::invalid("apiKey", "body must be {\"apiKey\": \"...\"}"))?;
+    let key = match parsed.api_key {
+        Some(serde_json::Value::String(k)) => k.trim().to_string(),
+        _ => return Err(ApiError::invalid("apiKey", "`apiKey` must be a string")),
+    };
+    if key.is_empty()
+        || key.len() > MAX_KEY_LEN
+        || key.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(ApiError::invalid(
+            "apiKey",
+            "`apiKey` must be a non-empty key without spaces",
+        ));
+    }
+    let key = Secret::new(key);
+    let keys = settings.keys()?;
+    let skip_validation = url.search_params().get("validate").as_deref() == Some("false");
+    if !skip_validation {
+        let base = settings.base_url(provider)?;
+        match engine::validate_key(&runtime(), provider, &key, &base, VALIDATE_TIMEOUT_MS).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let mut e = ApiError::invalid(
+                    "apiKey",
+                    format!("{provider} refused this key; nothing was stored"),
+                );
+                e.code = "invalid_api_key".into();
+                e.provider = Some(provider);
+                return Err(e);
+            }
+            Err(e) => {
+                let mut api = ApiError::from_engine(&e);
+                api.message = format!(
+                    "could not check the key with {provider}, nothing was stored: {}",
+                    e.message
+                );
+                return Err(api);
+            }
+        }
+    }
+    let record = envelope::seal(
+        &WebCryptoAead,
+        keys,
+        user,
+        provider,
+        &key,
+        &api::rfc3339(now_ms()),
+    )
+    .await
+    .map_err(|_| ApiError::server("could not encrypt the key"))?;
+    store_record(store, &api::key_kv_name(user, provider), &record).await?;
+    ok_json(&record.info(provider))
+}
+
+async fn generate(
+    store: &KvStore,
+    settings: &Settings,
+    user: &str,
+    body: &[u8],
+) -> Result<web_sys::Response, ApiError> {
+    let config = load_config(store, user).await?;
+    let parsed = images::parse_request(body, config.as_ref().map(|c| &c.defaults))?;
+
+    // Which providers have a readable stored key? Only those can be used.
+    let wanted: Vec<ProviderName> = match &parsed.choice {
+        ModelChoice::Provider(p, _) => {
+            let mut v = vec![*p];
+            v.extend(
+                config
+                    .iter()
+                    .flat_map(|c| c.providers.iter().map(|i| i.provider)),
+            );
+            v
+        }
+        ModelChoice::Auto => config
+            .iter()
+            .flat_map(|c| c.providers.iter().map(|i| i.provider))
+            .collect(),
+    };
+    let mut secrets: Vec<(ProviderName, Secret)> = Vec::new();
+    for p in KEYED {
+        if wanted.contains(&p) {
+            if let Some((secret, _)) = load_key(store, settings, user, p).await? {
+                secrets.push((p, secret));
+            }
+        }
+    }
+    let chain = images::build_chain(&parsed.choice, config.as_ref(), |p| {
+        secrets.iter().any(|(q, _)| *q == p)
+    })?;
+
+    let mut providers = Vec::with_capacity(chain.len());
+    let mut warnings = Vec::new();
+    for (p, model) in chain {
+        let api_key = secrets
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map(|(_, s)| s.clone());
+        let params = (p == ProviderName::Openai && !parsed.openai_params.is_empty())
+            .then(|| serde_json::Value::Object(parsed.openai_params.clone()));
+        if p != ProviderName::Openai && !parsed.openai_params.is_empty() {
+            warnings.push(Warning {
+                provider: p,
+                code: WarningCode::UnsupportedOption,
+                message: format!(
+                    "{} apply to OpenAI only",
+                    parsed
+                        .openai_params
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        providers.push(ProviderConfig {
+            provider: Some(p),
+            api_key,
+            model,
+            // Stored keys go only to the provider's own origin (or the
+            // Worker's development override); never to a caller's URL.
+            base_url: Some(settings.base_url(p)?).filter(|_| p != ProviderName::Mock),
+            params,
+        });
+    }
+    let mut request = parsed.request;
+    request.providers = Some(providers);
+    let valid = imagegen::validate::validate(&request).map_err(|e| {
+        let param = images::snake_param(e.param.as_deref().unwrap_or("body"));
+        ApiError::invalid(&param, e.message.replace("`count`", "`n`"))
+    })?;
+    let created = now_ms() / 1000;
+    match engine::generate(&runtime(), &valid, &NoEvents, &CancelToken::new()).await {
+        Ok(result) => ok_json(&images::response(result, created, warnings)),
+        Err(e) => Err(ApiError::from_engine(&e)),
+    }
+}

@@ -1,0 +1,465 @@
+//! JWT bearer authentication, compatible with Supabase access tokens.
+//!
+//! Parsing, the algorithm allow-list and the claim checks are pure; the
+//! signature check goes through [`Verifier`] (WebCrypto in the Worker, a
+//! software HMAC in tests).
+
+use crate::b64;
+use serde::Deserialize;
+use std::fmt;
+
+/// Accepted signature algorithms. Nothing else (in particular not `none`,
+/// and no other HMAC) is ever accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    /// HMAC-SHA256 with the shared secret (`JWT_SECRET`, raw UTF-8 bytes).
+    Hs256,
+    /// RSASSA-PKCS1-v1_5 SHA-256, key from `JWKS_URL` by `kid`.
+    Rs256,
+    /// ECDSA P-256 SHA-256, key from `JWKS_URL` by `kid`.
+    Es256,
+}
+
+/// Why a token was refused. Messages are safe to show: they never contain
+/// the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// No `Authorization: Bearer …` header.
+    Missing,
+    /// Not three base64url parts of JSON.
+    Malformed(&'static str),
+    /// `alg` not allowed by the configuration.
+    Algorithm(String),
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `aud` does not name this API.
+    Audience,
+    /// `iss` is not the configured issuer.
+    Issuer,
+    /// A required claim (`exp`, `sub`) is missing or has the wrong type.
+    MissingClaim(&'static str),
+    /// No JWKS key has this `kid`.
+    UnknownKey,
+    /// The JWKS could not be fetched (a server-side problem, not the caller's).
+    KeysUnavailable(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::Missing => f.write_str("missing bearer token (Authorization: Bearer <JWT>)"),
+            AuthError::Malformed(why) => write!(f, "malformed token: {why}"),
+            AuthError::Algorithm(alg) => write!(f, "token algorithm {alg:?} is not accepted"),
+            AuthError::BadSignature => f.write_str("invalid token signature"),
+            AuthError::Expired => f.write_str("token has expired"),
+            AuthError::NotYetValid => f.write_str("token is not valid yet"),
+            AuthError::Audience => f.write_str("token audience is not accepted"),
+            AuthError::Issuer => f.write_str("token issuer is not accepted"),
+            AuthError::MissingClaim(c) => write!(f, "token has no valid `{c}` claim"),
+            AuthError::UnknownKey => f.write_str("token signing key (kid) is unknown"),
+            AuthError::KeysUnavailable(why) => write!(f, "signing keys are unavailable: {why}"),
+        }
+    }
+}
+
+/// What the Worker is configured to accept.
+#[derive(Debug, Clone)]
+pub struct JwtPolicy {
+    /// An HS256 secret is configured.
+    pub hs256: bool,
+    /// A JWKS URL is configured (RS256/ES256).
+    pub jwks: bool,
+    /// Required audience.
+    pub audience: String,
+    /// Required issuer, if configured.
+    pub issuer: Option<String>,
+    /// Clock leeway in seconds.
+    pub leeway_s: f64,
+}
+
+impl JwtPolicy {
+    /// The default audience of Supabase access tokens.
+    pub const DEFAULT_AUDIENCE: &'static str = "authenticated";
+    /// Clock leeway.
+    pub const LEEWAY_S: f64 = 60.0;
+}
+
+/// Checks signatures.
+#[allow(async_fn_in_trait)] // single-threaded wasm
+pub trait Verifier {
+    /// `Ok(())` when `signature` over `input` verifies with the key for `alg`/`kid`.
+    async fn verify(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), AuthError>;
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    sub: Option<serde_json::Value>,
+    #[serde(default)]
+    exp: Option<serde_json::Value>,
+    #[serde(default)]
+    nbf: Option<serde_json::Value>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    iss: Option<String>,
+}
+
+/// A token split into its parts, signature not yet checked.
+pub struct Parsed {
+    alg: Alg,
+    kid: Option<String>,
+    claims: Claims,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+/// Longest token accepted (Supabase tokens are ~1 KB).
+const MAX_TOKEN_LEN: usize = 8192;
+
+/// Extracts the token from an `Authorization` header value.
+pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
+    let value = header.ok_or(AuthError::Missing)?.trim();
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::Missing);
+    }
+    Ok(token)
+}
+
+/// Parses a token and checks its algorithm against the policy.
+pub fn parse(token: &str, policy: &JwtPolicy) -> Result<Parsed, AuthError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed("too long"));
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(AuthError::Malformed("expected three dot-separated parts"));
+    };
+    let header_bytes = b64::decode(h).ok_or(AuthError::Malformed("header is not base64url"))?;
+    let header: Header = serde_json::from_slice(&header_bytes)
+        .map_err(|_| AuthError::Malformed("header is not JSON"))?;
+    let alg_name = header.alg.unwrap_or_default();
+    let alg = match alg_name.as_str() {
+        "HS256" if policy.hs256 => Alg::Hs256,
+        "RS256" if policy.jwks => Alg::Rs256,
+        "ES256" if policy.jwks => Alg::Es256,
+        _ => return Err(AuthError::Algorithm(alg_name)),
+    };
+    let payload = b64::decode(p).ok_or(AuthError::Malformed("payload is not base64url"))?;
+    let claims: Claims = serde_json::from_slice(&payload)
+        .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
+    let signature = b64::decode(s).ok_or(AuthError::Malformed("signature is not base64url"))?;
+    if signature.is_empty() {
+        return Err(AuthError::BadSignature);
+    }
+    Ok(Parsed {
+        alg,
+        kid: header.kid,
+        claims,
+        signing_input: format!("{h}.{p}"),
+        signature,
+    })
+}
+
+fn number(v: &Option<serde_json::Value>) -> Option<Option<f64>> {
+    match v {
+        None => Some(None),
+        Some(serde_json::Value::Number(n)) => n.as_f64().filter(|f| f.is_finite()).map(Some),
+        Some(_) => None,
+    }
+}
+
+/// Checks `exp`, `nbf`, `aud`, `iss` and `sub`; returns the user id (`sub`).
+fn check_claims(claims: &Claims, policy: &JwtPolicy, now_s: f64) -> Result<String, AuthError> {
+    let exp = number(&claims.exp)
+        .flatten()
+        .ok_or(AuthError::MissingClaim("exp"))?;
+    if now_s > exp + policy.leeway_s {
+        return Err(AuthError::Expired);
+    }
+    match number(&claims.nbf) {
+        None => return Err(AuthError::MissingClaim("nbf")),
+        Some(Some(nbf)) if now_s + policy.leeway_s < nbf => return Err(AuthError::NotYetValid),
+        _ => {}
+    }
+    let aud_ok = match &claims.aud {
+        Some(Audience::One(a)) => *a == policy.audience,
+        Some(Audience::Many(list)) => list.contains(&policy.audience),
+        None => false,
+    };
+    if !aud_ok {
+        return Err(AuthError::Audience);
+    }
+    if let Some(issuer) = &policy.issuer {
+        if claims.iss.as_deref() != Some(issuer.as_str()) {
+            return Err(AuthError::Issuer);
+        }
+    }
+    match &claims.sub {
+        Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= 256 => Ok(s.clone()),
+        _ => Err(AuthError::MissingClaim("sub")),
+    }
+}
+
+/// Authenticates a request: bearer token → verified signature → checked
+/// claims → user id.
+pub async fn authenticate<V: Verifier>(
+    authorization: Option<&str>,
+    policy: &JwtPolicy,
+    verifier: &V,
+    now_s: f64,
+) -> Result<String, AuthError> {
+    let token = bearer(authorization)?;
+    let parsed = parse(token, policy)?;
+    if parsed.alg != Alg::Hs256 && parsed.kid.is_none() {
+        return Err(AuthError::UnknownKey);
+    }
+    verifier
+        .verify(
+            parsed.alg,
+            parsed.kid.as_deref(),
+            parsed.signing_input.as_bytes(),
+            &parsed.signature,
+        )
+        .await?;
+    check_claims(&parsed.claims, policy, now_s)
+}
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
+    const NOW: f64 = 1_788_000_000.0;
+
+    struct SoftHmac;
+    impl Verifier for SoftHmac {
+        async fn verify(
+            &self,
+            alg: Alg,
+            _kid: Option<&str>,
+            input: &[u8],
+            sig: &[u8],
+        ) -> Result<(), AuthError> {
+            if alg != Alg::Hs256 {
+                return Err(AuthError::UnknownKey);
+            }
+            let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(input);
+            mac.verify_slice(sig).map_err(|_| AuthError::BadSignature)
+        }
+    }
+
+    fn policy() -> JwtPolicy {
+        JwtPolicy {
+            hs256: true,
+            jwks: false,
+            audience: "authenticated".into(),
+            issuer: None,
+            leeway_s: 60.0,
+        }
+    }
+
+    fn sign(header: &str, claims: serde_json::Value) -> String {
+        let h = b64::encode_url(header.as_bytes());
+        let p = b64::encode_url(claims.to_string().as_bytes());
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(format!("{h}.{p}").as_bytes());
+        format!("{h}.{p}.{}", b64::encode_url(&mac.finalize().into_bytes()))
+    }
+
+    fn good_claims() -> serde_json::Value {
+        serde_json::json!({"sub": "user-1", "aud": "authenticated", "exp": NOW + 3600.0, "role": "authenticated"})
+    }
+
+    fn run(header: Option<&str>, p: &JwtPolicy) -> Result<String, AuthError> {
+        futures_executor::block_on(authenticate(header, p, &SoftHmac, NOW))
+    }
+
+    fn with(claims: serde_json::Value) -> Result<String, AuthError> {
+        let t = sign(r#"{"alg":"HS256","typ":"JWT"}"#, claims);
+        run(Some(&format!("Bearer {t}")), &policy())
+    }
+
+    #[test]
+    fn accepts_a_good_token() {
+        assert_eq!(with(good_claims()), Ok("user-1".into()));
+        let mut c = good_claims();
+        c["aud"] = serde_json::json!(["other", "authenticated"]);
+        assert_eq!(with(c), Ok("user-1".into()));
+    }
+
+    #[test]
+    fn refuses_bad_headers_and_shapes() {
+        assert_eq!(run(None, &policy()), Err(AuthError::Missing));
+        assert_eq!(run(Some("Basic abc"), &policy()), Err(AuthError::Missing));
+        assert_eq!(run(Some("Bearer "), &policy()), Err(AuthError::Missing));
+        assert!(matches!(
+            run(Some("Bearer a.b"), &policy()),
+            Err(AuthError::Malformed(_))
+        ));
+        assert!(matches!(
+            run(Some("Bearer a.b.c.d"), &policy()),
+            Err(AuthError::Malformed(_))
+        ));
+        assert!(matches!(
+            run(Some("Bearer !!.b.c"), &policy()),
+            Err(AuthError::Malformed(_))
+        ));
+        let not_json = format!("{}.e30.c2ln", b64::encode_url(b"nope"));
+        assert!(matches!(
+            run(Some(&format!("Bearer {not_json}")), &policy()),
+            Err(AuthError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn pins_the_algorithm() {
+        let none = format!(
+            "{}.{}.",
+            b64::encode_url(br#"{"alg":"none"}"#),
+            b64::encode_url(good_claims().to_string().as_bytes())
+        );
+        assert!(matches!(
+            run(Some(&format!("Bearer {none}")), &policy()),
+            Err(AuthError::Algorithm(_))
+        ));
+        let hs512 = sign(r#"{"alg":"HS512"}"#, good_claims());
+        assert_eq!(
+            run(Some(&format!("Bearer {hs512}")), &policy()),
+            Err(AuthError::Algorithm("HS512".into()))
+        );
+        // RS256 is refused when no JWKS is configured, and HS256 when no secret is.
+        let rs = sign(r#"{"alg":"RS256","kid":"k"}"#, good_claims());
+        assert!(matches!(
+            run(Some(&format!("Bearer {rs}")), &policy()),
+            Err(AuthError::Algorithm(_))
+        ));
+        let jwks_only = JwtPolicy {
+            hs256: false,
+            jwks: true,
+            ..policy()
+        };
+        let hs = sign(r#"{"alg":"HS256"}"#, good_claims());
+        assert!(matches!(
+            run(Some(&format!("Bearer {hs}")), &jwks_only),
+            Err(AuthError::Algorithm(_))
+        ));
+        // RS256 without a kid cannot be looked up.
+        assert_eq!(
+            run(
+                Some(&format!(
+                    "Bearer {}",
+                    sign(r#"{"alg":"RS256"}"#, good_claims())
+                )),
+                &jwks_only
+            ),
+            Err(AuthError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn checks_the_signature_before_the_claims() {
+        let t = sign(r#"{"alg":"HS256"}"#, good_claims());
+        let (rest, _) = t.rsplit_once('.').unwrap();
+        let forged = format!("{rest}.{}", b64::encode_url(&[0u8; 32]));
+        assert_eq!(
+            run(Some(&format!("Bearer {forged}")), &policy()),
+            Err(AuthError::BadSignature)
+        );
+        // A changed payload breaks the signature.
+        let other = sign(r#"{"alg":"HS256"}"#, serde_json::json!({"sub": "admin"}));
+        let sig = t.rsplit_once('.').unwrap().1;
+        let (other_rest, _) = other.rsplit_once('.').unwrap();
+        assert_eq!(
+            run(Some(&format!("Bearer {other_rest}.{sig}")), &policy()),
+            Err(AuthError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn checks_time_claims_with_leeway() {
+        let mut c = good_claims();
+        c["exp"] = serde_json::json!(NOW - 61.0);
+        assert_eq!(with(c.clone()), Err(AuthError::Expired));
+        c["exp"] = serde_json::json!(NOW - 59.0);
+        assert!(with(c.clone()).is_ok(), "inside the leeway");
+        c["exp"] = serde_json::json!("soon");
+        assert_eq!(with(c.clone()), Err(AuthError::MissingClaim("exp")));
+        c.as_object_mut().unwrap().remove("exp");
+        assert_eq!(with(c), Err(AuthError::MissingClaim("exp")));
+        let mut c = good_claims();
+        c["nbf"] = serde_json::json!(NOW + 120.0);
+        assert_eq!(with(c.clone()), Err(AuthError::NotYetValid));
+        c["nbf"] = serde_json::json!(NOW + 30.0);
+        assert!(with(c).is_ok());
+    }
+
+    #[test]
+    fn checks_audience_issuer_and_subject() {
+        let mut c = good_claims();
+        c["aud"] = serde_json::json!("anon");
+        assert_eq!(with(c.clone()), Err(AuthError::Audience));
+        c.as_object_mut().unwrap().remove("aud");
+        assert_eq!(with(c), Err(AuthError::Audience));
+        let mut c = good_claims();
+        c.as_object_mut().unwrap().remove("sub");
+        assert_eq!(with(c.clone()), Err(AuthError::MissingClaim("sub")));
+        c["sub"] = serde_json::json!(42);
+        assert_eq!(with(c), Err(AuthError::MissingClaim("sub")));
+        let with_issuer = JwtPolicy {
+            issuer: Some("https://x.supabase.co/auth/v1".into()),
+            ..policy()
+        };
+        let t = sign(r#"{"alg":"HS256"}"#, good_claims());
+        assert_eq!(
+            run(Some(&format!("Bearer {t}")), &with_issuer),
+            Err(AuthError::Issuer)
+        );
+        let mut c = good_claims();
+        c["iss"] = serde_json::json!("https://x.supabase.co/auth/v1");
+        let t = sign(r#"{"alg":"HS256"}"#, c);
+        assert!(run(Some(&format!("Bearer {t}")), &with_issuer).is_ok());
+    }
+
+    #[test]
+    fn messages_never_echo_the_token() {
+        let t = sign(r#"{"alg":"HS512"}"#, good_claims());
+        let e = run(Some(&format!("Bearer {t}")), &policy()).unwrap_err();
+        assert!(!e.to_string().contains(&t));
+    }
+}

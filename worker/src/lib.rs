@@ -1,0 +1,107 @@
+//! imagegen-worker: the imagegen engine over an OpenAI-compatible HTTP API,
+//! with users' provider keys encrypted in KV and JWT (Supabase-compatible)
+//! authentication.
+//!
+//! Pure modules (tested natively): [`api`], [`jwt`], [`envelope`],
+//! [`config`], [`images`], [`b64`]. Platform glue (wasm32 only): `platform`
+//! (WebCrypto, JWKS) and `handlers` (routes, KV, engine).
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod api;
+pub mod b64;
+pub mod config;
+pub mod envelope;
+pub mod images;
+pub mod jwt;
+
+#[cfg(target_arch = "wasm32")]
+mod handlers;
+#[cfg(target_arch = "wasm32")]
+mod platform;
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use crate::api::{self, ApiError};
+    use crate::handlers::{self, Settings};
+    use wasm_bindgen::JsValue;
+    use worker::{event, Context, Env};
+
+    fn with_common_headers(
+        resp: web_sys::Response,
+        request_id: &str,
+        allowed_origin: Option<&str>,
+    ) -> web_sys::Response {
+        let h = resp.headers();
+        let _ = h.set("x-request-id", request_id);
+        if let Some(origin) = allowed_origin {
+            let _ = h.set("access-control-allow-origin", origin);
+            let _ = h.set("access-control-expose-headers", api::EXPOSE_HEADERS);
+            let _ = h.append("vary", "Origin");
+        }
+        resp
+    }
+
+    /// The Worker's fetch handler.
+    #[event(fetch)]
+    pub async fn fetch(
+        req: web_sys::Request,
+        env: Env,
+        _ctx: Context,
+    ) -> worker::Result<web_sys::Response> {
+        let started = js_sys::Date::now();
+        let request_id =
+            api::caller_request_id(req.headers().get("x-request-id").ok().flatten().as_deref())
+                .unwrap_or_else(|| crate::platform::random_hex(16));
+        let settings = Settings::from_env(&env);
+        let origin = req.headers().get("origin").ok().flatten();
+        let allowed = settings.cors.allow(origin.as_deref()).map(str::to_string);
+        let method = req.method();
+
+        let result: Result<web_sys::Response, JsValue> = if method == "OPTIONS" {
+            if allowed.is_some() {
+                handlers::empty_response(
+                    204,
+                    &[
+                        (
+                            "access-control-allow-methods",
+                            api::ALLOW_METHODS.to_string(),
+                        ),
+                        (
+                            "access-control-allow-headers",
+                            api::ALLOW_HEADERS.to_string(),
+                        ),
+                        ("access-control-max-age", "600".to_string()),
+                    ],
+                )
+            } else {
+                handlers::error_response(&ApiError::new(
+                    403,
+                    "origin_not_allowed",
+                    "this origin is not allowed",
+                ))
+            }
+        } else {
+            match handlers::handle(&req, &env, &settings).await {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    if e.status >= 500 {
+                        worker::console_error!("request {request_id}: {} {}", e.code, e.message);
+                    }
+                    handlers::error_response(&e)
+                }
+            }
+        };
+        let resp =
+            result.map_err(|_| worker::Error::RustError("could not build a response".into()))?;
+        let path = web_sys::Url::new(&req.url())
+            .map(|u| u.pathname())
+            .unwrap_or_default();
+        worker::console_log!(
+            "{method} {path} {} {:.0}ms rid={request_id}",
+            resp.status(),
+            js_sys::Date::now() - started
+        );
+        Ok(with_common_headers(resp, &request_id, allowed.as_deref()))
+    }
+}

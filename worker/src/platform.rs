@@ -1,0 +1,338 @@
+//! The Worker's platform pieces: WebCrypto (AES-GCM, HMAC, RSA/ECDSA
+//! signatures, random bytes) and the JWKS cache. wasm32 only.
+
+use crate::envelope::{Aead, MasterKey};
+use crate::jwt::{Alg, AuthError, Verifier};
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey, catch)]
+    fn import_key(
+        format: &str,
+        data: &JsValue,
+        algorithm: &JsValue,
+        extractable: bool,
+        usages: &Array,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = encrypt, catch)]
+    fn subtle_encrypt(
+        algorithm: &JsValue,
+        key: &JsValue,
+        data: &Uint8Array,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = decrypt, catch)]
+    fn subtle_decrypt(
+        algorithm: &JsValue,
+        key: &JsValue,
+        data: &Uint8Array,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
+    fn subtle_verify(
+        algorithm: &JsValue,
+        key: &JsValue,
+        signature: &Uint8Array,
+        data: &Uint8Array,
+    ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &Uint8Array) -> Result<JsValue, JsValue>;
+}
+
+fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn usages(list: &[&str]) -> Array {
+    list.iter().map(|u| JsValue::from_str(u)).collect()
+}
+
+async fn await_promise(p: Result<Promise, JsValue>) -> Result<JsValue, String> {
+    let p = p.map_err(|_| "crypto call refused".to_string())?;
+    JsFuture::from(p)
+        .await
+        .map_err(|_| "crypto operation failed".to_string())
+}
+
+/// Fills `buf` with cryptographically secure random bytes.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
+    let arr = Uint8Array::new_with_length(buf.len() as u32);
+    get_random_values(&arr).map_err(|_| "crypto.getRandomValues failed".to_string())?;
+    arr.copy_to(buf);
+    Ok(())
+}
+
+/// Random lowercase hex (request ids).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if random_bytes(&mut buf).is_err() {
+        // Request ids are not secrets; fall back to Math.random.
+        for b in buf.iter_mut() {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// AES-256-GCM through WebCrypto.
+pub struct WebCryptoAead;
+
+impl WebCryptoAead {
+    async fn key(&self, key: &MasterKey, usage: &str) -> Result<JsValue, String> {
+        let raw = Uint8Array::from(&key.bytes()[..]);
+        await_promise(import_key(
+            "raw",
+            &raw.into(),
+            &obj(&[("name", "AES-GCM".into())]),
+            false,
+            &usages(&[usage]),
+        ))
+        .await
+    }
+
+    fn params(nonce: &[u8; 12], aad: &[u8]) -> JsValue {
+        obj(&[
+            ("name", "AES-GCM".into()),
+            ("iv", Uint8Array::from(&nonce[..]).into()),
+            ("additionalData", Uint8Array::from(aad).into()),
+            ("tagLength", JsValue::from_f64(128.0)),
+        ])
+    }
+}
+
+impl Aead for WebCryptoAead {
+    async fn seal(
+        &self,
+        key: &MasterKey,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let k = self.key(key, "encrypt").await?;
+        let out = await_promise(subtle_encrypt(
+            &Self::params(nonce, aad),
+            &k,
+            &Uint8Array::from(plaintext),
+        ))
+        .await?;
+        Ok(Uint8Array::new(&out).to_vec())
+    }
+
+    async fn open(
+        &self,
+        key: &MasterKey,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let k = self.key(key, "decrypt").await?;
+        let out = await_promise(subtle_decrypt(
+            &Self::params(nonce, aad),
+            &k,
+            &Uint8Array::from(sealed),
+        ))
+        .await?;
+        Ok(Uint8Array::new(&out).to_vec())
+    }
+
+    fn nonce(&self) -> Result<[u8; 12], String> {
+        let mut n = [0u8; 12];
+        random_bytes(&mut n)?;
+        Ok(n)
+    }
+}
+
+/// How long fetched JWKS keys are trusted.
+const JWKS_TTL_MS: f64 = 10.0 * 60.0 * 1000.0;
+/// Least time between two JWKS fetches triggered by unknown key ids.
+const JWKS_REFRESH_MIN_MS: f64 = 30.0 * 1000.0;
+
+struct JwksCache {
+    url: String,
+    fetched_at: f64,
+    keys: Vec<JsValue>,
+}
+
+thread_local! {
+    // One per isolate: JWKS are fetched once and reused across requests.
+    static JWKS: RefCell<Option<JwksCache>> = const { RefCell::new(None) };
+}
+
+/// Verifies JWT signatures: HS256 with the shared secret, RS256/ES256 with
+/// keys from the JWKS URL.
+pub struct JwtVerifier {
+    /// `JWT_SECRET`, if configured.
+    pub secret: Option<imagegen::Secret>,
+    /// `JWKS_URL`, if configured.
+    pub jwks_url: Option<String>,
+}
+
+fn kid_of(jwk: &JsValue) -> Option<String> {
+    Reflect::get(jwk, &"kid".into())
+        .ok()
+        .and_then(|k| k.as_string())
+}
+
+async fn fetch_jwks(url: &str) -> Result<Vec<JsValue>, AuthError> {
+    let unavailable = |why: &str| AuthError::KeysUnavailable(why.to_string());
+    let req = web_sys::Request::new_with_str(url).map_err(|_| unavailable("bad JWKS_URL"))?;
+    let resp: web_sys::Response = JsFuture::from(
+        imagegen::wasm::js::global_fetch(&req).map_err(|_| unavailable("fetch failed"))?,
+    )
+    .await
+    .map_err(|_| unavailable("JWKS fetch failed"))?
+    .dyn_into()
+    .map_err(|_| unavailable("JWKS fetch failed"))?;
+    if !resp.ok() {
+        return Err(unavailable(&format!(
+            "JWKS answered HTTP {}",
+            resp.status()
+        )));
+    }
+    let json = JsFuture::from(
+        resp.json()
+            .map_err(|_| unavailable("JWKS body unreadable"))?,
+    )
+    .await
+    .map_err(|_| unavailable("JWKS is not JSON"))?;
+    let keys = Reflect::get(&json, &"keys".into()).map_err(|_| unavailable("JWKS has no keys"))?;
+    if !Array::is_array(&keys) {
+        return Err(unavailable("JWKS has no keys array"));
+    }
+    Ok(Array::from(&keys).iter().collect())
+}
+
+impl JwtVerifier {
+    async fn jwk_for(&self, kid: &str) -> Result<JsValue, AuthError> {
+        let url = self.jwks_url.clone().ok_or(AuthError::UnknownKey)?;
+        let now = js_sys::Date::now();
+        let cached = JWKS.with(|c| {
+            c.borrow().as_ref().filter(|j| j.url == url).map(|j| {
+                let fresh = now - j.fetched_at < JWKS_TTL_MS;
+                let found = j
+                    .keys
+                    .iter()
+                    .find(|k| kid_of(k).as_deref() == Some(kid))
+                    .cloned();
+                (fresh, found, now - j.fetched_at)
+            })
+        });
+        match cached {
+            Some((true, Some(jwk), _)) => return Ok(jwk),
+            // A fresh cache without the kid: refetch only now and then, so
+            // tokens with made-up kids cannot make us hammer the JWKS URL.
+            Some((true, None, age)) if age < JWKS_REFRESH_MIN_MS => {
+                return Err(AuthError::UnknownKey)
+            }
+            _ => {}
+        }
+        let keys = fetch_jwks(&url).await?;
+        let found = keys
+            .iter()
+            .find(|k| kid_of(k).as_deref() == Some(kid))
+            .cloned();
+        JWKS.with(|c| {
+            *c.borrow_mut() = Some(JwksCache {
+                url,
+                fetched_at: now,
+                keys,
+            })
+        });
+        found.ok_or(AuthError::UnknownKey)
+    }
+}
+
+impl Verifier for JwtVerifier {
+    async fn verify(
+        &self,
+        alg: Alg,
+        kid: Option<&str>,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), AuthError> {
+        let (key, algorithm) = match alg {
+            Alg::Hs256 => {
+                let secret = self
+                    .secret
+                    .as_ref()
+                    .ok_or(AuthError::Algorithm("HS256".into()))?;
+                let hmac = obj(&[("name", "HMAC".into()), ("hash", "SHA-256".into())]);
+                let raw = Uint8Array::from(secret.expose().as_bytes());
+                let key = await_promise(import_key(
+                    "raw",
+                    &raw.into(),
+                    &hmac,
+                    false,
+                    &usages(&["verify"]),
+                ))
+                .await
+                .map_err(|_| AuthError::BadSignature)?;
+                (key, JsValue::from_str("HMAC"))
+            }
+            Alg::Rs256 | Alg::Es256 => {
+                let jwk = self.jwk_for(kid.ok_or(AuthError::UnknownKey)?).await?;
+                let kty = Reflect::get(&jwk, &"kty".into())
+                    .ok()
+                    .and_then(|k| k.as_string());
+                let (expected_kty, import_alg, verify_alg) = match alg {
+                    Alg::Rs256 => (
+                        "RSA",
+                        obj(&[
+                            ("name", "RSASSA-PKCS1-v1_5".into()),
+                            ("hash", "SHA-256".into()),
+                        ]),
+                        JsValue::from_str("RSASSA-PKCS1-v1_5"),
+                    ),
+                    _ => (
+                        "EC",
+                        obj(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]),
+                        obj(&[("name", "ECDSA".into()), ("hash", "SHA-256".into())]),
+                    ),
+                };
+                if kty.as_deref() != Some(expected_kty) {
+                    // The key's type must match the token's algorithm (no confusion attacks).
+                    return Err(AuthError::BadSignature);
+                }
+                // Import only the public parameters, whatever else the JWK holds.
+                let public = Object::new();
+                for field in ["kty", "n", "e", "crv", "x", "y"] {
+                    if let Ok(v) = Reflect::get(&jwk, &field.into()) {
+                        if !v.is_undefined() {
+                            let _ = Reflect::set(&public, &field.into(), &v);
+                        }
+                    }
+                }
+                let key = await_promise(import_key(
+                    "jwk",
+                    &public.into(),
+                    &import_alg,
+                    false,
+                    &usages(&["verify"]),
+                ))
+                .await
+                .map_err(|_| AuthError::BadSignature)?;
+                (key, verify_alg)
+            }
+        };
+        let ok = await_promise(subtle_verify(
+            &algorithm,
+            &key,
+            &Uint8Array::from(signature),
+            &Uint8Array::from(input),
+        ))
+        .await
+        .map_err(|_| AuthError::BadSignature)?;
+        if ok.as_bool() == Some(true) {
+            Ok(())
+        } else {
+            Err(AuthError::BadSignature)
+        }
+    }
+}
