@@ -1,11 +1,67 @@
 #!/usr/bin/env bash
-# The main job: builds the npm package and runs the Node demo, which writes
-# images to ./out. Offline against the built-in mock provider by default;
-# real providers when OPENAI_API_KEY / GEMINI_API_KEY / STABILITY_API_KEY are set.
-# Extra arguments go to the demo (e.g. "a red fox" --count 4 --aspect 16:9).
+# The main job. Builds the npm package and runs the Node demo (images into
+# ./out), then starts the local stack and shows it working:
+#   - the mock provider server          http://127.0.0.1:18931
+#   - the Worker under `wrangler dev`   http://127.0.0.1:8787  (local KV, .dev.vars)
+#   - a curl session against the Worker (store key, set chain, generate with fallback)
+#   - the web app (if www/ exists)      http://127.0.0.1:3000
+# Offline against mock providers by default; with OPENAI_API_KEY /
+# GEMINI_API_KEY / STABILITY_API_KEY set, the Node demo and the web app's
+# server routes use those providers.
+# Usage: bash scripts/demo.sh [--once] [demo args, e.g. "a red fox" --count 4 --aspect 16:9]
+#   --once   stop everything after the demonstrations instead of waiting for Ctrl-C
 set -euo pipefail
 cd "$(dirname "$0")/.."
+once=0
+args=()
+for a in "$@"; do if [ "$a" = "--once" ]; then once=1; else args+=("$a"); fi; done
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false NEXT_TELEMETRY_DISABLED=1
+title() { printf '\n\033[1;36m== %s ==\033[0m\n' "$*"; }
+
 bash scripts/setup.sh
+title "npm package"
 bash scripts/build-pkg.sh
 (cd examples && npm install --install-links --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
-node examples/node-demo.mjs "$@"
+title "Node demo (examples/node-demo.mjs)"
+node examples/node-demo.mjs "${args[@]+"${args[@]}"}"
+
+pids=()
+cleanup() { for p in "${pids[@]+"${pids[@]}"}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+wait_for() { # url, seconds, log
+  for _ in $(seq "$2"); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 1; done
+  echo "timed out waiting for $1"; [ -n "${3:-}" ] && tail -40 "$3"; return 1
+}
+
+title "mock provider server"
+mkdir -p .logs
+setsid node tests/mock-server/server.mjs --port 18931 > .logs/mock-server.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:18931/__mock/requests" 20 .logs/mock-server.log
+echo "listening on http://127.0.0.1:18931"
+
+title "Worker (wrangler dev)"
+node scripts/dev-vars.mjs http://127.0.0.1:18931
+setsid wrangler dev --port 8787 --ip 127.0.0.1 > .logs/wrangler.log 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:8787/healthz" 300 .logs/wrangler.log
+echo "listening on http://127.0.0.1:8787 (log: .logs/wrangler.log)"
+
+title "curl session against the Worker"
+bash scripts/curl-session.sh http://127.0.0.1:8787 http://127.0.0.1:18931
+
+if [ -f www/package.json ]; then
+  title "web app"
+  bash scripts/www.sh start > .logs/www.log 2>&1 &
+  pids+=($!)
+  wait_for "http://127.0.0.1:3000" 600 .logs/www.log
+  echo "open http://127.0.0.1:3000  (log: .logs/www.log)"
+fi
+
+if [ "$once" = 1 ]; then
+  title "done (--once)"
+  exit 0
+fi
+title "running: mock http://127.0.0.1:18931 · worker http://127.0.0.1:8787$( [ -f www/package.json ] && echo ' · web http://127.0.0.1:3000'). Ctrl-C stops everything."
+wait

@@ -1,0 +1,30 @@
+// Writes .dev.vars for `wrangler dev` (git-ignored): fresh random development
+// secrets, and provider base URLs pointing at the local mock provider server.
+// Keeps an existing file's secrets so stored dev keys stay readable.
+//   node scripts/dev-vars.mjs <mock server URL>
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+
+const mockUrl = process.argv[2] ?? "http://127.0.0.1:18931";
+const file = new URL("../.dev.vars", import.meta.url);
+const old = existsSync(file)
+  ? Object.fromEntries(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .map((l) => l.match(/^([A-Z_]+)=(.*)$/))
+        .filter(Boolean)
+        .map((m) => [m[1], m[2].replace(/^(["'])(.*)\1$/, "$2")]),
+    )
+  : {};
+const vars = {
+  JWT_SECRET: old.JWT_SECRET ?? randomBytes(32).toString("base64url"),
+  KEY_ENCRYPTION_KEYS: old.KEY_ENCRYPTION_KEYS ?? JSON.stringify({ dev1: randomBytes(32).toString("base64") }),
+  KEY_ENCRYPTION_ACTIVE_KID: old.KEY_ENCRYPTION_ACTIVE_KID ?? "dev1",
+  OPENAI_BASE_URL: mockUrl,
+  GEMINI_BASE_URL: mockUrl,
+  STABILITY_BASE_URL: mockUrl,
+};
+// dotenv: single quotes keep JSON's double quotes literally.
+const quote = (v) => (v.includes('"') ? `'${v}'` : `"${v}"`);
+writeFileSync(file, Object.entries(vars).map(([k, v]) => `${k}=${quote(v)}`).join("\n") + "\n", { mode: 0o600 });
+console.log(`wrote .dev.vars (providers → ${mockUrl})`);
