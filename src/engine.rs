@@ -5,6 +5,7 @@
 //! All I/O and time come through [`Transport`], [`Sleeper`], [`Clock`] and
 //! [`Rng`], so the same code runs on wasm and in tests with virtual time.
 
+use crate::client::ClientState;
 use crate::http::{Transport, TransportError};
 use crate::model::{
     Attempt, Error, ErrorCode, GenerateEvent, GenerateResult, GeneratedImage, Outcome,
@@ -66,6 +67,7 @@ pub fn split_count(count: u32, max: u32) -> Vec<u32> {
 
 struct AttemptSlot {
     attempt: Attempt,
+    entry_index: usize,
     done: bool,
 }
 
@@ -91,6 +93,7 @@ struct Ctx<'a, T, S, C, R> {
     started_ms: u64,
     semaphore: Semaphore,
     state: RefCell<State>,
+    client: Option<&'a ClientState>,
 }
 
 enum ProviderOutcome {
@@ -145,8 +148,12 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 retry_after_ms: None,
                 images: 0,
             },
+            entry_index,
             done: false,
         });
+        if let Some(c) = self.client {
+            c.record_call(self.rt.clock.now_ms());
+        }
         st.attempts.len() - 1
     }
 
@@ -168,6 +175,19 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 return;
             }
             s.done = true;
+            if let (Some(c), Some(entry)) = (self.client, self.req.chain.get(s.entry_index)) {
+                let result = match outcome {
+                    Outcome::Ok => Ok(()),
+                    Outcome::Failed(code) => Err(code),
+                };
+                c.record_outcome(
+                    entry.provider,
+                    &entry.model,
+                    &entry.base_url,
+                    result,
+                    self.rt.clock.now_ms(),
+                );
+            }
             let a = &mut s.attempt;
             a.duration_ms = now.saturating_sub(a.started_at_ms);
             a.outcome = outcome;
@@ -312,6 +332,24 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         let mut bad_responses = 0u32;
         loop {
             attempt += 1;
+            if let Some(open) = self.circuit_open(entry_index) {
+                // Skipped without a call: the provider failed repeatedly in
+                // recent calls of this client.
+                let e = Error::new(
+                    open.code,
+                    format!(
+                        "{} ({} {}): skipped, circuit open after repeated failures (next trial in {} ms)",
+                        entry.provider, entry.model, open.code, open.remaining_ms
+                    ),
+                )
+                .with_provider(entry.provider);
+                self.state.borrow_mut().last_error = Some(e.clone());
+                return if has_next && self.req.fallback_on.contains(&e.code) {
+                    ProviderOutcome::Fallback(e, count)
+                } else {
+                    ProviderOutcome::Stop(e)
+                };
+            }
             let request = ImageRequest {
                 count,
                 ..self.req.image.clone()
@@ -403,7 +441,18 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 has_next_provider: has_next,
             };
             let roll = self.rt.rng.next_f64();
-            match decide(&input, &self.req.retry, &self.req.fallback_on, roll) {
+            let mut decision = decide(&input, &self.req.retry, &self.req.fallback_on, roll);
+            if let (Decision::Retry { .. }, Some(c)) = (decision, self.client) {
+                if !c.try_retry(self.rt.clock.now_ms()) {
+                    // Retry budget spent: treat this provider as exhausted.
+                    decision = if has_next && self.req.fallback_on.contains(&error.code) {
+                        Decision::Fallback
+                    } else {
+                        Decision::Stop
+                    };
+                }
+            }
+            match decision {
                 Decision::Retry { delay_ms } => {
                     self.events.emit(GenerateEvent::RetryScheduled {
                         provider: entry.provider,
@@ -489,6 +538,18 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         .boxed_local()
     }
 
+    fn circuit_open(&self, entry_index: usize) -> Option<crate::client::OpenCircuit> {
+        let c = self.client?;
+        let entry = self.req.chain.get(entry_index)?;
+        c.allow(
+            entry.provider,
+            &entry.model,
+            &entry.base_url,
+            self.rt.clock.now_ms(),
+        )
+        .err()
+    }
+
     fn warn_split(&self, provider: ProviderName, count: u32, max: u32) {
         let w = Warning {
             provider,
@@ -537,7 +598,26 @@ where
     C: Clock,
     R: Rng,
 {
+    generate_with_client(rt, req, events, cancel, None).await
+}
+
+/// [`generate`] for a long-lived client: retries come out of the client's
+/// retry budget, and providers whose circuit is open are skipped.
+pub async fn generate_with_client<T, S, C, R>(
+    rt: &Runtime<T, S, C, R>,
+    req: &ValidRequest,
+    events: &dyn EventSink,
+    cancel: &CancelToken,
+    client: Option<&ClientState>,
+) -> Result<GenerateResult, Error>
+where
+    T: Transport,
+    S: Sleeper,
+    C: Clock,
+    R: Rng,
+{
     let ctx = Ctx {
+        client,
         rt,
         req,
         events,

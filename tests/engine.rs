@@ -685,3 +685,136 @@ fn warnings_are_reported_once_per_provider() {
         .collect();
     assert_eq!(unsupported.len(), 1, "{:?}", result.warnings);
 }
+
+// ------------------------------------------------------------ long-lived client
+
+mod client {
+    use super::*;
+    use imagegen::client::{BreakerSettings, BudgetSettings, ClientSettings, ClientState};
+
+    fn run_with_client(
+        h: &Harness,
+        req: &ValidRequest,
+        client: &ClientState,
+    ) -> Result<GenerateResult, imagegen::Error> {
+        h.vt.run(engine::generate_with_client(
+            &h.rt,
+            req,
+            &imagegen::engine::NoEvents,
+            &CancelToken::new(),
+            Some(client),
+        ))
+    }
+
+    fn no_budget_limit() -> BudgetSettings {
+        BudgetSettings {
+            ratio: 1000.0,
+            ..BudgetSettings::default()
+        }
+    }
+
+    #[test]
+    fn an_outage_does_not_multiply_load() {
+        let h = Harness::new(0.0);
+        h.script(OPENAI, vec![Reply::Fixture("openai/overloaded", 10); 200]);
+        let req = request(vec![openai()], |_| {});
+        // Without a client: every call makes 3 attempts.
+        for _ in 0..5 {
+            assert!(h.run(&req).is_err());
+        }
+        assert_eq!(h.rt.transport.calls_to(OPENAI), 15);
+
+        let h = Harness::new(0.0);
+        h.script(OPENAI, vec![Reply::Fixture("openai/overloaded", 10); 200]);
+        let client = ClientState::new(ClientSettings {
+            budget: no_budget_limit(),
+            ..Default::default()
+        });
+        let mut skipped = 0;
+        for _ in 0..20 {
+            let e = run_with_client(&h, &req, &client).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ProviderError);
+            if e.message.contains("circuit open") && e.attempts.is_empty() {
+                skipped += 1;
+            }
+        }
+        // 5 consecutive failures open the circuit; the rest are skipped.
+        assert_eq!(h.rt.transport.calls_to(OPENAI), 5);
+        assert_eq!(skipped, 18);
+        assert_eq!(
+            client
+                .open_circuits(h.vt.elapsed() + support::EPOCH_MS)
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_open_circuit_falls_back_at_once_and_lets_a_trial_through_after_the_cooldown() {
+        let h = Harness::new(0.0);
+        h.script(OPENAI, vec![Reply::Fixture("openai/insufficient_quota", 5)]);
+        h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5); 3]);
+        let client = ClientState::new(ClientSettings::default());
+        let req = request(vec![openai(), gemini()], |_| {});
+        // quota opens the circuit at once (a human has to act).
+        let r = run_with_client(&h, &req, &client).unwrap();
+        assert_eq!(
+            outcomes(&r.attempts),
+            vec!["openai p0 a1 quota", "gemini p0 a1 ok"]
+        );
+        let r = run_with_client(&h, &req, &client).unwrap();
+        assert_eq!(
+            outcomes(&r.attempts),
+            vec!["gemini p0 a1 ok"],
+            "openai skipped without a call"
+        );
+        assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+        // After the 5-minute cooldown one trial call goes out; success closes the circuit.
+        h.vt.run(h.vt.delay(BreakerSettings::default().hard_cooldown_ms));
+        h.script(OPENAI, vec![Reply::Fixture("openai/success", 5)]);
+        let r = run_with_client(&h, &req, &client).unwrap();
+        assert_eq!(outcomes(&r.attempts), vec!["openai p0 a1 ok"]);
+        assert!(client
+            .open_circuits(support::EPOCH_MS + h.vt.elapsed())
+            .is_empty());
+    }
+
+    #[test]
+    fn retries_are_limited_to_a_fraction_of_recent_calls() {
+        let h = Harness::new(0.0);
+        h.script(GEMINI, vec![Reply::Fixture("gemini/unavailable", 10); 200]);
+        let client = ClientState::new(ClientSettings {
+            breaker: BreakerSettings {
+                failure_threshold: 1000,
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        let req = request(vec![gemini()], |_| {});
+        for _ in 0..30 {
+            assert!(run_with_client(&h, &req, &client).is_err());
+        }
+        let calls = h.rt.transport.calls_to(GEMINI);
+        let retries = calls - 30;
+        // All within one 10 s window (backoff rolls are 0): retries ≤ max(3, 20% of calls),
+        // where a client-less loop would have made 60 retries.
+        assert!(h.vt.elapsed() < 10_000);
+        assert!(
+            retries as f64 <= (0.2 * calls as f64).max(3.0),
+            "{retries} retries for {calls} calls"
+        );
+        assert!(
+            retries >= 3,
+            "the floor still allows some retries: {retries}"
+        );
+        // A new window refills the budget.
+        h.vt.run(h.vt.delay(10_001));
+        let before = h.rt.transport.calls_to(GEMINI);
+        assert!(run_with_client(&h, &req, &client).is_err());
+        assert_eq!(
+            h.rt.transport.calls_to(GEMINI) - before,
+            3,
+            "full retries again"
+        );
+    }
+}
