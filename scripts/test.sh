@@ -60,6 +60,14 @@ js_todo=$(echo "$js_out" | awk '/^# todo/{print $3}')
 tsc -p tests/js
 record "JS package tests: $(echo "$js_out" | awk '/^# pass/{print $3}') passed; TypeScript check of tests/js/types.ts: ok"
 
+section "Worker: build, then end-to-end in workerd (Miniflare) with the mock providers"
+bash scripts/build-worker.sh
+worker_out=$(node --test --test-force-exit tests/worker/ 2>&1) || { echo "$worker_out"; exit 1; }
+echo "$worker_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
+w_skipped=$(echo "$worker_out" | awk '/^# skipped/{print $3}')
+[ "${w_skipped:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
+record "Worker end-to-end tests: $(echo "$worker_out" | awk '/^# pass/{print $3}') passed"
+
 section "summary"
 printf '%s\n' "${summary[@]}"
 echo "all tests passed"

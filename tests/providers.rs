@@ -478,3 +478,30 @@ fn every_fixture_file_is_covered_by_a_provider_suite() {
         .sum();
     assert!(total >= 50, "{total}");
 }
+
+#[test]
+fn redirects_are_refused_for_every_provider() {
+    for provider in [
+        ProviderName::Openai,
+        ProviderName::Gemini,
+        ProviderName::Stability,
+    ] {
+        let e = entry(provider, imagegen::validate::default_model(provider));
+        let req = request("p");
+        let ctx = ParseContext {
+            request: &req,
+            entry: &e,
+            now_unix_ms: 0,
+        };
+        for status in [0u16, 301, 302, 307, 308] {
+            let resp = imagegen::http::HttpResponse::new(
+                status,
+                vec![("location".into(), "https://evil.example/steal".into())],
+                vec![],
+            );
+            let err = providers::parse_response(resp, &ctx).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadResponse, "{provider} {status}");
+            assert!(err.message.contains("redirect"));
+        }
+    }
+}

@@ -106,6 +106,14 @@ pub fn parse_response(
     resp: HttpResponse,
     ctx: &ParseContext<'_>,
 ) -> Result<Vec<GeneratedImage>, Error> {
+    if resp.status == 0 || (300..400).contains(&resp.status) {
+        return Err(provider_error(
+            ctx,
+            ErrorCode::BadResponse,
+            Some(resp.status),
+            "the provider answered with a redirect; redirects are not followed, so keys only reach the configured origin",
+        ));
+    }
     match ctx.entry.provider {
         ProviderName::Openai => openai::parse_response(resp, ctx),
         ProviderName::Gemini => gemini::parse_response(resp, ctx),

@@ -97,6 +97,9 @@ impl Transport for FetchTransport {
             init.set_body(&Uint8Array::from(body.as_slice()).into());
         }
         init.set_signal(Some(&controller.signal()));
+        // Never follow redirects: a key must only reach the origin it was
+        // configured for. A 3xx (or a browser's opaque redirect) becomes an error.
+        init.set_redirect(web_sys::RequestRedirect::Manual);
         let req = Request::new_with_str_and_init(&request.url, &init).map_err(network)?;
         let resp: Response = JsFuture::from(global_fetch(&req).map_err(network)?)
             .await

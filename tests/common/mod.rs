@@ -389,3 +389,30 @@ async fn unreachable_provider_is_a_network_error() {
     assert_eq!(err.code, ErrorCode::Network);
     assert!(err.retryable());
 }
+
+#[wasm_bindgen_test]
+async fn redirects_are_not_followed_so_keys_stay_with_their_origin() {
+    // The provider answers 307 to another origin (localhost vs 127.0.0.1):
+    // the key must not be sent there.
+    let k = key("redirect");
+    let other_origin = mock_url().replace("127.0.0.1", "localhost");
+    script(
+        &k,
+        json!([{"status": 307, "headers": {"location": format!("{other_origin}/v1/images/generations")}, "bodyText": ""}]),
+    )
+    .await;
+    let mut r = req(vec![provider(ProviderName::Openai, &k)]);
+    r.retry = Some(imagegen::model::RetryOptions {
+        max_attempts: Some(1),
+        ..Default::default()
+    });
+    let (result, _) = generate(r).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadResponse);
+    assert!(err.message.contains("redirect"), "{}", err.message);
+    assert_eq!(
+        received(&k).await,
+        1,
+        "the redirect target never saw the key"
+    );
+}

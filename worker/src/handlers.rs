@@ -37,6 +37,8 @@ pub struct Settings {
     verifier: JwtVerifier,
     master_keys: Result<MasterKeys, String>,
     base_urls: Result<[String; 3], String>,
+    /// Generation requests per user per minute (`RATE_LIMIT_PER_MINUTE`; 0 = off).
+    rate_limit_per_minute: u32,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -90,6 +92,9 @@ impl Settings {
             verifier: JwtVerifier { secret, jwks_url },
             master_keys,
             base_urls,
+            rate_limit_per_minute: var(env, "RATE_LIMIT_PER_MINUTE")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
         }
     }
 
@@ -351,8 +356,57 @@ pub async fn handle(
                 .map_err(kv_error)?;
             ok_json(&c)
         }
-        Route::Generate => generate(&store, settings, &user, &body).await,
+        Route::Generate => {
+            rate_limit(env, settings, &user).await?;
+            generate(&store, settings, &user, &body).await
+        }
     }
+}
+
+thread_local! {
+    // Per-isolate sliding windows of generation requests by user.
+    static WINDOWS: std::cell::RefCell<crate::ratelimit::Windows> =
+        std::cell::RefCell::new(crate::ratelimit::Windows::default());
+}
+
+/// Per-user rate limit on generation: the Workers rate-limiting binding
+/// `RATE_LIMITER` when bound (shared across isolates), else a sliding window
+/// of `RATE_LIMIT_PER_MINUTE` per isolate.
+async fn rate_limit(env: &Env, settings: &Settings, user: &str) -> Result<(), ApiError> {
+    let limited = |retry_after_s: u64| {
+        let mut e = ApiError::new(
+            429,
+            "rate_limit_exceeded",
+            "too many image requests; slow down and retry after the Retry-After delay",
+        );
+        e.retry_after_s = Some(retry_after_s.max(1));
+        e.retryable = Some(true);
+        e
+    };
+    if let Ok(limiter) = env.rate_limiter("RATE_LIMITER") {
+        let outcome = limiter.limit(api::kv_user(user)).await.map_err(|_| {
+            ApiError::new(
+                503,
+                "rate_limiter_unavailable",
+                "the rate limiter is unavailable",
+            )
+        })?;
+        return if outcome.success {
+            Ok(())
+        } else {
+            Err(limited(60))
+        };
+    }
+    if settings.rate_limit_per_minute == 0 {
+        return Ok(());
+    }
+    let now = js_sys::Date::now();
+    WINDOWS
+        .with(|w| {
+            w.borrow_mut()
+                .hit(user, settings.rate_limit_per_minute, now)
+        })
+        .map_err(limited)
 }
 
 async fn load_config(store: &KvStore, user: &str) -> Result<Option<UserConfig>, ApiError> {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod envelope;
 pub mod images;
 pub mod jwt;
+pub mod ratelimit;
 
 #[cfg(target_arch = "wasm32")]
 mod handlers;
