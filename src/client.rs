@@ -13,7 +13,7 @@
 
 use crate::model::{ErrorCode, ProviderName};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Retry budget settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -233,7 +233,8 @@ pub struct ClientState {
     /// Settings.
     pub settings: ClientSettings,
     budget: RefCell<RetryBudget>,
-    breakers: RefCell<HashMap<String, Breaker>>,
+    /// Breakers by provider|model|origin (a handful: a Vec beats a map in wasm size).
+    breakers: RefCell<Vec<(String, Breaker)>>,
 }
 
 fn breaker_key(provider: ProviderName, model: &str, origin: &str) -> String {
@@ -263,6 +264,28 @@ impl ClientState {
             .try_retry(now, &self.settings.budget)
     }
 
+    fn with_breaker<T>(
+        &self,
+        provider: ProviderName,
+        model: &str,
+        origin: &str,
+        f: impl FnOnce(&mut Breaker) -> T,
+    ) -> T {
+        let key = breaker_key(provider, model, origin);
+        let mut list = self.breakers.borrow_mut();
+        let index = match list.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                list.push((key, Breaker::default()));
+                list.len() - 1
+            }
+        };
+        match list.get_mut(index) {
+            Some((_, b)) => f(b),
+            None => f(&mut Breaker::default()),
+        }
+    }
+
     /// Whether a provider may be called now.
     pub fn allow(
         &self,
@@ -271,11 +294,7 @@ impl ClientState {
         origin: &str,
         now: u64,
     ) -> Result<(), OpenCircuit> {
-        self.breakers
-            .borrow_mut()
-            .entry(breaker_key(provider, model, origin))
-            .or_default()
-            .allow(now)
+        self.with_breaker(provider, model, origin, |b| b.allow(now))
     }
 
     /// Records the outcome of a call.
@@ -287,13 +306,12 @@ impl ClientState {
         outcome: Result<(), ErrorCode>,
         now: u64,
     ) {
-        let mut map = self.breakers.borrow_mut();
-        let b = map.entry(breaker_key(provider, model, origin)).or_default();
-        match outcome {
+        let settings = self.settings.breaker;
+        self.with_breaker(provider, model, origin, |b| match outcome {
             Ok(()) => b.on_success(),
             Err(ErrorCode::Aborted) => b.on_cancel(),
-            Err(code) => b.on_failure(code, now, &self.settings.breaker),
-        }
+            Err(code) => b.on_failure(code, now, &settings),
+        })
     }
 
     /// Providers whose circuit is open now (for diagnostics).

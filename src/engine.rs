@@ -19,7 +19,6 @@ use crate::validate::{ImageRequest, ValidRequest};
 use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use futures_util::FutureExt;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 /// Receives progress events.
 pub trait EventSink {
@@ -80,10 +79,25 @@ struct State {
     part_errors: Vec<Error>,
     last_error: Option<Error>,
     next_part: u32,
-    /// Parts not finished yet: part → (chain index in use, images still owed).
-    open_parts: BTreeMap<u32, (usize, u32)>,
-    /// Calls made to each mock entry (for `failFirst`).
-    mock_calls: BTreeMap<usize, u32>,
+    /// Parts not finished yet: (part, chain index in use, images still owed).
+    open_parts: Vec<(u32, usize, u32)>,
+    /// Calls made to each mock entry (for `failFirst`), by chain index.
+    mock_calls: Vec<u32>,
+}
+
+impl State {
+    /// Records where a part stands (inserting it if new).
+    fn set_open(&mut self, part: u32, entry_index: usize, owed: u32) {
+        match self.open_parts.iter_mut().find(|(p, _, _)| *p == part) {
+            Some(slot) => *slot = (part, entry_index, owed),
+            None => self.open_parts.push((part, entry_index, owed)),
+        }
+    }
+
+    /// Marks a part finished.
+    fn close(&mut self, part: u32) {
+        self.open_parts.retain(|(p, _, _)| *p != part);
+    }
 }
 
 struct Ctx<'a, T, S, C, R> {
@@ -249,7 +263,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         error.part = Some(part);
         error.attempts = self.attempts_of_part(part);
         let mut st = self.state.borrow_mut();
-        st.open_parts.remove(&part);
+        st.close(part);
         st.part_errors.push(error);
     }
 
@@ -305,9 +319,15 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         let settings = mock::MockSettings::from_params(&entry.params, "params").unwrap_or_default();
         let call_number = {
             let mut st = self.state.borrow_mut();
-            let n = st.mock_calls.entry(entry_index).or_insert(0);
-            *n += 1;
-            *n
+            if st.mock_calls.len() <= entry_index {
+                st.mock_calls.resize(entry_index + 1, 0);
+            }
+            let mut calls = 0;
+            if let Some(n) = st.mock_calls.get_mut(entry_index) {
+                *n += 1;
+                calls = *n;
+            }
+            calls
         };
         if settings.latency_ms > 0 {
             self.rt.sleeper.sleep(settings.latency_ms).await;
@@ -392,13 +412,11 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                             self.end_attempt(slot, Outcome::Ok, status, None, got);
                             self.deliver(part, images);
                             if got >= count {
-                                self.state.borrow_mut().open_parts.remove(&part);
+                                self.state.borrow_mut().close(part);
                                 return ProviderOutcome::Done;
                             }
                             count -= got;
-                            if let Some(p) = self.state.borrow_mut().open_parts.get_mut(&part) {
-                                p.1 = count;
-                            }
+                            self.state.borrow_mut().set_open(part, entry_index, count);
                             let mut e = Error::new(
                                 ErrorCode::BadResponse,
                                 format!(
@@ -474,10 +492,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         async move {
             let mut entry_index = entry_index;
             let mut count = count;
-            self.state
-                .borrow_mut()
-                .open_parts
-                .insert(part, (entry_index, count));
+            self.state.borrow_mut().set_open(part, entry_index, count);
             loop {
                 match self.run_on_provider(part, count, entry_index).await {
                     ProviderOutcome::Done => return,
@@ -505,9 +520,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                         if pieces.len() <= 1 {
                             entry_index = next;
                             count = left;
-                            if let Some(p) = self.state.borrow_mut().open_parts.get_mut(&part) {
-                                *p = (entry_index, count);
-                            }
+                            self.state.borrow_mut().set_open(part, entry_index, count);
                             continue;
                         }
                         // The first piece keeps this part's number; the rest get
@@ -683,7 +696,7 @@ where
                 .borrow()
                 .open_parts
                 .iter()
-                .map(|(p, (i, _))| (*p, *i))
+                .map(|(p, i, _)| (*p, *i))
                 .collect();
             for (part, entry_index) in open {
                 let provider = req.chain.get(entry_index).map(|c| c.provider);

@@ -133,11 +133,27 @@ pub fn default_fallback_on() -> Vec<ErrorCode> {
         .collect()
 }
 
-fn whole_number(field: &str, v: f64, min: f64, max: f64) -> Result<u64, Error> {
-    if !v.is_finite() || v.fract() != 0.0 || v < min || v > max {
+/// Describes a number without float formatting (which would add kilobytes of wasm).
+pub fn describe_number(v: f64) -> String {
+    if !v.is_finite() {
+        "a non-finite number".to_string()
+    } else if v.fract() != 0.0 {
+        "a number with a fraction".to_string()
+    } else if v.abs() < 1e15 {
+        (v as i64).to_string()
+    } else {
+        "a huge number".to_string()
+    }
+}
+
+fn whole_number(field: &str, v: f64, min: u64, max: u64) -> Result<u64, Error> {
+    if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > max as f64 {
         return Err(Error::invalid(
             field,
-            format!("`{field}` must be a whole number from {min} to {max}, got {v}"),
+            format!(
+                "`{field}` must be a whole number from {min} to {max}, got {}",
+                describe_number(v)
+            ),
         ));
     }
     Ok(v as u64)
@@ -188,7 +204,7 @@ pub fn validate(req: &GenerateRequest) -> Result<ValidRequest, Error> {
     }
     let count = match req.count {
         None => 1,
-        Some(c) => whole_number("count", c, 1.0, f64::from(MAX_COUNT))? as u32,
+        Some(c) => whole_number("count", c, 1, u64::from(MAX_COUNT))? as u32,
     };
     let size = match req.size.as_deref() {
         None => None,
@@ -210,7 +226,7 @@ pub fn validate(req: &GenerateRequest) -> Result<ValidRequest, Error> {
     };
     let seed = match req.seed {
         None => None,
-        Some(s) => Some(whole_number("seed", s, 0.0, f64::from(MAX_SEED))? as u32),
+        Some(s) => Some(whole_number("seed", s, 0, u64::from(MAX_SEED))? as u32),
     };
     let negative_prompt = req
         .negative_prompt
@@ -361,15 +377,15 @@ pub fn validate(req: &GenerateRequest) -> Result<ValidRequest, Error> {
     };
     let timeout_ms = match req.timeout_ms {
         None => DEFAULT_TIMEOUT_MS,
-        Some(t) => whole_number("timeoutMs", t, 1.0, 3_600_000.0)?,
+        Some(t) => whole_number("timeoutMs", t, 1, 3_600_000)?,
     };
     let deadline_ms = match req.deadline_ms {
         None => None,
-        Some(d) => Some(whole_number("deadlineMs", d, 1.0, 86_400_000.0)?),
+        Some(d) => Some(whole_number("deadlineMs", d, 1, 86_400_000)?),
     };
     let concurrency = match req.concurrency {
         None => DEFAULT_CONCURRENCY,
-        Some(c) => whole_number("concurrency", c, 1.0, 32.0)? as usize,
+        Some(c) => whole_number("concurrency", c, 1, 32)? as usize,
     };
 
     Ok(ValidRequest {

@@ -54,12 +54,12 @@ fn number(
     params: &Map<String, Value>,
     key: &str,
     field: &str,
-    max: f64,
+    max: u32,
 ) -> Result<Option<f64>, Error> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_f64() {
-            Some(v) if v.is_finite() && (0.0..=max).contains(&v) => Ok(Some(v)),
+            Some(v) if v.is_finite() && (0.0..=f64::from(max)).contains(&v) => Ok(Some(v)),
             _ => Err(Error::invalid(
                 &format!("{field}.{key}"),
                 format!("`{field}.{key}` must be a number from 0 to {max}"),
@@ -77,19 +77,19 @@ impl MockSettings {
     /// (e.g. `providers[1].params`).
     pub fn from_params(params: &Map<String, Value>, field: &str) -> Result<MockSettings, Error> {
         let mut s = MockSettings::default();
-        if let Some(v) = number(params, "latencyMs", field, 600_000.0)? {
+        if let Some(v) = number(params, "latencyMs", field, 600_000)? {
             s.latency_ms = v as u64;
         }
-        if let Some(v) = number(params, "failFirst", field, 1000.0)? {
+        if let Some(v) = number(params, "failFirst", field, 1000)? {
             s.fail_first = v as u32;
         }
-        if let Some(v) = number(params, "failRate", field, 1.0)? {
+        if let Some(v) = number(params, "failRate", field, 1)? {
             s.fail_rate = v;
         }
-        if let Some(v) = number(params, "retryAfterMs", field, 3_600_000.0)? {
+        if let Some(v) = number(params, "retryAfterMs", field, 3_600_000)? {
             s.retry_after_ms = Some(v as u64);
         }
-        if let Some(v) = number(params, "maxImagesPerCall", field, 10.0)? {
+        if let Some(v) = number(params, "maxImagesPerCall", field, 10)? {
             s.max_images_per_call = (v as u32).max(1);
         }
         match params.get("failCode") {
@@ -242,38 +242,39 @@ fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
 
 /// An SVG that shows the prompt on a gradient whose colours come from `seed`.
 pub fn render_svg(prompt: &str, size: Size, seed: u32) -> String {
-    let (w, h) = (size.w, size.h);
+    // Integer arithmetic only: float formatting would add kilobytes to the wasm.
+    let (w, h) = (i64::from(size.w), i64::from(size.h));
     let hue1 = seed % 360;
     let hue2 = (hue1 + 137) % 360;
     let hue3 = (hue1 + 240) % 360;
-    let unit = f64::from(w.min(h));
-    let font = (unit / 14.0).max(8.0).round();
-    let chars_per_line = ((f64::from(w) * 0.85) / (font * 0.55)).clamp(8.0, 60.0) as usize;
+    let unit = w.min(h);
+    let font = (unit / 14).max(8);
+    let chars_per_line = ((w * 85 / 100) / (font * 55 / 100).max(1)).clamp(8, 60) as usize;
     let lines = wrap(prompt, chars_per_line, 8);
-    let line_height = font * 1.25;
-    let text_top = f64::from(h) / 2.0 - line_height * (lines.len() as f64 - 1.0) / 2.0;
+    let line_height = font * 5 / 4;
+    let text_top = h / 2 - line_height * (lines.len() as i64 - 1) / 2;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
 <defs><linearGradient id=\"g\" x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\">\
 <stop offset=\"0\" stop-color=\"hsl({hue1},70%,55%)\"/><stop offset=\"1\" stop-color=\"hsl({hue2},65%,30%)\"/>\
 </linearGradient></defs><rect width=\"{w}\" height=\"{h}\" fill=\"url(#g)\"/>\
 <circle cx=\"{cx}\" cy=\"{cy}\" r=\"{r}\" fill=\"hsl({hue3},80%,75%)\" opacity=\"0.3\"/>",
-        cx = (u64::from(seed) * 7919) % u64::from(w),
-        cy = (u64::from(seed) * 104_729) % u64::from(h),
-        r = (unit * 0.35).round(),
+        cx = (i64::from(seed) * 7919) % w.max(1),
+        cy = (i64::from(seed) * 104_729) % h.max(1),
+        r = unit * 35 / 100,
     );
     for (i, line) in lines.iter().enumerate() {
         svg.push_str(&format!(
-            "<text x=\"50%\" y=\"{y:.0}\" font-family=\"sans-serif\" font-size=\"{font}\" fill=\"#fff\" text-anchor=\"middle\">{}</text>",
+            "<text x=\"50%\" y=\"{y}\" font-family=\"sans-serif\" font-size=\"{font}\" fill=\"#fff\" text-anchor=\"middle\">{}</text>",
             escape_xml(line),
-            y = text_top + line_height * i as f64,
+            y = text_top + line_height * i as i64,
         ));
     }
     svg.push_str(&format!(
-        "<text x=\"{x:.0}\" y=\"{y:.0}\" font-family=\"monospace\" font-size=\"{small}\" fill=\"#fff\" opacity=\"0.8\" text-anchor=\"end\">imagegen mock · seed {seed}</text></svg>",
-        x = f64::from(w) - font * 0.5,
-        y = f64::from(h) - font * 0.5,
-        small = (font * 0.5).round().max(6.0),
+        "<text x=\"{x}\" y=\"{y}\" font-family=\"monospace\" font-size=\"{small}\" fill=\"#fff\" opacity=\"0.8\" text-anchor=\"end\">imagegen mock · seed {seed}</text></svg>",
+        x = w - font / 2,
+        y = h - font / 2,
+        small = (font / 2).max(6),
     ));
     svg
 }

@@ -146,16 +146,138 @@ fn js_extras(obj: &JsValue) -> Result<(Option<Function>, Option<AbortSignal>), E
     Ok((on_event, signal))
 }
 
-/// Deserializes with the path of the offending field in the error.
+/// Deserializes a JS value (after [`check_request_types`] for requests, so
+/// errors name the field; serde-path-to-error would cost 10 KB of gzip).
 fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<T, Error> {
-    let de = serde_wasm_bindgen::Deserializer::from(value.clone());
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { what.to_string() } else { path };
-        let detail = e.inner().to_string();
-        let detail = detail.strip_prefix("Error: ").unwrap_or(&detail);
-        Error::invalid(&path, format!("`{path}`: {detail}"))
+    serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
+        let detail = e.to_string();
+        let detail = detail
+            .strip_prefix("Error: ")
+            .unwrap_or(&detail)
+            .to_string();
+        Error::invalid(what, format!("`{what}`: {detail}"))
     })
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    /// A number that must be a non-negative whole number (u32/u64 fields).
+    Whole,
+    /// Any number (checked further by validation).
+    Num,
+    Obj,
+    Arr,
+    OneOf(&'static [&'static str]),
+}
+
+fn kind_error(path: &str, kind: Kind) -> Error {
+    let expected = match kind {
+        Kind::Str => "a string".to_string(),
+        Kind::Whole => "a whole number ≥ 0".to_string(),
+        Kind::Num => "a number".to_string(),
+        Kind::Obj => "an object".to_string(),
+        Kind::Arr => "an array".to_string(),
+        Kind::OneOf(values) => format!("one of {}", values.join(", ")),
+    };
+    Error::invalid(path, format!("`{path}` must be {expected}"))
+}
+
+/// Checks one field's JS type; absent (`undefined`/`null`) passes.
+fn check_field(obj: &JsValue, key: &str, path: &str, kind: Kind) -> Result<JsValue, Error> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(v);
+    }
+    let ok = match kind {
+        Kind::Str => v.is_string(),
+        Kind::Num => v.as_f64().is_some(),
+        Kind::Whole => v
+            .as_f64()
+            .is_some_and(|n| n.is_finite() && n >= 0.0 && n.fract() == 0.0),
+        Kind::Obj => v.is_object() && !js_sys::Array::is_array(&v) && !v.is_function(),
+        Kind::Arr => js_sys::Array::is_array(&v),
+        Kind::OneOf(values) => v.as_string().is_some_and(|s| values.contains(&s.as_str())),
+    };
+    if ok {
+        Ok(v)
+    } else {
+        Err(kind_error(path, kind))
+    }
+}
+
+const PROVIDERS: &[&str] = &["openai", "gemini", "stability", "mock"];
+const FORMATS: &[&str] = &["png", "jpeg", "webp"];
+const CODES: &[&str] = &[
+    "invalid_request",
+    "unsupported",
+    "auth",
+    "permission",
+    "quota",
+    "rate_limited",
+    "content_policy",
+    "not_found",
+    "provider_error",
+    "timeout",
+    "network",
+    "bad_response",
+    "aborted",
+];
+
+/// Type-checks a `generateImages` request field by field, so a wrong type
+/// is reported with the field's path (`providers[1].apiKey`).
+fn check_request_types(req: &JsValue) -> Result<(), Error> {
+    for (key, kind) in [
+        ("prompt", Kind::Str),
+        ("count", Kind::Num),
+        ("size", Kind::Str),
+        ("aspectRatio", Kind::Str),
+        ("seed", Kind::Num),
+        ("negativePrompt", Kind::Str),
+        ("outputFormat", Kind::OneOf(FORMATS)),
+        ("timeoutMs", Kind::Num),
+        ("deadlineMs", Kind::Num),
+        ("concurrency", Kind::Num),
+    ] {
+        check_field(req, key, key, kind)?;
+    }
+    let retry = check_field(req, "retry", "retry", Kind::Obj)?;
+    if retry.is_object() {
+        for key in [
+            "maxAttempts",
+            "baseDelayMs",
+            "maxDelayMs",
+            "maxRetryAfterMs",
+        ] {
+            check_field(&retry, key, &format!("retry.{key}"), Kind::Whole)?;
+        }
+    }
+    let fallback_on = check_field(req, "fallbackOn", "fallbackOn", Kind::Arr)?;
+    if js_sys::Array::is_array(&fallback_on) {
+        for (i, code) in js_sys::Array::from(&fallback_on).iter().enumerate() {
+            let ok = code
+                .as_string()
+                .is_some_and(|c| CODES.contains(&c.as_str()));
+            if !ok {
+                return Err(kind_error(&format!("fallbackOn[{i}]"), Kind::OneOf(CODES)));
+            }
+        }
+    }
+    let providers = check_field(req, "providers", "providers", Kind::Arr)?;
+    if js_sys::Array::is_array(&providers) {
+        for (i, p) in js_sys::Array::from(&providers).iter().enumerate() {
+            let path = |k: &str| format!("providers[{i}].{k}");
+            if !p.is_object() {
+                return Err(kind_error(&format!("providers[{i}]"), Kind::Obj));
+            }
+            check_field(&p, "provider", &path("provider"), Kind::OneOf(PROVIDERS))?;
+            for key in ["apiKey", "model", "baseUrl"] {
+                check_field(&p, key, &path(key), Kind::Str)?;
+            }
+            check_field(&p, "params", &path("params"), Kind::Obj)?;
+        }
+    }
+    Ok(())
 }
 
 struct JsEvents(Option<Function>);
@@ -239,6 +361,7 @@ fn generate_promise(request: JsValue, client: Option<Rc<ClientState>>) -> Promis
         ));
     }
     let parsed = js_extras(&request).and_then(|(on_event, signal)| {
+        check_request_types(&request)?;
         from_js::<GenerateRequest>(&request, "request").map(|r| (r, on_event, signal))
     });
     let (req, on_event, signal) = match parsed {
