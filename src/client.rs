@@ -1,9 +1,9 @@
 //! State that outlives one `generateImages` call, for long-lived clients
 //! (`createClient` in the package; one per isolate in the Worker):
 //!
-//! - a **retry budget**: retries may be at most a fraction of recent provider
-//!   calls (20% over 10 s by default, with a small floor), so an outage does
-//!   not multiply the load on a provider;
+//! - a **retry budget** per provider: retries may be at most a fraction of
+//!   recent calls to it (20% over 10 s by default, with a small floor), so an
+//!   outage does not multiply the load on a provider;
 //! - a **circuit breaker** per provider and model: after consecutive
 //!   failures the provider is skipped for a cooldown (at once, and longer,
 //!   for errors only a human can fix: auth, permission, quota, not_found).
@@ -11,7 +11,8 @@
 //! Pure data structures driven by a clock value; `generateImages` without a
 //! client keeps no state at all.
 
-use crate::model::{ErrorCode, ProviderName};
+use crate::model::ErrorCode;
+use crate::validate::ChainEntry;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
@@ -232,13 +233,28 @@ pub struct ClientSettings {
 pub struct ClientState {
     /// Settings.
     pub settings: ClientSettings,
-    budget: RefCell<RetryBudget>,
-    /// Breakers by provider|model|origin (a handful: a Vec beats a map in wasm size).
-    breakers: RefCell<Vec<(String, Breaker)>>,
+    /// Retry budgets by provider|model|origin.
+    budgets: RefCell<Vec<(String, RetryBudget)>>,
+    /// Breakers by provider|model|origin and key fingerprint (a handful: a
+    /// Vec beats a map in wasm size).
+    breakers: RefCell<Vec<(String, u64, Breaker)>>,
 }
 
-fn breaker_key(provider: ProviderName, model: &str, origin: &str) -> String {
-    format!("{provider}|{model}|{origin}")
+fn breaker_name(entry: &ChainEntry) -> String {
+    format!("{}|{}|{}", entry.provider, entry.model, entry.base_url)
+}
+
+/// FNV-1a of the key: auth and quota failures belong to one key, so two
+/// users of one provider (the Worker) never trip each other's circuit. Only
+/// this hash is kept, never the key.
+fn key_fingerprint(entry: &ChainEntry) -> u64 {
+    entry
+        .api_key
+        .expose()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
 }
 
 impl ClientState {
@@ -250,64 +266,60 @@ impl ClientState {
         }
     }
 
-    /// Records a provider call for the budget.
-    pub fn record_call(&self, now: u64) {
-        self.budget
-            .borrow_mut()
-            .record_call(now, &self.settings.budget);
-    }
-
-    /// Spends a retry if the budget allows.
-    pub fn try_retry(&self, now: u64) -> bool {
-        self.budget
-            .borrow_mut()
-            .try_retry(now, &self.settings.budget)
-    }
-
-    fn with_breaker<T>(
-        &self,
-        provider: ProviderName,
-        model: &str,
-        origin: &str,
-        f: impl FnOnce(&mut Breaker) -> T,
-    ) -> T {
-        let key = breaker_key(provider, model, origin);
-        let mut list = self.breakers.borrow_mut();
-        let index = match list.iter().position(|(k, _)| *k == key) {
+    fn with_budget<T>(&self, entry: &ChainEntry, f: impl FnOnce(&mut RetryBudget) -> T) -> T {
+        let name = breaker_name(entry);
+        let mut list = self.budgets.borrow_mut();
+        let index = match list.iter().position(|(n, _)| *n == name) {
             Some(i) => i,
             None => {
-                list.push((key, Breaker::default()));
+                list.push((name, RetryBudget::default()));
                 list.len() - 1
             }
         };
         match list.get_mut(index) {
             Some((_, b)) => f(b),
+            None => f(&mut RetryBudget::default()),
+        }
+    }
+
+    /// Records a call to a provider for its retry budget.
+    pub fn record_call(&self, entry: &ChainEntry, now: u64) {
+        let s = self.settings.budget;
+        self.with_budget(entry, |b| b.record_call(now, &s));
+    }
+
+    /// Spends a retry on a provider if its budget allows.
+    pub fn try_retry(&self, entry: &ChainEntry, now: u64) -> bool {
+        let s = self.settings.budget;
+        self.with_budget(entry, |b| b.try_retry(now, &s))
+    }
+
+    fn with_breaker<T>(&self, entry: &ChainEntry, f: impl FnOnce(&mut Breaker) -> T) -> T {
+        let name = breaker_name(entry);
+        let fp = key_fingerprint(entry);
+        let mut list = self.breakers.borrow_mut();
+        let index = match list.iter().position(|(n, k, _)| *n == name && *k == fp) {
+            Some(i) => i,
+            None => {
+                list.push((name, fp, Breaker::default()));
+                list.len() - 1
+            }
+        };
+        match list.get_mut(index) {
+            Some((_, _, b)) => f(b),
             None => f(&mut Breaker::default()),
         }
     }
 
-    /// Whether a provider may be called now.
-    pub fn allow(
-        &self,
-        provider: ProviderName,
-        model: &str,
-        origin: &str,
-        now: u64,
-    ) -> Result<(), OpenCircuit> {
-        self.with_breaker(provider, model, origin, |b| b.allow(now))
+    /// Whether a chain entry may be called now.
+    pub fn allow(&self, entry: &ChainEntry, now: u64) -> Result<(), OpenCircuit> {
+        self.with_breaker(entry, |b| b.allow(now))
     }
 
     /// Records the outcome of a call.
-    pub fn record_outcome(
-        &self,
-        provider: ProviderName,
-        model: &str,
-        origin: &str,
-        outcome: Result<(), ErrorCode>,
-        now: u64,
-    ) {
+    pub fn record_outcome(&self, entry: &ChainEntry, outcome: Result<(), ErrorCode>, now: u64) {
         let settings = self.settings.breaker;
-        self.with_breaker(provider, model, origin, |b| match outcome {
+        self.with_breaker(entry, |b| match outcome {
             Ok(()) => b.on_success(),
             Err(ErrorCode::Aborted) => b.on_cancel(),
             Err(code) => b.on_failure(code, now, &settings),
@@ -320,8 +332,8 @@ impl ClientState {
             .breakers
             .borrow()
             .iter()
-            .filter(|(_, b)| b.is_open(now))
-            .map(|(k, _)| k.clone())
+            .filter(|(_, _, b)| b.is_open(now))
+            .map(|(n, _, _)| n.clone())
             .collect();
         v.sort();
         v

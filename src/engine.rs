@@ -166,7 +166,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             done: false,
         });
         if let Some(c) = self.client {
-            c.record_call(self.rt.clock.now_ms());
+            c.record_call(entry, self.rt.clock.now_ms());
         }
         st.attempts.len() - 1
     }
@@ -194,13 +194,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                     Outcome::Ok => Ok(()),
                     Outcome::Failed(code) => Err(code),
                 };
-                c.record_outcome(
-                    entry.provider,
-                    &entry.model,
-                    &entry.base_url,
-                    result,
-                    self.rt.clock.now_ms(),
-                );
+                c.record_outcome(entry, result, self.rt.clock.now_ms());
             }
             let a = &mut s.attempt;
             a.duration_ms = now.saturating_sub(a.started_at_ms);
@@ -461,7 +455,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             let roll = self.rt.rng.next_f64();
             let mut decision = decide(&input, &self.req.retry, &self.req.fallback_on, roll);
             if let (Decision::Retry { .. }, Some(c)) = (decision, self.client) {
-                if !c.try_retry(self.rt.clock.now_ms()) {
+                if !c.try_retry(entry, self.rt.clock.now_ms()) {
                     // Retry budget spent: treat this provider as exhausted.
                     decision = if has_next && self.req.fallback_on.contains(&error.code) {
                         Decision::Fallback
@@ -554,13 +548,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
     fn circuit_open(&self, entry_index: usize) -> Option<crate::client::OpenCircuit> {
         let c = self.client?;
         let entry = self.req.chain.get(entry_index)?;
-        c.allow(
-            entry.provider,
-            &entry.model,
-            &entry.base_url,
-            self.rt.clock.now_ms(),
-        )
-        .err()
+        c.allow(entry, self.rt.clock.now_ms()).err()
     }
 
     fn warn_split(&self, provider: ProviderName, count: u32, max: u32) {

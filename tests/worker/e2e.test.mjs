@@ -294,7 +294,7 @@ describe("config", () => {
 
 describe("generation: fallback, routing, statuses", () => {
   const user = newUser("flow");
-  const openaiKey = fakeKey("e2e", "openai");
+  let openaiKey = fakeKey("e2e", "openai");
   const geminiKey = fakeKey("e2e", "gemini");
 
   before(async () => {
@@ -357,6 +357,15 @@ describe("generation: fallback, routing, statuses", () => {
       assert.equal(call.path, "/v1beta/models/gemini-2.5-flash-image:generateContent");
       assert.equal(call.headers["x-goog-api-key"], geminiKey);
     }
+    // The refused key's circuit is now open (per key): the next request skips
+    // OpenAI without calling it, until the user stores a new key.
+    const skipped = await generate(worker, user.token, { prompt: "after a 401" });
+    const skippedBody = expectImages(skipped, 1, "circuit open");
+    assert.equal(skippedBody.data[0].provider, "gemini");
+    assert.ok(skippedBody.attempts.every((a) => a.provider === "gemini"), JSON.stringify(skippedBody.attempts));
+    assert.equal(generationRequests(mock, openaiKey).length - openaiBefore, 1, "OpenAI not called while its circuit is open");
+    openaiKey = fakeKey("e2e", "openai");
+    await storeKey(worker, user.token, "openai", openaiKey);
   });
 
   test("primary 503 three times (retried) falls back to Gemini", async () => {
@@ -632,10 +641,8 @@ describe("generation: nothing configured", () => {
 
 describe("generation: every provider failed", () => {
   const user = newUser("fail");
-  const key = fakeKey("e2e", "openai");
 
   before(async () => {
-    await storeKey(worker, user.token, "openai", key);
     await storeConfig(worker, user.token, [{ provider: "openai" }]);
   });
 
@@ -659,6 +666,9 @@ describe("generation: every provider failed", () => {
   ];
   for (const [name, step, status, code, retryable, calls] of cases) {
     test(`${name} → HTTP ${status}, code ${code}`, async () => {
+      // A fresh key per case: the Worker's circuit breaker remembers failures per key.
+      const key = fakeKey("e2e", "openai");
+      await storeKey(worker, user.token, "openai", key);
       await scriptKey(mock, key, [], { after: step });
       const before = generationRequests(mock, key).length;
       const res = await generate(worker, user.token, { prompt: `fail ${name}` });

@@ -262,6 +262,9 @@ export function defaultBindings(mockUrl) {
   return {
     ALLOWED_ORIGINS: ALLOWED_ORIGINS.join(","),
     RATE_LIMIT_PER_MINUTE: "100000",
+    // The isolate-wide retry budget would make one test's retries depend on the
+    // others' (all run in one isolate); reliability.test.mjs tests the defaults.
+    RETRY_BUDGET_MIN_RETRIES: "100000",
     JWT_SECRET,
     KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1 }),
     KEY_ENCRYPTION_ACTIVE_KID: "k1",

@@ -246,7 +246,7 @@ pub const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, x
 /// Methods the API uses.
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 /// Headers a browser may read.
-pub const EXPOSE_HEADERS: &str = "x-request-id, retry-after";
+pub const EXPOSE_HEADERS: &str = "x-request-id, retry-after, idempotent-replayed";
 
 impl Cors {
     /// Parses a comma-separated list; `*` is ignored (never allowed).

@@ -39,6 +39,8 @@ pub struct Settings {
     base_urls: Result<[String; 3], String>,
     /// Generation requests per user per minute (`RATE_LIMIT_PER_MINUTE`; 0 = off).
     rate_limit_per_minute: u32,
+    /// Retry budget and circuit breakers of this isolate's engine client.
+    client: imagegen::client::ClientSettings,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -95,6 +97,7 @@ impl Settings {
             rate_limit_per_minute: var(env, "RATE_LIMIT_PER_MINUTE")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            client: client_settings(env),
         }
     }
 
@@ -116,6 +119,33 @@ impl Settings {
             ProviderName::Mock => default_base_url(ProviderName::Mock).to_string(),
         })
     }
+}
+
+/// Tuning of the per-isolate retry budget and circuit breakers (optional
+/// variables; the library's defaults otherwise).
+fn client_settings(env: &Env) -> imagegen::client::ClientSettings {
+    let mut s = imagegen::client::ClientSettings::default();
+    let num = |name: &str| {
+        var(env, name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    if let Some(v) = num("RETRY_BUDGET_RATIO") {
+        s.budget.ratio = v;
+    }
+    if let Some(v) = num("RETRY_BUDGET_MIN_RETRIES") {
+        s.budget.min_retries = v as u32;
+    }
+    if let Some(v) = num("CIRCUIT_BREAKER_FAILURES") {
+        s.breaker.failure_threshold = (v as u32).max(1);
+    }
+    if let Some(v) = num("CIRCUIT_BREAKER_COOLDOWN_MS") {
+        s.breaker.cooldown_ms = v as u64;
+    }
+    if let Some(v) = num("CIRCUIT_BREAKER_HARD_COOLDOWN_MS") {
+        s.breaker.hard_cooldown_ms = v as u64;
+    }
+    s
 }
 
 fn header(req: &web_sys::Request, name: &str) -> Option<String> {
@@ -185,13 +215,22 @@ pub fn error_response(e: &ApiError) -> Result<web_sys::Response, JsValue> {
     json_response(e.status, &JsValue::from_str(&e.body()), &headers)
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<JsValue, ApiError> {
-    let js = value
+/// A plain JS object (image strings pass through as the same JS values).
+fn to_js_object<T: Serialize>(value: &T) -> Result<JsValue, ApiError> {
+    value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|_| ApiError::server("could not serialise the response"))?;
-    js_sys::JSON::stringify(&js)
+        .map_err(|_| ApiError::server("could not serialise the response"))
+}
+
+/// JSON text, built by `JSON.stringify` in JS.
+fn stringify(js: &JsValue) -> Result<JsValue, ApiError> {
+    js_sys::JSON::stringify(js)
         .map(JsValue::from)
         .map_err(|_| ApiError::server("could not serialise the response"))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<JsValue, ApiError> {
+    stringify(&to_js_object(value)?)
 }
 
 fn ok_json<T: Serialize>(value: &T) -> Result<web_sys::Response, ApiError> {
@@ -358,12 +397,25 @@ pub async fn handle(
         }
         Route::Generate => {
             rate_limit(env, settings, &user).await?;
-            generate(&store, settings, &user, &body).await
+            match header(req, "idempotency-key") {
+                None => {
+                    let obj = generate(&store, settings, &user, &body).await?;
+                    json_response(200, &stringify(&obj)?, &[])
+                        .map_err(|_| ApiError::server("could not build the response"))
+                }
+                Some(key) => idempotent_generate(&store, settings, &user, &key, &body).await,
+            }
         }
     }
 }
 
 thread_local! {
+    // One long-lived engine client per isolate: a retry budget and circuit
+    // breakers shared by all requests, so an outage does not multiply load.
+    static CLIENT: std::cell::RefCell<Option<std::rc::Rc<imagegen::client::ClientState>>> =
+        const { std::cell::RefCell::new(None) };
+    // Idempotency keys being processed by this isolate.
+    static IN_FLIGHT: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
     // Per-isolate sliding windows of generation requests by user.
     static WINDOWS: std::cell::RefCell<crate::ratelimit::Windows> =
         std::cell::RefCell::new(crate::ratelimit::Windows::default());
@@ -559,7 +611,7 @@ async fn generate(
     settings: &Settings,
     user: &str,
     body: &[u8],
-) -> Result<web_sys::Response, ApiError> {
+) -> Result<JsValue, ApiError> {
     let config = load_config(store, user).await?;
     let parsed = images::parse_request(body, config.as_ref().map(|c| &c.defaults))?;
 
@@ -632,8 +684,162 @@ async fn generate(
         ApiError::invalid(&param, e.message.replace("`count`", "`n`"))
     })?;
     let created = now_ms() / 1000;
-    match engine::generate(&runtime(), &valid, &NoEvents, &CancelToken::new()).await {
-        Ok(result) => ok_json(&images::response(result, created, warnings)),
+    let client = CLIENT.with(|c| {
+        c.borrow_mut()
+            .get_or_insert_with(|| {
+                std::rc::Rc::new(imagegen::client::ClientState::new(settings.client))
+            })
+            .clone()
+    });
+    match engine::generate_with_client(
+        &runtime(),
+        &valid,
+        &NoEvents,
+        &CancelToken::new(),
+        Some(&client),
+    )
+    .await
+    {
+        Ok(result) => to_js_object(&images::response(result, created, warnings)),
         Err(e) => Err(ApiError::from_engine(&e)),
     }
+}
+
+/// How long a pending idempotency marker blocks duplicates.
+const IDEMPOTENCY_PENDING_MS: f64 = 10.0 * 60.0 * 1000.0;
+/// How long a finished result is replayed.
+const IDEMPOTENCY_TTL_S: u64 = 24 * 60 * 60;
+
+#[derive(Serialize, serde::Deserialize)]
+struct IdemRecord {
+    state: String,
+    fp: String,
+    at: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<JsBody>,
+}
+
+/// A JS value carried through serde untouched (images stay JS strings).
+#[derive(Serialize, serde::Deserialize)]
+struct JsBody(#[serde(with = "serde_wasm_bindgen::preserve")] JsValue);
+
+/// Removes an idempotency key from this isolate's in-flight list when dropped.
+struct InFlightGuard(String);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        IN_FLIGHT.with(|f| f.borrow_mut().retain(|k| *k != self.0));
+    }
+}
+
+/// `POST /v1/images/generations` with an `Idempotency-Key`: a repeated key
+/// (per user, same body) returns the stored result instead of paying again;
+/// a concurrent duplicate gets 409; the same key with another body gets 422.
+async fn idempotent_generate(
+    store: &KvStore,
+    settings: &Settings,
+    user: &str,
+    key: &str,
+    body: &[u8],
+) -> Result<web_sys::Response, ApiError> {
+    let key = key.trim();
+    if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        ));
+    }
+    let name = format!(
+        "idem:{}:{}",
+        api::kv_user(user),
+        crate::platform::sha256_hex(key.as_bytes()).await?
+    );
+    let fp = crate::platform::sha256_hex(body).await?;
+    let claimed = IN_FLIGHT.with(|f| {
+        let mut f = f.borrow_mut();
+        if f.contains(&name) {
+            false
+        } else {
+            f.push(name.clone());
+            true
+        }
+    });
+    if !claimed {
+        return Err(in_use());
+    }
+    let _guard = InFlightGuard(name.clone());
+    let existing: Option<IdemRecord> = store.get(&name).json().await.map_err(kv_error)?;
+    let now = js_sys::Date::now();
+    if let Some(rec) = existing {
+        if rec.fp != fp {
+            let mut e = ApiError::invalid(
+                "Idempotency-Key",
+                "this Idempotency-Key was used with a different request body",
+            );
+            e.status = 422;
+            e.code = "idempotency_key_reused".into();
+            return Err(e);
+        }
+        match (rec.state.as_str(), rec.body) {
+            ("done", Some(JsBody(obj))) => {
+                return json_response(
+                    200,
+                    &stringify(&obj)?,
+                    &[("idempotent-replayed", "true".to_string())],
+                )
+                .map_err(|_| ApiError::server("could not build the response"));
+            }
+            ("pending", _) if now - rec.at < IDEMPOTENCY_PENDING_MS => return Err(in_use()),
+            _ => {}
+        }
+    }
+    let pending = IdemRecord {
+        state: "pending".into(),
+        fp: fp.clone(),
+        at: now,
+        body: None,
+    };
+    store
+        .put(&name, &pending)
+        .map_err(kv_error)?
+        .expiration_ttl((IDEMPOTENCY_PENDING_MS / 1000.0) as u64)
+        .execute()
+        .await
+        .map_err(kv_error)?;
+    match generate(store, settings, user, body).await {
+        Ok(obj) => {
+            let done = IdemRecord {
+                state: "done".into(),
+                fp,
+                at: now,
+                body: Some(JsBody(obj.clone())),
+            };
+            store
+                .put(&name, &done)
+                .map_err(kv_error)?
+                .expiration_ttl(IDEMPOTENCY_TTL_S)
+                .execute()
+                .await
+                .map_err(kv_error)?;
+            json_response(200, &stringify(&obj)?, &[])
+                .map_err(|_| ApiError::server("could not build the response"))
+        }
+        Err(e) => {
+            // Nothing was produced: let a retry with the same key run again.
+            let _ = store.delete(&name).await;
+            Err(e)
+        }
+    }
+}
+
+fn in_use() -> ApiError {
+    let mut e = ApiError::new(
+        409,
+        "idempotency_key_in_use",
+        "a request with this Idempotency-Key is still being processed; retry later",
+    );
+    e.param = Some("Idempotency-Key".into());
+    e.retryable = Some(true);
+    e.retry_after_s = Some(1);
+    e
 }

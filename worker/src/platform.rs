@@ -38,6 +38,8 @@ extern "C" {
         signature: &Uint8Array,
         data: &Uint8Array,
     ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = digest, catch)]
+    fn subtle_digest(algorithm: &str, data: &Uint8Array) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
     fn get_random_values(buf: &Uint8Array) -> Result<JsValue, JsValue>;
 }
@@ -67,6 +69,18 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
     get_random_values(&arr).map_err(|_| "crypto.getRandomValues failed".to_string())?;
     arr.copy_to(buf);
     Ok(())
+}
+
+/// SHA-256 of `data`, as lowercase hex.
+pub async fn sha256_hex(data: &[u8]) -> Result<String, crate::api::ApiError> {
+    let out = await_promise(subtle_digest("SHA-256", &Uint8Array::from(data)))
+        .await
+        .map_err(|_| crate::api::ApiError::server("SHA-256 is unavailable"))?;
+    Ok(Uint8Array::new(&out)
+        .to_vec()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// Random lowercase hex (request ids).

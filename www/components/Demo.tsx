@@ -1,0 +1,531 @@
+"use client";
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { GenerateBody, GeneratedImage, ProviderName, ServerInfo, Simulate, Warning, ErrorInfo } from "@/lib/protocol";
+import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunResult } from "@/lib/client/run";
+import { addEvent, addNote, emptyTimeline, fromAttempts, type TimelineState } from "@/lib/client/timeline";
+import { ChainEditor, type ChainEntry } from "./ChainEditor";
+import { Timeline } from "./Timeline";
+
+type Mode = "node" | "edge" | "browser" | "worker";
+
+const MODES: Array<{ id: Mode; label: string; hint: string }> = [
+  { id: "node", label: "Server (Node route)", hint: "POST /api/generate-image on the Node.js runtime" },
+  { id: "edge", label: "Server (Edge route)", hint: "POST /api/generate-image-edge on the Edge runtime" },
+  { id: "browser", label: "In your browser (bring your own key)", hint: "the package itself runs in this page" },
+  { id: "worker", label: "Worker", hint: "the Cloudflare Worker's OpenAI-compatible API" },
+];
+
+const SHAPES: Array<{ group: string; options: Array<[string, string]> }> = [
+  { group: "Default", options: [["", "Default (1024×1024)"]] },
+  {
+    group: "Size",
+    options: [
+      ["size:1024x1024", "1024×1024"],
+      ["size:1536x1024", "1536×1024"],
+      ["size:1024x1536", "1024×1536"],
+      ["size:512x512", "512×512"],
+    ],
+  },
+  {
+    group: "Aspect ratio",
+    options: [
+      ["ratio:1:1", "1:1"],
+      ["ratio:4:3", "4:3"],
+      ["ratio:3:2", "3:2"],
+      ["ratio:16:9", "16:9"],
+      ["ratio:9:16", "9:16"],
+    ],
+  },
+];
+
+/** Failures the mock provider can be told to inject (through its `params`). */
+export const FAULTS: Array<{ id: string; label: string; params: Omit<Simulate, "target" | "latencyMs"> }> = [
+  { id: "none", label: "No failure", params: {} },
+  { id: "503x2", label: "503 twice (retries, then recovers)", params: { failFirst: 2, failCode: "provider_error" } },
+  { id: "503", label: "503 every time (retries, then falls back)", params: { failFirst: 1000, failCode: "provider_error" } },
+  {
+    id: "429",
+    label: "429 rate limited once, Retry-After 1.5 s",
+    params: { failFirst: 1, failCode: "rate_limited", retryAfterMs: 1500 },
+  },
+  { id: "auth", label: "401 key refused (falls back at once)", params: { failFirst: 1000, failCode: "auth" } },
+  { id: "quota", label: "402 out of credit (falls back at once)", params: { failFirst: 1000, failCode: "quota" } },
+  {
+    id: "content_policy",
+    label: "Content policy block (no fallback)",
+    params: { failFirst: 1000, failCode: "content_policy" },
+  },
+];
+
+const DEFAULT_WORKER_URL = process.env.NEXT_PUBLIC_WORKER_URL || "http://127.0.0.1:8787";
+
+type Status = "idle" | "running" | "done" | "error" | "cancelled";
+
+interface RunState {
+  status: Status;
+  mode: Mode;
+  timeline: TimelineState;
+  images: GeneratedImage[];
+  warnings: Warning[];
+  partialErrors: ErrorInfo[];
+  error?: ErrorView;
+  totalMs?: number;
+  firstImageMs?: number;
+}
+
+const initialRun: RunState = {
+  status: "idle",
+  mode: "node",
+  timeline: emptyTimeline(),
+  images: [],
+  warnings: [],
+  partialErrors: [],
+};
+
+let entryIds = 0;
+const entry = (provider: ProviderName, model: string): ChainEntry => ({ id: ++entryIds, provider, model, apiKey: "" });
+
+function shapeFields(shape: string): { size?: string; aspectRatio?: string } {
+  if (shape.startsWith("size:")) return { size: shape.slice(5) };
+  if (shape.startsWith("ratio:")) return { aspectRatio: shape.slice(6) };
+  return {};
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+export default function Demo() {
+  const [mode, setMode] = useState<Mode>("node");
+  const [prompt, setPrompt] = useState("a lighthouse on a cliff at dusk, watercolor");
+  const [count, setCount] = useState(2);
+  const [shape, setShape] = useState("");
+  const [serverInfo, setServerInfo] = useState<ServerInfo | null>(null);
+  const [serverProvider, setServerProvider] = useState<ProviderName>("mock");
+  const [demoChain, setDemoChain] = useState<ChainEntry[]>(() => [entry("mock", "primary"), entry("mock", "fallback")]);
+  const [byokChain, setByokChain] = useState<ChainEntry[]>(() => [entry("mock", "primary"), entry("mock", "fallback")]);
+  const [faultId, setFaultId] = useState("none");
+  const [target, setTarget] = useState("primary");
+  const [latencyMs, setLatencyMs] = useState(400);
+  const [workerUrl, setWorkerUrl] = useState(DEFAULT_WORKER_URL);
+  const [run, setRun] = useState<RunState>(initialRun);
+
+  const abortRef = useRef<AbortController | null>(null);
+  const runIdRef = useRef(0);
+  const startRef = useRef(0);
+
+  useEffect(() => {
+    let live = true;
+    fetch("/api/generate-image")
+      .then((r) => (r.ok ? (r.json() as Promise<ServerInfo>) : null))
+      .then((info) => live && setServerInfo(info))
+      .catch(() => live && setServerInfo(null));
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  const serverMode = mode === "node" || mode === "edge";
+  const usesMockChain = (serverMode && serverProvider === "mock") || mode === "browser";
+  const mockLabels = useMemo(() => {
+    const chain = mode === "browser" ? byokChain : demoChain;
+    return chain.filter((e) => e.provider === "mock" && e.model.trim()).map((e) => e.model.trim());
+  }, [mode, byokChain, demoChain]);
+  const effectiveTarget = mockLabels.includes(target) ? target : (mockLabels[0] ?? "");
+  const fault = FAULTS.find((f) => f.id === faultId) ?? FAULTS[0];
+
+  const cancel = useCallback(() => abortRef.current?.abort(), []);
+
+  const generate = useCallback(
+    async (event: React.FormEvent) => {
+      event.preventDefault();
+      abortRef.current?.abort();
+      const controller = new AbortController();
+      abortRef.current = controller;
+      const runId = ++runIdRef.current;
+      const t0 = performance.now();
+      startRef.current = t0;
+      const at = () => Math.round(performance.now() - t0);
+      const current = () => runIdRef.current === runId;
+      setRun({ ...initialRun, status: "running", mode, timeline: emptyTimeline() });
+
+      const base = { prompt, count, ...shapeFields(shape) };
+      const simulate: Simulate = { target: effectiveTarget, latencyMs, ...fault.params };
+      const opts = {
+        signal: controller.signal,
+        onEvent: (e: Parameters<typeof addEvent>[2]) => {
+          if (!current()) return;
+          const atMs = at();
+          setRun((r) => {
+            const images = e.type === "image" ? Object.assign([...r.images], { [e.index]: e.image }) : r.images;
+            return { ...r, images, timeline: addEvent(r.timeline, atMs, e) };
+          });
+        },
+        onNote: (text: string) => {
+          if (!current()) return;
+          const atMs = at();
+          setRun((r) => ({ ...r, timeline: addNote(r.timeline, atMs, text) }));
+        },
+      };
+
+      let result: RunResult;
+      try {
+        if (mode === "node" || mode === "edge") {
+          const body: GenerateBody = { ...base, provider: serverProvider };
+          if (serverProvider === "mock") {
+            body.chain = demoChain.map((e) => e.model.trim());
+            body.simulate = simulate;
+          }
+          result = await runServer(mode === "node" ? "/api/generate-image" : "/api/generate-image-edge", body, opts);
+        } else if (mode === "browser") {
+          const providers = byokChain.map((e) => {
+            const model = e.model.trim() || undefined;
+            if (e.provider !== "mock") return { provider: e.provider, model, apiKey: e.apiKey };
+            const params: Record<string, unknown> = { latencyMs };
+            if (model === simulate.target) Object.assign(params, fault.params);
+            return { provider: e.provider, model, params };
+          });
+          result = await runInBrowser(base, providers, opts);
+        } else {
+          result = await runWorker(workerUrl, base, opts);
+        }
+      } catch (err) {
+        if (!current()) return;
+        const view: ErrorView =
+          err instanceof RunError
+            ? err.view
+            : { code: "provider_error", message: String((err as Error)?.message ?? err), retryable: false, attempts: 0 };
+        const cancelled = view.code === "aborted";
+        setRun((r) => ({
+          ...r,
+          status: cancelled ? "cancelled" : "error",
+          error: cancelled ? undefined : view,
+          totalMs: at(),
+        }));
+        return;
+      }
+      if (!current()) return;
+      const totalMs = at();
+      setRun((r) => ({
+        ...r,
+        status: "done",
+        images: result.images,
+        warnings: result.warnings,
+        partialErrors: result.errors,
+        totalMs,
+        timeline: mode === "worker" ? fromAttempts(r.timeline, result.attempts, 0) : r.timeline,
+      }));
+    },
+    [mode, prompt, count, shape, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl],
+  );
+
+  const onImageLoad = useCallback(() => {
+    const ms = Math.round(performance.now() - startRef.current);
+    setRun((r) => (r.firstImageMs === undefined ? { ...r, firstImageMs: ms } : r));
+  }, []);
+
+  const running = run.status === "running";
+  const shownImages = run.images.filter(Boolean);
+  const activeMode = MODES.find((m) => m.id === mode)!;
+
+  return (
+    <div className="layout">
+      <form className="panel controls" onSubmit={generate} aria-label="Image generation settings">
+        <fieldset className="modes">
+          <legend>Where it runs</legend>
+          {MODES.map((m) => (
+            <label key={m.id} className={`mode ${mode === m.id ? "mode--active" : ""}`}>
+              <input
+                type="radio"
+                name="mode"
+                value={m.id}
+                checked={mode === m.id}
+                onChange={() => setMode(m.id)}
+                disabled={running}
+              />
+              <span>{m.label}</span>
+            </label>
+          ))}
+          <p className="hint">{activeMode.hint}</p>
+        </fieldset>
+
+        <div className="field">
+          <label htmlFor="prompt">Prompt</label>
+          <textarea id="prompt" rows={3} value={prompt} onChange={(e) => setPrompt(e.target.value)} required />
+        </div>
+
+        <div className="row">
+          <div className="field">
+            <label htmlFor="count">Images</label>
+            <input
+              id="count"
+              type="number"
+              min={1}
+              max={10}
+              value={count}
+              onChange={(e) => setCount(Math.max(1, Math.min(10, Number(e.target.value) || 1)))}
+            />
+          </div>
+          <div className="field grow">
+            <label htmlFor="shape">Size or aspect ratio</label>
+            <select id="shape" value={shape} onChange={(e) => setShape(e.target.value)}>
+              {SHAPES.map((g) => (
+                <optgroup key={g.group} label={g.group}>
+                  {g.options.map(([value, label]) => (
+                    <option key={value} value={value}>
+                      {label}
+                    </option>
+                  ))}
+                </optgroup>
+              ))}
+            </select>
+          </div>
+        </div>
+
+        {serverMode && (
+          <section className="group" aria-labelledby="server-chain">
+            <h2 id="server-chain">Provider chain</h2>
+            <p className="hint" data-testid="server-info">
+              {serverInfo === null
+                ? "Asking the server which providers it has keys for…"
+                : serverInfo.mockOnly
+                  ? "This server has no provider keys set: it runs the built-in mock provider."
+                  : `This server has keys for ${serverInfo.providers.join(", ")} (chain in that order).`}
+            </p>
+            <div className="field">
+              <label htmlFor="server-provider">Provider first in the chain</label>
+              <select
+                id="server-provider"
+                value={serverProvider}
+                onChange={(e) => setServerProvider(e.target.value as ProviderName)}
+              >
+                <option value="mock">mock (demo chain, offline)</option>
+                {serverInfo?.providers.map((p) => (
+                  <option key={p} value={p}>
+                    {p} (the server&apos;s key)
+                  </option>
+                ))}
+              </select>
+            </div>
+            {serverProvider === "mock" && <ChainEditor entries={demoChain} onChange={setDemoChain} mockOnly />}
+          </section>
+        )}
+
+        {mode === "browser" && (
+          <section className="group" aria-labelledby="byok-chain">
+            <h2 id="byok-chain">Provider chain</h2>
+            <p className="hint">
+              Keys stay in this page&apos;s memory only: never stored, never sent to this site. Your browser calls the
+              provider directly. The mock provider needs no key.
+            </p>
+            <ChainEditor entries={byokChain} onChange={setByokChain} />
+          </section>
+        )}
+
+        {mode === "worker" && (
+          <section className="group" aria-labelledby="worker-settings">
+            <h2 id="worker-settings">Worker</h2>
+            <div className="field">
+              <label htmlFor="worker-url">Worker URL</label>
+              <input id="worker-url" type="url" value={workerUrl} onChange={(e) => setWorkerUrl(e.target.value)} />
+            </div>
+            <p className="hint">
+              Signs in with a dev JWT from <code>/api/dev-login</code>, then calls{" "}
+              <code>POST /v1/images/generations</code> with <code>model: &quot;mock&quot;</code>.
+            </p>
+          </section>
+        )}
+
+        <div className="group">
+          <fieldset className="simulate" disabled={!usesMockChain || running}>
+            <legend>Simulate failures (mock provider)</legend>
+            {!usesMockChain && (
+              <p className="hint">
+                {mode === "worker"
+                  ? "The Worker runs the mock without injected faults."
+                  : "Only the mock provider takes injected faults."}
+              </p>
+            )}
+            <div className="field">
+              <label htmlFor="fault">Failure</label>
+              <select id="fault" value={faultId} onChange={(e) => setFaultId(e.target.value)}>
+                {FAULTS.map((f) => (
+                  <option key={f.id} value={f.id}>
+                    {f.label}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="row">
+              <div className="field">
+                <label htmlFor="target">On</label>
+                <select id="target" value={effectiveTarget} onChange={(e) => setTarget(e.target.value)}>
+                  {mockLabels.map((l) => (
+                    <option key={l} value={l}>
+                      {l}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field grow">
+                <label htmlFor="latency">
+                  Latency per call: <output htmlFor="latency">{latencyMs} ms</output>
+                </label>
+                <input
+                  id="latency"
+                  type="range"
+                  min={0}
+                  max={3000}
+                  step={100}
+                  value={latencyMs}
+                  onChange={(e) => setLatencyMs(Number(e.target.value))}
+                />
+              </div>
+            </div>
+          </fieldset>
+        </div>
+
+        <div className="actions">
+          <button type="submit" className="primary" disabled={running}>
+            {running ? "Generating…" : "Generate"}
+          </button>
+          <button type="button" onClick={cancel} disabled={!running}>
+            Cancel
+          </button>
+        </div>
+      </form>
+
+      <section
+        className="results"
+        aria-label="Results"
+        data-status={run.status}
+        data-first-image-ms={run.firstImageMs ?? ""}
+        data-total-ms={run.totalMs ?? ""}
+      >
+        <div className="panel">
+          <p className={`status status--${run.status}`} role="status" aria-live="polite" data-testid="status">
+            {statusText(run, shownImages.length)}
+          </p>
+          {run.error && <ErrorPanel error={run.error} />}
+          {run.partialErrors.length > 0 && (
+            <div className="notice notice--warn" data-testid="partial-errors">
+              <strong>Some parts failed:</strong>
+              <ul>
+                {run.partialErrors.map((e, i) => (
+                  <li key={i}>
+                    part {e.part ?? "?"}: <code>{e.code}</code> {e.message}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
+          {run.warnings.length > 0 && (
+            <div className="notice" data-testid="warnings">
+              <strong>Warnings:</strong>
+              <ul>
+                {run.warnings.map((w, i) => (
+                  <li key={i}>
+                    {w.provider}: <code>{w.code}</code> {w.message}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
+        </div>
+
+        <div className="panel">
+          <h2>Attempts timeline</h2>
+          <Timeline state={run.timeline} running={running} />
+        </div>
+
+        <div className="panel">
+          <h2>Images</h2>
+          {shownImages.length === 0 ? (
+            <p className="empty">{running ? "Waiting for the first image…" : "No images yet."}</p>
+          ) : (
+            <ul className="images" data-testid="images">
+              {run.images.map((img, i) =>
+                img ? (
+                  <li key={i}>
+                    {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs of generated images */}
+                    <img
+                      src={`data:${img.mimeType};base64,${img.base64}`}
+                      alt={`Image ${i + 1} for “${prompt}” by ${img.provider}/${img.model}`}
+                      onLoad={onImageLoad}
+                    />
+                    <span className="caption">
+                      #{i + 1} · {img.provider}/{img.model}
+                      {img.seed !== undefined ? ` · seed ${img.seed}` : ""}
+                    </span>
+                  </li>
+                ) : null,
+              )}
+            </ul>
+          )}
+        </div>
+      </section>
+    </div>
+  );
+}
+
+function statusText(run: RunState, images: number): string {
+  switch (run.status) {
+    case "idle":
+      return "Ready. Pick where it runs, then Generate.";
+    case "running":
+      return `Generating… ${images > 0 ? `${images} image${images === 1 ? "" : "s"} so far` : ""}`.trim();
+    case "cancelled":
+      return `Cancelled after ${seconds(run.totalMs ?? 0)}.`;
+    case "error":
+      return `Failed after ${seconds(run.totalMs ?? 0)}.`;
+    case "done": {
+      const first = run.firstImageMs !== undefined ? ` · first image on screen after ${seconds(run.firstImageMs)}` : "";
+      return `${images} image${images === 1 ? "" : "s"} in ${seconds(run.totalMs ?? 0)}${first}`;
+    }
+  }
+}
+
+function ErrorPanel({ error }: { error: ErrorView }) {
+  return (
+    <div className="error" role="alert" data-testid="error" data-code={error.code}>
+      <p className="error__title">
+        <code>{error.code}</code> {error.message}
+      </p>
+      <dl>
+        {error.provider && (
+          <>
+            <dt>Provider</dt>
+            <dd data-testid="error-provider">{error.provider}</dd>
+          </>
+        )}
+        <dt>Retryable</dt>
+        <dd data-testid="error-retryable">{error.retryable ? "yes: may succeed if tried again later" : "no"}</dd>
+        {error.httpStatus !== undefined && (
+          <>
+            <dt>HTTP status</dt>
+            <dd>{error.httpStatus}</dd>
+          </>
+        )}
+        {error.status !== undefined && (
+          <>
+            <dt>Provider status</dt>
+            <dd>{error.status}</dd>
+          </>
+        )}
+        {error.param && (
+          <>
+            <dt>Field</dt>
+            <dd>
+              <code>{error.param}</code>
+            </dd>
+          </>
+        )}
+        {error.attempts > 0 && (
+          <>
+            <dt>Attempts</dt>
+            <dd>{error.attempts}</dd>
+          </>
+        )}
+      </dl>
+    </div>
+  );
+}

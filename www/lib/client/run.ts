@@ -1,0 +1,355 @@
+// The page's four ways of generating: the Node route, the Edge route (both
+// streamed as NDJSON), the package itself in the browser, and the Worker.
+// Each resolves with the same RunResult or rejects with a RunError.
+import {
+  NDJSON,
+  type Attempt,
+  type ErrorBody,
+  type ErrorCode,
+  type ErrorInfo,
+  type GenerateBody,
+  type GenerateEvent,
+  type GeneratedImage,
+  type ProviderName,
+  type StreamLine,
+  type Warning,
+} from "../protocol";
+
+export interface RunResult {
+  images: GeneratedImage[];
+  attempts: Attempt[];
+  warnings: Warning[];
+  errors: ErrorInfo[];
+}
+
+export interface ErrorView {
+  code: ErrorCode | string;
+  message: string;
+  provider?: string;
+  retryable: boolean;
+  /** The provider's HTTP status, if any. */
+  status?: number;
+  /** The HTTP status our route or the Worker answered with, if any. */
+  httpStatus?: number;
+  param?: string;
+  attempts: number;
+}
+
+export class RunError extends Error {
+  constructor(readonly view: ErrorView) {
+    super(view.message);
+  }
+}
+
+export interface RunOptions {
+  signal: AbortSignal;
+  onEvent: (event: GenerateEvent) => void;
+  /** Progress notes that are not library events (e.g. "wasm loaded"). */
+  onNote: (text: string) => void;
+}
+
+function abortedError(): RunError {
+  return new RunError({ code: "aborted", message: "cancelled", retryable: false, attempts: 0 });
+}
+
+function networkError(err: unknown, what: string): RunError {
+  if ((err as Error)?.name === "AbortError") return abortedError();
+  return new RunError({
+    code: "network",
+    message: `${what}: ${(err as Error)?.message ?? String(err)}`,
+    retryable: true,
+    attempts: 0,
+  });
+}
+
+function fromErrorBody(body: ErrorBody["error"], httpStatus: number): RunError {
+  return new RunError({
+    code: body.code,
+    message: body.message,
+    provider: body.provider,
+    retryable: body.retryable,
+    status: body.status,
+    httpStatus,
+    param: body.param,
+    attempts: body.attempts?.length ?? 0,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a), (b) The server routes, streamed
+// ---------------------------------------------------------------------------------------------
+
+export async function runServer(url: string, body: GenerateBody, opts: RunOptions): Promise<RunResult> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: NDJSON },
+      body: JSON.stringify(body),
+      signal: opts.signal,
+    });
+  } catch (err) {
+    throw networkError(err, "the server did not answer");
+  }
+  const type = response.headers.get("content-type") ?? "";
+  if (!response.ok || !type.startsWith(NDJSON) || !response.body) {
+    // Validation errors come back before streaming starts, as plain JSON.
+    let parsed: ErrorBody | undefined;
+    try {
+      parsed = (await response.json()) as ErrorBody;
+    } catch {
+      // not JSON
+    }
+    if (parsed?.error) throw fromErrorBody(parsed.error, response.status);
+    throw new RunError({
+      code: "bad_response",
+      message: `unexpected answer from ${url}: HTTP ${response.status} ${type}`,
+      retryable: false,
+      httpStatus: response.status,
+      attempts: 0,
+    });
+  }
+
+  const images: GeneratedImage[] = [];
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const handle = (line: string): RunResult | undefined => {
+    if (!line.trim()) return undefined;
+    const msg = JSON.parse(line) as StreamLine;
+    if ("event" in msg) {
+      if (msg.event.type === "image") images[msg.event.index] = msg.event.image;
+      opts.onEvent(msg.event);
+      return undefined;
+    }
+    if ("result" in msg) {
+      const got = images.filter(Boolean).length;
+      if (got !== msg.result.imageCount) {
+        throw new RunError({
+          code: "bad_response",
+          message: `the stream announced ${msg.result.imageCount} images but carried ${got}`,
+          retryable: false,
+          attempts: msg.result.attempts.length,
+        });
+      }
+      return { images, attempts: msg.result.attempts, warnings: msg.result.warnings, errors: msg.result.errors };
+    }
+    throw fromErrorBody(msg.error, msg.status);
+  };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const result = handle(line);
+        if (result) return result;
+      }
+    }
+    const result = handle(buffered);
+    if (result) return result;
+  } catch (err) {
+    if (err instanceof RunError) throw err;
+    throw networkError(err, "the stream broke off");
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  throw new RunError({ code: "network", message: "the stream ended without a result", retryable: true, attempts: 0 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) In the browser, bring your own key
+// ---------------------------------------------------------------------------------------------
+
+export interface ByokEntry {
+  provider: ProviderName;
+  /** The mock's label (its model id), or an optional model id for the others. */
+  model: string;
+  /** Typed by the visitor; lives in React state only. */
+  apiKey: string;
+}
+
+type ImagegenModule = typeof import("imagegen");
+let loading: Promise<ImagegenModule> | undefined;
+
+/**
+ * Loads the package on first use only, so the first page load carries no
+ * wasm. `import("imagegen")` resolves the `browser` entry, which fetches and
+ * compiles imagegen_bg.wasm (emitted by the bundler from its
+ * `new URL("./imagegen_bg.wasm", import.meta.url)`) with top-level await:
+ * when the import resolves, the exports are ready, no `init()` needed.
+ */
+export function loadImagegen(): Promise<ImagegenModule> {
+  loading ??= import("imagegen").catch((err) => {
+    loading = undefined;
+    throw err;
+  });
+  return loading;
+}
+
+export async function runInBrowser(
+  base: { prompt: string; count: number; size?: string; aspectRatio?: string },
+  providers: Array<{ provider: ProviderName; model?: string; apiKey?: string; params?: Record<string, unknown> }>,
+  opts: RunOptions,
+): Promise<RunResult> {
+  const t0 = performance.now();
+  let mod: ImagegenModule;
+  try {
+    mod = await loadImagegen();
+  } catch (err) {
+    throw networkError(err, "could not load the imagegen package");
+  }
+  opts.onNote(`package loaded (wasm) in ${Math.round(performance.now() - t0)} ms`);
+  try {
+    const result = await mod.generateImages({ ...base, providers, signal: opts.signal, onEvent: opts.onEvent });
+    return result;
+  } catch (err) {
+    const e = err as Partial<import("imagegen").ImageGenError>;
+    if (e?.name !== "ImageGenError") throw networkError(err, "generateImages failed");
+    throw new RunError({
+      code: e.code ?? "provider_error",
+      message: e.message ?? "",
+      provider: e.provider,
+      retryable: Boolean(e.retryable),
+      status: e.status,
+      param: e.param,
+      attempts: e.attempts?.length ?? 0,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) The Worker (OpenAI-compatible HTTP API)
+// ---------------------------------------------------------------------------------------------
+
+interface WorkerAttempt {
+  provider: ProviderName;
+  model: string;
+  part: number;
+  attempt: number;
+  started_at_ms: number;
+  duration_ms: number;
+  outcome: Attempt["outcome"];
+  status?: number;
+  retry_after_ms?: number;
+  images: number;
+}
+
+interface WorkerImage {
+  b64_json: string;
+  mime_type: string;
+  provider: ProviderName;
+  model: string;
+  revised_prompt?: string;
+}
+
+interface WorkerError {
+  message: string;
+  type: string;
+  code: string;
+  param: string | null;
+  provider?: string;
+  retryable?: boolean;
+  status?: number;
+}
+
+let devToken: { token: string; expiresAt: number } | undefined;
+
+/** A dev JWT from our /api/dev-login (kept in memory, renewed a minute before it expires). */
+async function getDevToken(signal: AbortSignal): Promise<string> {
+  if (devToken && devToken.expiresAt - Date.now() > 60_000) return devToken.token;
+  let response: Response;
+  try {
+    response = await fetch("/api/dev-login", { method: "POST", signal });
+  } catch (err) {
+    throw networkError(err, "dev login failed");
+  }
+  if (response.status === 404) {
+    throw new RunError({
+      code: "auth",
+      message: "dev login is off: start the app with IMAGEGEN_DEV_LOGIN=1 and the Worker's JWT_SECRET",
+      retryable: false,
+      httpStatus: 404,
+      attempts: 0,
+    });
+  }
+  if (!response.ok) {
+    throw new RunError({ code: "auth", message: `dev login failed: HTTP ${response.status}`, retryable: false, httpStatus: response.status, attempts: 0 });
+  }
+  devToken = (await response.json()) as { token: string; expiresAt: number };
+  return devToken.token;
+}
+
+export async function runWorker(
+  workerUrl: string,
+  base: { prompt: string; count: number; size?: string; aspectRatio?: string },
+  opts: RunOptions,
+): Promise<RunResult> {
+  const token = await getDevToken(opts.signal);
+  opts.onNote("signed in with a dev JWT from /api/dev-login");
+  const url = `${workerUrl.replace(/\/+$/, "")}/v1/images/generations`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        prompt: base.prompt,
+        n: base.count,
+        model: "mock",
+        ...(base.size ? { size: base.size } : {}),
+        ...(base.aspectRatio ? { aspect_ratio: base.aspectRatio } : {}),
+      }),
+      signal: opts.signal,
+    });
+  } catch (err) {
+    throw networkError(err, `the Worker at ${workerUrl} did not answer (is it running, and does its ALLOWED_ORIGINS include this page?)`);
+  }
+  let body: {
+    data?: WorkerImage[];
+    attempts?: WorkerAttempt[];
+    warnings?: Warning[];
+    errors?: Array<Record<string, unknown>>;
+    error?: WorkerError;
+  };
+  try {
+    body = await response.json();
+  } catch {
+    throw new RunError({ code: "bad_response", message: `the Worker answered HTTP ${response.status} without JSON`, retryable: false, httpStatus: response.status, attempts: 0 });
+  }
+  if (response.status === 401) devToken = undefined;
+  if (!response.ok || body.error) {
+    const e = body.error;
+    throw new RunError({
+      code: e?.code ?? "provider_error",
+      message: e?.message ?? `HTTP ${response.status}`,
+      provider: e?.provider,
+      retryable: Boolean(e?.retryable),
+      httpStatus: response.status,
+      param: e?.param ?? undefined,
+      attempts: 0,
+    });
+  }
+  const attempts: Attempt[] = (body.attempts ?? []).map((a) => ({
+    provider: a.provider,
+    model: a.model,
+    part: a.part,
+    attempt: a.attempt,
+    startedAtMs: a.started_at_ms,
+    durationMs: a.duration_ms,
+    outcome: a.outcome,
+    status: a.status,
+    retryAfterMs: a.retry_after_ms,
+    images: a.images,
+  }));
+  const images: GeneratedImage[] = (body.data ?? []).map((d) => ({
+    mimeType: d.mime_type,
+    base64: d.b64_json,
+    provider: d.provider,
+    model: d.model,
+    revisedPrompt: d.revised_prompt,
+  }));
+  return { images, attempts, warnings: body.warnings ?? [], errors: (body.errors ?? []) as unknown as ErrorInfo[] };
+}

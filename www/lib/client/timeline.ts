@@ -1,0 +1,114 @@
+// Turns the package's progress events into the page's attempts timeline.
+import type { Attempt, GenerateEvent } from "../protocol";
+
+export type EntryKind = "start" | "ok" | "fail" | "retry" | "fallback" | "image" | "note";
+
+export interface TimelineEntry {
+  id: number;
+  /** ms since Generate was clicked. */
+  atMs: number;
+  kind: EntryKind;
+  part?: number;
+  text: string;
+}
+
+/** "mock/primary", "openai/gpt-image-1". */
+export const who = (provider: string, model?: string) => (model ? `${provider}/${model}` : provider);
+
+export interface TimelineState {
+  entries: TimelineEntry[];
+  /** Per part: provider/model of the latest attempt. */
+  current: Record<number, string>;
+  /** Per part: index of a fallback entry waiting for the name of its target. */
+  pendingFallback: Record<number, number>;
+  nextId: number;
+}
+
+export const emptyTimeline = (): TimelineState => ({ entries: [], current: {}, pendingFallback: {}, nextId: 1 });
+
+function push(state: TimelineState, entry: Omit<TimelineEntry, "id">): TimelineState {
+  return { ...state, entries: [...state.entries, { ...entry, id: state.nextId }], nextId: state.nextId + 1 };
+}
+
+export function addNote(state: TimelineState, atMs: number, text: string): TimelineState {
+  return push(state, { atMs, kind: "note", text });
+}
+
+export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): TimelineState {
+  switch (e.type) {
+    case "attempt_start": {
+      const name = who(e.provider, e.model);
+      let next: TimelineState = { ...state, current: { ...state.current, [e.part]: name } };
+      const pending = state.pendingFallback[e.part];
+      if (pending !== undefined) {
+        // Name the fallback's target now that its first attempt says which entry it is.
+        const entries = next.entries.map((entry, i) =>
+          i === pending ? { ...entry, text: entry.text.replace(/→ \S+/, `→ ${name}`) } : entry,
+        );
+        const pendingFallback = { ...next.pendingFallback };
+        delete pendingFallback[e.part];
+        next = { ...next, entries, pendingFallback };
+      }
+      return push(next, { atMs, kind: "start", part: e.part, text: `${name}: attempt ${e.attempt} started` });
+    }
+    case "attempt_end": {
+      const name = who(e.provider, e.model);
+      const ok = e.outcome === "ok";
+      const status = e.status ? ` (HTTP ${e.status})` : "";
+      return push(state, {
+        atMs,
+        kind: ok ? "ok" : "fail",
+        part: e.part,
+        text: ok
+          ? `${name}: attempt ${e.attempt} succeeded in ${e.durationMs} ms`
+          : `${name}: attempt ${e.attempt} failed with ${e.outcome}${status} after ${e.durationMs} ms`,
+      });
+    }
+    case "retry_scheduled": {
+      const name = state.current[e.part] ?? e.provider;
+      return push(state, {
+        atMs,
+        kind: "retry",
+        part: e.part,
+        text: `retry ${name} in ${e.delayMs} ms (attempt ${e.attempt} got ${e.code})`,
+      });
+    }
+    case "fallback": {
+      const from = state.current[e.part] ?? e.from;
+      const next = push(state, {
+        atMs,
+        kind: "fallback",
+        part: e.part,
+        text: `fallback ${from} → ${e.to} after ${e.code}`,
+      });
+      return { ...next, pendingFallback: { ...next.pendingFallback, [e.part]: next.entries.length - 1 } };
+    }
+    case "image":
+      return push(state, {
+        atMs,
+        kind: "image",
+        part: e.part,
+        text: `image ${e.index + 1} ready from ${who(e.image.provider, e.image.model)}`,
+      });
+  }
+}
+
+/** A timeline after the fact, from an attempts log (the Worker sends no live events). */
+export function fromAttempts(state: TimelineState, attempts: Attempt[], offsetMs: number): TimelineState {
+  let s = state;
+  const sorted = [...attempts].sort((a, b) => a.startedAtMs - b.startedAtMs);
+  for (const a of sorted) {
+    const name = who(a.provider, a.model);
+    const ok = a.outcome === "ok";
+    const status = a.status ? ` (HTTP ${a.status})` : "";
+    s = push(s, {
+      atMs: offsetMs + a.startedAtMs,
+      kind: ok ? "ok" : "fail",
+      part: a.part,
+      text: ok
+        ? `${name}: attempt ${a.attempt} made ${a.images} image${a.images === 1 ? "" : "s"} in ${a.durationMs} ms`
+        : `${name}: attempt ${a.attempt} failed with ${a.outcome}${status} after ${a.durationMs} ms`,
+    });
+  }
+  return s;
+}

@@ -1,0 +1,108 @@
+// The HTTP contract of the demo's generation routes (/api/generate-image on
+// the Node runtime, /api/generate-image-edge on the Edge runtime), shared by
+// the routes and the page. Types only: importing this file loads no wasm.
+import type {
+  Attempt,
+  ErrorCode,
+  ErrorInfo,
+  GenerateEvent,
+  GeneratedImage,
+  ProviderName,
+  Warning,
+} from "imagegen";
+
+export type { Attempt, ErrorCode, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, Warning };
+
+export const PROVIDERS: readonly ProviderName[] = ["openai", "gemini", "stability", "mock"];
+
+export const ERROR_CODES: readonly ErrorCode[] = [
+  "invalid_request",
+  "unsupported",
+  "auth",
+  "permission",
+  "quota",
+  "rate_limited",
+  "content_policy",
+  "not_found",
+  "provider_error",
+  "timeout",
+  "network",
+  "bad_response",
+  "aborted",
+];
+
+/**
+ * Faults injected into the mock provider through its `params`.
+ * `latencyMs` applies to every mock entry of the chain (so progress is
+ * visible); the others only to the entry labelled `target` (default: the
+ * first one, the primary).
+ */
+export interface Simulate {
+  target?: string;
+  failFirst?: number;
+  failCode?: ErrorCode;
+  retryAfterMs?: number;
+  latencyMs?: number;
+}
+
+/** POST body of the generation routes. */
+export interface GenerateBody {
+  prompt: string;
+  /** Moved to the front of the server's chain; `"mock"` runs the demo chain. */
+  provider?: ProviderName;
+  count?: number;
+  size?: string;
+  aspectRatio?: string;
+  /** Labels of the mock demo chain, primary first (default `["primary", "fallback"]`). */
+  chain?: string[];
+  simulate?: Simulate;
+}
+
+/** Successful JSON answer (status 200). */
+export interface GenerateResponse {
+  images: GeneratedImage[];
+  attempts: Attempt[];
+  warnings: Warning[];
+  errors: ErrorInfo[];
+}
+
+/** Error JSON answer (status 4xx/5xx), or the `error` of a stream's last line. */
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    provider?: ProviderName;
+    status?: number;
+    param?: string;
+    retryAfterMs?: number;
+    retryable: boolean;
+    attempts: Attempt[];
+  };
+}
+
+/**
+ * With `Accept: application/x-ndjson` the routes answer 200 at once and
+ * stream one JSON object per line:
+ *   {"event": GenerateEvent}                 for each progress event, as it happens
+ *                                            (`image` events carry the image itself)
+ *   {"result": {attempts, warnings, errors, imageCount}}   last line on success;
+ *                                            the images were sent in the `image` events
+ *                                            (once each: no second copy of the bytes)
+ *   {"status": 429, "error": {...}}          last line on failure: the status the JSON
+ *                                            answer would have had, and its error
+ */
+export type StreamLine =
+  | { event: GenerateEvent }
+  | { result: Omit<GenerateResponse, "images"> & { imageCount: number } }
+  | ({ status: number } & ErrorBody);
+
+export const NDJSON = "application/x-ndjson";
+
+/** What the server reports about itself (GET on the generation routes). */
+export interface ServerInfo {
+  /** Providers with a key on the server, in chain order (names only). */
+  providers: ProviderName[];
+  /** True when no key is set: every request runs on the mock provider. */
+  mockOnly: boolean;
+  runtime: "nodejs" | "edge";
+}
