@@ -51,7 +51,7 @@ echo "listening on http://127.0.0.1:8787 (log: .logs/wrangler.log)"
 title "curl session against the Worker"
 bash scripts/curl-session.sh http://127.0.0.1:8787 http://127.0.0.1:18931
 
-if [ -f www/package.json ]; then
+if [ -f www/package.json ] && [ -f scripts/www.sh ]; then
   title "web app"
   bash scripts/www.sh start > .logs/www.log 2>&1 &
   pids+=($!)
