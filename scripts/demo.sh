@@ -22,7 +22,7 @@ title() { printf '\n\033[1;36m== %s ==\033[0m\n' "$*"; }
 bash scripts/setup.sh
 title "npm package"
 bash scripts/build-pkg.sh
-(cd examples && npm install --install-links --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
+bash scripts/install-pkg.sh examples
 title "Node demo (examples/node-demo.mjs)"
 node examples/node-demo.mjs "${args[@]+"${args[@]}"}"
 

@@ -51,7 +51,7 @@ echo "$web_out" | grep -E "^test result"
 record "wasm-bindgen tests: $(echo "$node_out" | awk '/^test result/{print $4}') in Node, $(echo "$web_out" | awk '/^test result/{print $4}') in Chromium"
 
 section "JS tests of the built package (installed as a user would)"
-(cd tests/js && npm install --install-links --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null)
+bash scripts/install-pkg.sh tests/js
 js_out=$(node --test --test-concurrency=1 tests/js/ 2>&1) || { echo "$js_out"; exit 1; }
 echo "$js_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
 js_skipped=$(echo "$js_out" | awk '/^# skipped/{print $3}')

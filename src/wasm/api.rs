@@ -150,11 +150,13 @@ fn js_extras(obj: &JsValue) -> Result<(Option<Function>, Option<AbortSignal>), E
 /// errors name the field; serde-path-to-error would cost 10 KB of gzip).
 fn from_js<T: for<'de> Deserialize<'de>>(value: &JsValue, what: &str) -> Result<T, Error> {
     serde_wasm_bindgen::from_value(value.clone()).map_err(|e| {
-        let detail = e.to_string();
-        let detail = detail
-            .strip_prefix("Error: ")
-            .unwrap_or(&detail)
-            .to_string();
+        // serde's messages quote the offending value, which may be huge: cut
+        // it in JS before anything is copied into wasm memory.
+        let js: JsValue = e.into();
+        let detail = get(&js, "message")
+            .dyn_ref::<JsString>()
+            .map(|m| String::from(m.substring(0, 200)))
+            .unwrap_or_default();
         Error::invalid(what, format!("`{what}`: {detail}"))
     })
 }
@@ -183,11 +185,94 @@ fn kind_error(path: &str, kind: Kind) -> Error {
     Error::invalid(path, format!("`{path}` must be {expected}"))
 }
 
+/// Longest prompt or negative prompt accepted from JS (checked before the
+/// string is copied into wasm memory).
+const MAX_PROMPT_CHARS: u32 = 100_000;
+/// Longest other string field.
+const MAX_FIELD_CHARS: u32 = 4096;
+/// Deepest nesting of `params`.
+const MAX_PARAMS_DEPTH: usize = 32;
+/// Most values in `params`.
+const MAX_PARAMS_NODES: usize = 10_000;
+
+/// Checks that `value` is plain JSON data of bounded depth and size, without
+/// recursion (a deeply nested object must not overflow the wasm stack).
+fn check_json_data(value: &JsValue, path: &str) -> Result<(), Error> {
+    let too_big = || {
+        Error::invalid(
+            path,
+            format!("`{path}` is nested deeper than {MAX_PARAMS_DEPTH} levels or holds more than {MAX_PARAMS_NODES} values"),
+        )
+    };
+    let mut stack = vec![(value.clone(), 0usize)];
+    let mut nodes = 0usize;
+    while let Some((v, depth)) = stack.pop() {
+        nodes += 1;
+        if nodes > MAX_PARAMS_NODES || depth > MAX_PARAMS_DEPTH {
+            return Err(too_big());
+        }
+        if v.is_function() || v.is_symbol() || v.is_bigint() {
+            return Err(Error::invalid(
+                path,
+                format!("`{path}` must hold JSON data only"),
+            ));
+        }
+        if let Some(text) = v.dyn_ref::<JsString>() {
+            if text.length() > MAX_PROMPT_CHARS {
+                return Err(too_big());
+            }
+        } else if js_sys::Array::is_array(&v) {
+            let arr = js_sys::Array::from(&v);
+            if arr.length() as usize > MAX_PARAMS_NODES {
+                return Err(too_big());
+            }
+            stack.extend(arr.iter().map(|x| (x, depth + 1)));
+        } else if v.is_object() {
+            let values = js_sys::Object::values(v.unchecked_ref());
+            if values.length() as usize > MAX_PARAMS_NODES {
+                return Err(too_big());
+            }
+            stack.extend(values.iter().map(|x| (x, depth + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// A string argument, length-checked before it is copied into wasm memory.
+fn string_arg(value: &JsValue, field: &str, max: u32) -> Result<Option<String>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let text = value
+        .dyn_ref::<JsString>()
+        .ok_or_else(|| Error::invalid(field, format!("`{field}` must be a string")))?;
+    if text.length() > max {
+        return Err(Error::invalid(
+            field,
+            format!("`{field}` is longer than {max} characters"),
+        ));
+    }
+    Ok(Some(String::from(text)))
+}
+
 /// Checks one field's JS type; absent (`undefined`/`null`) passes.
 fn check_field(obj: &JsValue, key: &str, path: &str, kind: Kind) -> Result<JsValue, Error> {
     let v = get(obj, key);
     if v.is_undefined() || v.is_null() {
         return Ok(v);
+    }
+    if let Some(text) = v.dyn_ref::<JsString>() {
+        let max = if matches!(key, "prompt" | "negativePrompt") {
+            MAX_PROMPT_CHARS
+        } else {
+            MAX_FIELD_CHARS
+        };
+        if text.length() > max {
+            return Err(Error::invalid(
+                path,
+                format!("`{path}` is longer than {max} characters"),
+            ));
+        }
     }
     let ok = match kind {
         Kind::Str => v.is_string(),
@@ -274,7 +359,10 @@ fn check_request_types(req: &JsValue) -> Result<(), Error> {
             for key in ["apiKey", "model", "baseUrl"] {
                 check_field(&p, key, &path(key), Kind::Str)?;
             }
-            check_field(&p, "params", &path("params"), Kind::Obj)?;
+            let params = check_field(&p, "params", &path("params"), Kind::Obj)?;
+            if params.is_object() {
+                check_json_data(&params, &path("params"))?;
+            }
         }
     }
     Ok(())
@@ -377,8 +465,7 @@ fn generate_promise(request: JsValue, client: Option<Rc<ClientState>>) -> Promis
 }
 
 fn parse_provider(value: &JsValue, field: &str) -> Result<ProviderName, Error> {
-    let name = value
-        .as_string()
+    let name = string_arg(value, field, 64)?
         .ok_or_else(|| Error::invalid(field, format!("`{field}` must be a string")))?;
     ProviderName::parse(&name).ok_or_else(|| {
         Error::invalid(
@@ -407,11 +494,11 @@ async fn validate_key(
     key: JsValue,
     opts: ValidateOptions,
 ) -> Result<bool, Error> {
-    let key = match key.as_string() {
-        Some(k) => Secret::new(k.trim()),
-        None if key.is_undefined() || key.is_null() => Secret::default(),
-        None => return Err(Error::invalid("apiKey", "`apiKey` must be a string")),
-    };
+    let key = Secret::new(
+        string_arg(&key, "apiKey", MAX_FIELD_CHARS)?
+            .unwrap_or_default()
+            .trim(),
+    );
     let base_url = match opts.base_url.as_deref() {
         Some(u) => parse_origin("baseUrl", u)?,
         None => default_base_url(provider).to_string(),
@@ -508,19 +595,21 @@ struct Service {
 
 impl Service {
     fn new(provider: ProviderName, api_key: JsValue, options: JsValue) -> Result<Service, JsValue> {
-        let api_key = match api_key.as_string() {
-            Some(k) => Some(Secret::new(k)),
-            None if api_key.is_undefined() || api_key.is_null() => None,
-            None => {
-                return Err(to_js_error(&Error::invalid(
-                    "apiKey",
-                    "`apiKey` must be a string",
-                )))
-            }
-        };
+        let api_key = string_arg(&api_key, "apiKey", MAX_FIELD_CHARS)
+            .map_err(|e| to_js_error(&e))?
+            .map(Secret::new);
         let options = if options.is_undefined() || options.is_null() {
             ServiceOptions::default()
         } else {
+            let params = check_field(&options, "params", "options.params", Kind::Obj)
+                .map_err(|e| to_js_error(&e))?;
+            if params.is_object() {
+                check_json_data(&params, "options.params").map_err(|e| to_js_error(&e))?;
+            }
+            for key in ["model", "baseUrl"] {
+                check_field(&options, key, &format!("options.{key}"), Kind::Str)
+                    .map_err(|e| to_js_error(&e))?;
+            }
             from_js(&options, "options").map_err(|e| to_js_error(&e))?
         };
         Ok(Service {
@@ -531,10 +620,24 @@ impl Service {
     }
 
     fn generate(&self, prompt: JsValue, options: JsValue) -> Promise {
-        let prompt = match prompt.as_string() {
-            Some(p) => p,
-            None => return reject(&Error::invalid("prompt", "`prompt` must be a string")),
+        let prompt = match string_arg(&prompt, "prompt", MAX_PROMPT_CHARS) {
+            Ok(Some(p)) => p,
+            Ok(None) => return reject(&Error::invalid("prompt", "`prompt` must be a string")),
+            Err(e) => return reject(&e),
         };
+        if options.is_object() {
+            let checked = check_field(&options, "additionalParams", "additionalParams", Kind::Obj)
+                .and_then(|p| {
+                    if p.is_object() {
+                        check_json_data(&p, "additionalParams")
+                    } else {
+                        Ok(())
+                    }
+                });
+            if let Err(e) = checked {
+                return reject(&e);
+            }
+        }
         let parsed = if options.is_undefined() || options.is_null() {
             Ok((ServiceGenerateOptions::default(), None, None))
         } else {

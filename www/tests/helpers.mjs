@@ -152,8 +152,8 @@ export async function newPage(browser, { viewport = { width: 1280, height: 1000 
   return { context, page, blocked, consoleErrors };
 }
 
-/** Fills the form and clicks Generate. */
-export async function fillAndGenerate(page, { mode, prompt, count, fault, target, latency, shape, workerUrl } = {}) {
+/** Fills the form and (unless `click: false`) clicks Generate. */
+export async function fillAndGenerate(page, { mode, prompt, count, fault, target, latency, shape, workerUrl, click = true } = {}) {
   if (mode) await page.getByLabel(mode, { exact: true }).check();
   if (prompt !== undefined) await page.getByLabel("Prompt").fill(prompt);
   if (count !== undefined) await page.getByLabel("Images", { exact: true }).fill(String(count));
@@ -162,6 +162,10 @@ export async function fillAndGenerate(page, { mode, prompt, count, fault, target
   if (target !== undefined) await page.getByLabel("On", { exact: true }).selectOption(target);
   if (latency !== undefined) await setRange(page.getByLabel(/Latency per call/), latency);
   if (workerUrl !== undefined) await page.getByLabel("Worker URL").fill(workerUrl);
+  if (click) await clickGenerate(page);
+}
+
+export async function clickGenerate(page) {
   await page.getByRole("button", { name: "Generate" }).click();
 }
 

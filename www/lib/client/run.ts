@@ -195,13 +195,14 @@ export async function runInBrowser(
   opts: RunOptions,
 ): Promise<RunResult> {
   const t0 = performance.now();
+  const first = loading === undefined;
   let mod: ImagegenModule;
   try {
     mod = await loadImagegen();
   } catch (err) {
     throw networkError(err, "could not load the imagegen package");
   }
-  opts.onNote(`package loaded (wasm) in ${Math.round(performance.now() - t0)} ms`);
+  if (first) opts.onNote(`package loaded (wasm) in ${Math.round(performance.now() - t0)} ms`);
   try {
     const result = await mod.generateImages({ ...base, providers, signal: opts.signal, onEvent: opts.onEvent });
     return result;

@@ -1,0 +1,100 @@
+// The page's Worker mode against the real Worker: worker/build (built with
+// scripts/build-worker.sh when missing) run in workerd through Miniflare 4
+// with the repository's own helper (tests/worker/helpers.mjs), CORS allowing
+// this page's origin, and the same JWT_SECRET given to the Next server so its
+// /api/dev-login tokens are accepted.
+import { after, before, describe, test } from "node:test";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  ROOT,
+  assert,
+  fillAndGenerate,
+  launchBrowser,
+  newPage,
+  renderedImages,
+  startNext,
+  timeline,
+  waitForRunEnd,
+} from "./helpers.mjs";
+
+const workerHelpers = await import(pathToFileURL(path.join(ROOT, "tests/worker/helpers.mjs")).href);
+
+let mock;
+let worker;
+let next;
+let chrome;
+
+before(async () => {
+  if (!fs.existsSync(path.join(ROOT, "worker/build/index.js"))) {
+    const r = spawnSync("bash", ["scripts/build-worker.sh"], { cwd: ROOT, stdio: "inherit" });
+    assert.equal(r.status, 0, "scripts/build-worker.sh failed");
+  }
+  next = await startNext({ JWT_SECRET: workerHelpers.JWT_SECRET, IMAGEGEN_DEV_LOGIN: "1" });
+  mock = await workerHelpers.startMockServer();
+  worker = await workerHelpers.startWorker({ mockUrl: mock.url, bindings: { ALLOWED_ORIGINS: next.url } });
+  chrome = await launchBrowser();
+});
+
+after(async () => {
+  await chrome?.close();
+  await worker?.close();
+  await mock?.close();
+  await next?.stop();
+});
+
+const decode = (part) => JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+
+describe("Worker mode", () => {
+  test("/api/dev-login signs an HS256 JWT the Worker accepts", async () => {
+    const r = await fetch(`${next.url}/api/dev-login`, { method: "POST" });
+    assert.equal(r.status, 200);
+    const { token, sub, expiresAt } = await r.json();
+    const [header, payload, signature] = token.split(".");
+    assert.deepEqual(decode(header), { alg: "HS256", typ: "JWT" });
+    const claims = decode(payload);
+    assert.equal(claims.sub, sub);
+    assert.equal(claims.aud, "authenticated");
+    assert.ok(claims.exp * 1000 === expiresAt && expiresAt > Date.now());
+    assert.ok(signature.length > 20);
+    const ok = await worker.request("/v1/keys", { token });
+    assert.equal(ok.status, 200, ok.text);
+    const forged = await worker.request("/v1/keys", { token: `${header}.${payload}.${"A".repeat(43)}` });
+    assert.equal(forged.status, 401);
+  });
+
+  test("the page's Worker mode renders the Worker's mock images", async () => {
+    const { page, context, blocked, consoleErrors } = await newPage(chrome.browser);
+    await page.goto(next.url);
+    await fillAndGenerate(page, { mode: "Worker", count: 2, workerUrl: worker.url, prompt: "a harbour at night" });
+    assert.equal(await waitForRunEnd(page), "done", await page.getByTestId("status").textContent());
+    assert.equal(await renderedImages(page), 2);
+    const entries = await timeline(page);
+    assert.match(entries[0].text, /signed in with a dev JWT/);
+    const attempts = entries.filter((e) => e.kind === "ok" || e.kind === "fail");
+    assert.equal(attempts.length, 1, JSON.stringify(entries));
+    assert.match(attempts[0].text, /^.*mock\/\S+: attempt 1 made 2 images in \d+ ms/);
+    const captions = await page.locator('[data-testid="images"] .caption').allTextContents();
+    for (const c of captions) assert.match(c, /^#\d · mock\//);
+    const src = await page.locator('[data-testid="images"] img').first().getAttribute("src");
+    assert.match(Buffer.from(src.split(",")[1], "base64").toString("utf8"), /a harbour at night/);
+    assert.deepEqual(blocked, []);
+    assert.deepEqual(consoleErrors, []);
+    await context.close();
+  });
+
+  test("a Worker error is shown with its code and HTTP status", async () => {
+    const { page, context } = await newPage(chrome.browser);
+    await page.goto(next.url);
+    await fillAndGenerate(page, { mode: "Worker", count: 1, workerUrl: worker.url, prompt: "   " });
+    assert.equal(await waitForRunEnd(page), "error");
+    const error = page.getByTestId("error");
+    assert.equal(await error.getAttribute("data-code"), "invalid_request");
+    const text = await error.textContent();
+    assert.match(text, /HTTP status400/);
+    assert.match(text, /Fieldprompt/);
+    await context.close();
+  });
+});
