@@ -4,6 +4,9 @@
 use imagegen::{ErrorCode, ProviderName};
 use serde::Serialize;
 
+/// Longest error message sent.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -128,6 +131,11 @@ pub fn type_for_status(status: u16) -> &'static str {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> ApiError {
+        let mut message: String = message.into();
+        // Parser messages may quote the offending input: keep responses small.
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            message = message.chars().take(MAX_MESSAGE_CHARS).collect::<String>() + "…";
+        }
         ApiError {
             status,
             kind: type_for_status(status),
@@ -136,7 +144,7 @@ impl ApiError {
             } else {
                 code.into()
             },
-            message: message.into(),
+            message,
             param: None,
             provider: None,
             retryable: None,
