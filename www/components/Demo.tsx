@@ -212,7 +212,10 @@ export default function Demo() {
         warnings: result.warnings,
         partialErrors: result.errors,
         totalMs,
-        timeline: mode === "worker" ? fromAttempts(r.timeline, result.attempts, 0) : r.timeline,
+        timeline:
+          mode === "worker"
+            ? fromAttempts(r.timeline, result.attempts, Math.round((result.attemptsClockStart ?? t0) - t0))
+            : r.timeline,
       }));
     },
     [mode, prompt, count, shape, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl],

@@ -20,6 +20,8 @@ export interface RunResult {
   attempts: Attempt[];
   warnings: Warning[];
   errors: ErrorInfo[];
+  /** performance.now() when the attempts' clock started (the Worker's `started_at_ms` count from its request). */
+  attemptsClockStart?: number;
 }
 
 export interface ErrorView {
@@ -291,6 +293,7 @@ export async function runWorker(
   const token = await getDevToken(opts.signal);
   opts.onNote("signed in with a dev JWT from /api/dev-login");
   const url = `${workerUrl.replace(/\/+$/, "")}/v1/images/generations`;
+  const sentAt = performance.now();
   let response: Response;
   try {
     response = await fetch(url, {
@@ -352,5 +355,11 @@ export async function runWorker(
     model: d.model,
     revisedPrompt: d.revised_prompt,
   }));
-  return { images, attempts, warnings: body.warnings ?? [], errors: (body.errors ?? []) as unknown as ErrorInfo[] };
+  return {
+    images,
+    attempts,
+    warnings: body.warnings ?? [],
+    errors: (body.errors ?? []) as unknown as ErrorInfo[],
+    attemptsClockStart: sentAt,
+  };
 }
