@@ -326,7 +326,7 @@ pub async fn handle(
     let method = req.method();
     let route = api::route(&method, &url.pathname())?;
     if route == Route::Health {
-        return ok_json(&serde_json::json!({"status": "ok"}));
+        return health();
     }
     let user = jwt::authenticate(
         header(req, "authorization").as_deref(),
@@ -351,7 +351,7 @@ pub async fn handle(
     };
     let store = kv(env)?;
     match route {
-        Route::Health => ok_json(&serde_json::json!({"status": "ok"})),
+        Route::Health => health(),
         Route::ListKeys => {
             let mut data = Vec::new();
             for p in KEYED {
@@ -459,6 +459,12 @@ async fn rate_limit(env: &Env, settings: &Settings, user: &str) -> Result<(), Ap
                 .hit(user, settings.rate_limit_per_minute, now)
         })
         .map_err(limited)
+}
+
+/// Liveness, with this isolate's wasm memory (load tests watch it stay flat).
+fn health() -> Result<web_sys::Response, ApiError> {
+    let pages = core::arch::wasm32::memory_size(0);
+    ok_json(&serde_json::json!({"status": "ok", "wasmMemoryBytes": pages * 65536}))
 }
 
 async fn load_config(store: &KvStore, user: &str) -> Result<Option<UserConfig>, ApiError> {

@@ -14,6 +14,7 @@ import {
   fillAndGenerate,
   launchBrowser,
   newPage,
+  recordMetric,
   renderedImages,
   startNext,
   timeline,
@@ -71,6 +72,9 @@ describe("Worker mode", () => {
     await fillAndGenerate(page, { mode: "Worker", count: 2, workerUrl: worker.url, prompt: "a harbour at night" });
     assert.equal(await waitForRunEnd(page), "done", await page.getByTestId("status").textContent());
     assert.equal(await renderedImages(page), 2);
+    const firstImageMs = Number(await page.locator("section.results").getAttribute("data-first-image-ms"));
+    assert.ok(firstImageMs > 0);
+    recordMetric("timeToFirstImage.worker.mock.pageMs", firstImageMs);
     const entries = await timeline(page);
     assert.match(entries[0].text, /signed in with a dev JWT/);
     const attempts = entries.filter((e) => e.kind === "ok" || e.kind === "fail");

@@ -198,7 +198,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   permission: 502,
   quota: 502,
   rate_limited: 429,
-  timeout: 502,
+  timeout: 504,
 };
 
 /** HTTP status and body for a rejection of `generateImages` (or our own BadRequest). */
