@@ -818,3 +818,83 @@ mod client {
         );
     }
 }
+
+// ------------------------------------------------------------ secret hygiene
+
+#[test]
+fn recognisable_keys_never_reach_messages_or_debug_output() {
+    const MARK: &str = "sk-SECRET-hygiene";
+    let keyed = |p: ProviderName, origin: &str| ProviderConfig {
+        api_key: Some(Secret::new(format!("{MARK}-{p}-0123456789"))),
+        ..cfg(p, origin)
+    };
+    let mut seen = Vec::new();
+    let scenarios: Vec<(Vec<Reply>, Vec<Reply>)> = vec![
+        (
+            vec![Reply::Fixture("openai/invalid_api_key", 1)],
+            vec![Reply::Fixture("gemini/success", 1)],
+        ),
+        (
+            vec![Reply::Network(1); 3],
+            vec![Reply::Fixture("gemini/api_key_invalid", 1)],
+        ),
+        (
+            vec![
+                Reply::Fixture("openai/rate_limit", 1),
+                Reply::Fixture("openai/server_error", 1),
+                Reply::Fixture("openai/overloaded", 1),
+            ],
+            vec![Reply::Fixture("gemini/unavailable", 1); 3],
+        ),
+        (
+            vec![Reply::Json(
+                401,
+                vec![],
+                json!({"error": {"message": format!("Incorrect API key provided: {MARK}-openai-0123456789"), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+                1,
+            )],
+            vec![Reply::Fixture("gemini/success", 1)],
+        ),
+    ];
+    for (openai_replies, gemini_replies) in scenarios {
+        let h = Harness::new(0.0);
+        h.script(OPENAI, openai_replies);
+        h.script(GEMINI, gemini_replies);
+        let req = request(
+            vec![
+                keyed(ProviderName::Openai, OPENAI),
+                keyed(ProviderName::Gemini, GEMINI),
+            ],
+            |_| {},
+        );
+        seen.push(format!("{req:?}"));
+        let events = RefCell::new(Vec::new());
+        let sink = |e: GenerateEvent| {
+            events
+                .borrow_mut()
+                .push(format!("{e:?} {}", serde_json::to_string(&e).unwrap()))
+        };
+        match h
+            .vt
+            .run(engine::generate(&h.rt, &req, &sink, &CancelToken::new()))
+        {
+            Ok(r) => {
+                seen.push(format!("{r:?}"));
+                seen.push(serde_json::to_string(&r.errors).unwrap());
+                seen.push(serde_json::to_string(&r.attempts).unwrap());
+            }
+            Err(e) => {
+                seen.push(format!("{e:?} {e}"));
+                seen.push(serde_json::to_string(&e.to_info()).unwrap());
+            }
+        }
+        seen.extend(events.into_inner());
+        for sent in h.rt.transport.log.borrow().iter() {
+            seen.push(format!("{sent:?}"));
+        }
+    }
+    assert!(seen.len() > 20);
+    for text in &seen {
+        assert!(!text.contains(MARK), "a key leaked: {text}");
+    }
+}
