@@ -327,7 +327,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             self.rt.sleeper.sleep(settings.latency_ms).await;
         }
         let roll = self.rt.rng.next_f64();
-        if let Some(e) = mock::injected_failure(&settings, call_number, roll) {
+        if let Some(e) = mock::injected_failure(&settings, &entry.model, call_number, roll) {
             return Err(e);
         }
         Ok(mock::generate(request, entry, || self.rt.rng.next_u32()))

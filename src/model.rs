@@ -451,7 +451,7 @@ pub struct ErrorInfo {
 #[derive(Debug, Clone, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateResult {
-    /// Images, in part order.
+    /// Images, in order of arrival (an `image` event's `index` is its position here).
     pub images: Vec<GeneratedImage>,
     /// Options that were changed or dropped.
     pub warnings: Vec<Warning>,

@@ -154,7 +154,12 @@ pub fn warnings(req: &ImageRequest) -> Vec<Warning> {
 
 /// The injected failure for the `call_number`-th call (1-based) to this
 /// entry, if any. `roll` is a uniform number in [0, 1) from the engine's RNG.
-pub fn injected_failure(settings: &MockSettings, call_number: u32, roll: f64) -> Option<Error> {
+pub fn injected_failure(
+    settings: &MockSettings,
+    model: &str,
+    call_number: u32,
+    roll: f64,
+) -> Option<Error> {
     let fail = call_number <= settings.fail_first || roll < settings.fail_rate;
     if !fail {
         return None;
@@ -173,7 +178,7 @@ pub fn injected_failure(settings: &MockSettings, call_number: u32, roll: f64) ->
     };
     let mut e = Error::new(
         code,
-        format!("mock (mock-svg {code}): injected failure on call {call_number}"),
+        format!("mock ({model} {code}): injected failure on call {call_number}"),
     )
     .with_provider(PROVIDER)
     .with_retry_after(settings.retry_after_ms);
@@ -334,19 +339,19 @@ mod tests {
             retry_after_ms: Some(250),
             ..Default::default()
         };
-        let e = injected_failure(&s, 1, 0.99).unwrap();
+        let e = injected_failure(&s, "mock-svg", 1, 0.99).unwrap();
         assert_eq!(
             (e.code, e.status, e.retry_after_ms),
             (ErrorCode::RateLimited, Some(429), Some(250))
         );
-        assert!(injected_failure(&s, 2, 0.99).is_some());
-        assert!(injected_failure(&s, 3, 0.99).is_none());
+        assert!(injected_failure(&s, "mock-svg", 2, 0.99).is_some());
+        assert!(injected_failure(&s, "mock-svg", 3, 0.99).is_none());
         let s = MockSettings {
             fail_rate: 0.3,
             ..Default::default()
         };
-        assert!(injected_failure(&s, 1, 0.29).is_some());
-        assert!(injected_failure(&s, 1, 0.31).is_none());
+        assert!(injected_failure(&s, "mock-svg", 1, 0.29).is_some());
+        assert!(injected_failure(&s, "mock-svg", 1, 0.31).is_none());
     }
 
     #[test]
