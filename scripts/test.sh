@@ -68,6 +68,13 @@ w_skipped=$(echo "$worker_out" | awk '/^# skipped/{print $3}')
 [ "${w_skipped:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
 record "Worker end-to-end tests: $(echo "$worker_out" | awk '/^# pass/{print $3}') passed"
 
+section "web app (www/): next build offline, then browser end-to-end in Chromium"
+www_out=$(bash scripts/www.sh test 2>&1) || { echo "$www_out" | tail -80; exit 1; }
+echo "$www_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
+www_skipped=$(echo "$www_out" | awk '/^# skipped/{print $3}')
+[ "${www_skipped:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
+record "web app: next build ok; browser end-to-end tests: $(echo "$www_out" | awk '/^# pass/{print $3}') passed"
+
 section "summary"
 printf '%s\n' "${summary[@]}"
 echo "all tests passed"
