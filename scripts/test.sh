@@ -75,6 +75,11 @@ www_skipped=$(echo "$www_out" | awk '/^# skipped/{print $3}')
 [ "${www_skipped:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
 record "web app: next build ok; browser end-to-end tests: $(echo "$www_out" | awk '/^# pass/{print $3}') passed"
 
+section "wasm size budgets, benchmark smoke run"
+bash scripts/check-size.sh
+bash bench/run.sh --smoke > /dev/null
+record "size budgets: ok; benchmark smoke run: ok"
+
 section "summary"
 printf '%s\n' "${summary[@]}"
 echo "all tests passed"

@@ -1,0 +1,93 @@
+// Shared pieces of the benchmarks: the mock provider server in its own
+// process (so its CPU is not counted), process CPU of workerd, statistics.
+import { spawn, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Starts tests/mock-server in a child process; images of about `imageBytes` base64 chars. */
+export async function startMockProcess({ imageBytes } = {}) {
+  const args = [path.join(ROOT, "tests/mock-server/server.mjs"), "--port", "0"];
+  if (imageBytes) args.push("--image-bytes", String(imageBytes));
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const m = buf.match(/\{"url":"([^"]+)"\}/);
+      if (m) resolve(m[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`mock server exited (${code})`)));
+  });
+  return {
+    url,
+    pid: child.pid,
+    async script(key, body) {
+      const r = await fetch(`${url}/__mock/script`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key, ...body }),
+      });
+      if (r.status !== 200) throw new Error(`script: ${r.status} ${await r.text()}`);
+    },
+    close: () =>
+      new Promise((resolve) => {
+        child.once("exit", resolve);
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** CPU time (user + system) of a process, in ms, from /proc. */
+export function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  const hz = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  return (ticks * 1000) / hz;
+}
+
+/** PIDs of running workerd processes. */
+export function workerdPids() {
+  try {
+    return execFileSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function percentile(values, p) {
+  if (!values.length) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export const median = (values) => percentile(values, 50);
+export const mean = (values) => values.reduce((a, b) => a + b, 0) / (values.length || 1);
+
+/** Runs `n` tasks with at most `concurrency` at a time. */
+export async function pool(n, concurrency, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        await fn(i);
+      }
+    }),
+  );
+}
+
+export const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
+
+/** A markdown table. */
+export function table(headers, rows) {
+  return [
+    `| ${headers.join(" | ")} |`,
+    `|${headers.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}

@@ -1,0 +1,150 @@
+// Worker benchmarks: the Rust Worker's POST /v1/images/generations vs an
+// equivalent plain-JavaScript Worker (bench/js-worker/worker.mjs), both in
+// workerd (Miniflare) on this machine, against the mock provider (child
+// process, ~1.5 MB images): requests/s at concurrency 1, 16, 64, p50/p99
+// latency, workerd CPU ms per request, and cold start.
+// Usage: node bench/worker.mjs [--smoke]   (prints JSON results)
+import path from "node:path";
+import { Miniflare } from "miniflare";
+import { defaultBindings, devToken, workerEntry } from "../tests/worker/helpers.mjs";
+import { mean, percentile, pool, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
+
+const smoke = process.argv.includes("--smoke");
+const LEVELS = smoke ? [1, 4] : [1, 16, 64];
+const REQUESTS = smoke ? 12 : 400;
+const USER = "bench-user";
+const API_KEY = "sk-bench-worker-000000000000000000";
+
+function rustOptions(bindings) {
+  const { scriptPath, modulesRoot } = workerEntry();
+  return {
+    scriptPath,
+    modules: true,
+    modulesRoot,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2026-04-01",
+    cf: false,
+    kvNamespaces: ["KEYS"],
+    bindings,
+    host: "127.0.0.1",
+    port: 0,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.resume();
+    },
+  };
+}
+
+function jsOptions(bindings) {
+  return {
+    scriptPath: path.join(ROOT, "bench/js-worker/worker.mjs"),
+    modules: true,
+    compatibilityDate: "2026-04-01",
+    cf: false,
+    kvNamespaces: ["KEYS"],
+    bindings,
+    host: "127.0.0.1",
+    port: 0,
+  };
+}
+
+/** Starts a Worker; returns its URL, workerd pid and time to ready. */
+async function start(options) {
+  const before = new Set(workerdPids());
+  const t0 = performance.now();
+  const mf = new Miniflare(options);
+  const url = String(await mf.ready).replace(/\/$/, "");
+  const readyMs = performance.now() - t0;
+  const pid = workerdPids().find((p) => !before.has(p));
+  return { mf, url, pid, readyMs };
+}
+
+async function post(url, token) {
+  const t0 = performance.now();
+  const r = await fetch(`${url}/v1/images/generations`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ prompt: "a lighthouse", n: 1 }),
+  });
+  const text = await r.text();
+  const ms = performance.now() - t0;
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${text.slice(0, 200)}`);
+  return ms;
+}
+
+async function measure(w, token) {
+  const out = {};
+  for (const c of LEVELS) {
+    await pool(Math.min(20, REQUESTS), Math.min(c, 4), () => post(w.url, token)); // warm up
+    const lat = [];
+    const cpu0 = processCpuMs(w.pid);
+    const t0 = performance.now();
+    await pool(REQUESTS, c, async () => lat.push(await post(w.url, token)));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpuMs = processCpuMs(w.pid) - cpu0;
+    out[c] = { rps: REQUESTS / seconds, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), cpuMsPerRequest: cpuMs / REQUESTS };
+  }
+  return out;
+}
+
+const mock = await startMockProcess({ imageBytes: 1_500_000 });
+// Production-like: library defaults for the retry budget (the test helpers loosen it).
+const bindings = { ...defaultBindings(mock.url) };
+delete bindings.RETRY_BUDGET_MIN_RETRIES;
+const token = devToken(USER);
+const results = {};
+try {
+  // Rust Worker: store the key and a one-provider chain through its own API.
+  const rust = await start(rustOptions(bindings));
+  const put = await fetch(`${rust.url}/v1/keys/openai?validate=false`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ apiKey: API_KEY }),
+  });
+  if (put.status !== 200) throw new Error(`PUT key: ${put.status}`);
+  await fetch(`${rust.url}/v1/config`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ providers: [{ provider: "openai" }] }),
+  });
+  const record = await (await rust.mf.getKVNamespace("KEYS")).get(`key:${USER}:openai`);
+  // The JS Worker reads the very same encrypted record.
+  const js = await start(jsOptions(bindings));
+  await (await js.mf.getKVNamespace("KEYS")).put(`key:${USER}:openai`, record);
+
+  // Interleave: measure one, then the other, at each level.
+  results.rust = await measure(rust, token);
+  results.js = await measure(js, token);
+  await rust.mf.dispose();
+  await js.mf.dispose();
+
+  // Cold start: a fresh workerd each time, then the first request (KV is
+  // in-memory per instance, so the key is stored again first for Rust).
+  const runs = smoke ? 1 : 5;
+  const seed = async (opts, w) => {
+    await (await w.mf.getKVNamespace("KEYS")).put(`key:${USER}:openai`, record);
+    if (opts === "rust") {
+      await (await w.mf.getKVNamespace("KEYS")).put(`config:${USER}`, JSON.stringify({ providers: [{ provider: "openai" }], defaults: {} }));
+    }
+  };
+  const cold = async (kind, optionsFn) => {
+    const ready = [];
+    const first = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const w = await start(optionsFn(bindings));
+      ready.push(performance.now() - t0);
+      await seed(kind, w);
+      first.push(await post(w.url, token));
+      await w.mf.dispose();
+    }
+    return { readyMs: mean(ready), firstRequestMs: mean(first) };
+  };
+  results.coldStart = { rust: await cold("rust", rustOptions), js: await cold("js", jsOptions) };
+} finally {
+  await mock.close();
+}
+console.log(JSON.stringify(results, null, 2));
