@@ -33,13 +33,24 @@ bash scripts/build-pkg.sh
 
 section "wasm-bindgen tests (Node, headless Chromium) against the mock server"
 mock_log=$(mktemp)
-node tests/mock-server/server.mjs --port "${IMAGEGEN_MOCK_PORT:-18931}" >"$mock_log" 2>&1 &
-mock_pid=$!
 browser_tmp=$(mktemp -d)
-cleanup() { kill "$mock_pid" 2>/dev/null || true; rm -rf "$browser_tmp" "$mock_log"; }
+mock_pid=""
+cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$browser_tmp" "$mock_log"; }
 trap cleanup EXIT
-for _ in $(seq 50); do grep -q '"url"' "$mock_log" && break; sleep 0.1; done
-mock_url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$mock_log")
+start_mock() { # port; sets mock_url (empty if it could not listen)
+  node tests/mock-server/server.mjs --port "$1" >"$mock_log" 2>&1 &
+  mock_pid=$!
+  for _ in $(seq 50); do
+    grep -q '"url"' "$mock_log" && break
+    kill -0 "$mock_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  mock_url=$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$mock_log")
+}
+# A fixed port keeps the wasm test builds cached (the URL is compiled in);
+# any free port if that one is taken.
+start_mock "${IMAGEGEN_MOCK_PORT:-18931}"
+[ -n "$mock_url" ] || start_mock 0
 [ -n "$mock_url" ] || { echo "mock server did not start:"; cat "$mock_log"; exit 1; }
 export IMAGEGEN_MOCK_URL="$mock_url"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
