@@ -70,10 +70,12 @@ function streamOf(text) {
 }
 
 describe("routes", () => {
-  test("GET /healthz is 200 {status: ok} without auth", async () => {
+  test("GET /healthz is 200 {status: ok, wasmMemoryBytes} without auth", async () => {
     const res = await worker.request("/healthz");
     expectStatus(res, 200, "healthz");
-    assert.deepEqual(res.json, { status: "ok" });
+    assert.deepEqual(Object.keys(res.json).sort(), ["status", "wasmMemoryBytes"]);
+    assert.equal(res.json.status, "ok");
+    assert.ok(Number.isInteger(res.json.wasmMemoryBytes) && res.json.wasmMemoryBytes % 65536 === 0 && res.json.wasmMemoryBytes > 0);
     assert.ok(res.headers.get("x-request-id"));
   });
 
