@@ -13,4 +13,8 @@ extern "C" {
     /// The global `fetch` (never `window.fetch`).
     #[wasm_bindgen(js_name = fetch, catch)]
     pub fn global_fetch(request: &web_sys::Request) -> Result<Promise, JsValue>;
+
+    /// `fetch(url, init)` with a plain init object (no Request/Headers objects to build).
+    #[wasm_bindgen(js_name = fetch, catch)]
+    pub fn global_fetch_with_init(url: &str, init: &JsValue) -> Result<Promise, JsValue>;
 }

@@ -1,13 +1,13 @@
 //! The engine's runtime on wasm: `Transport` over the global `fetch`,
 //! `Sleeper` over `setTimeout`, `Clock` over `Date.now()`.
 
-use super::js::global_fetch;
+use super::js::global_fetch_with_init;
 use crate::http::{Body, HttpRequest, HttpResponse, Transport, TransportError};
 use crate::runtime::{Clock, Sleeper, SplitMix64};
 use js_sys::{JsString, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, Headers, Request, RequestInit, Response};
+use web_sys::{AbortController, Response};
 
 /// Sends requests with the platform's global `fetch`. Dropping a send
 /// aborts the request (timeouts, deadlines and the caller's signal all end
@@ -68,44 +68,64 @@ fn network(e: JsValue) -> TransportError {
     }
 }
 
+/// The response headers the providers' parsers read (fetching only these is
+/// cheaper than iterating all of them across the JS boundary).
+const READ_HEADERS: [&str; 6] = [
+    "content-type",
+    "retry-after",
+    "retry-after-ms",
+    "finish-reason",
+    "seed",
+    "x-request-id",
+];
+
 fn response_headers(resp: &Response) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) else {
-        return out;
-    };
-    for entry in iter.flatten() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            out.push((k.to_ascii_lowercase(), v));
-        }
-    }
-    out
+    let headers = resp.headers();
+    READ_HEADERS
+        .iter()
+        .filter_map(|name| {
+            headers
+                .get(name)
+                .ok()
+                .flatten()
+                .map(|v| (name.to_string(), v))
+        })
+        .collect()
 }
 
 impl Transport for FetchTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         let controller = AbortController::new().map_err(network)?;
         let mut guard = AbortOnDrop(Some(controller.clone()));
-        let init = RequestInit::new();
-        init.set_method(request.method.as_str());
-        let headers = Headers::new().map_err(network)?;
+        // A plain init object: cheaper than Request/Headers objects on every call.
+        let set = |obj: &js_sys::Object, k: &str, v: &JsValue| {
+            let _ = Reflect::set(obj, &JsValue::from_str(k), v);
+        };
+        let headers = js_sys::Object::new();
         for h in &request.headers {
-            headers.append(&h.name, &h.value).map_err(network)?;
+            set(&headers, &h.name, &JsValue::from_str(&h.value));
         }
-        init.set_headers(&headers);
+        let init = js_sys::Object::new();
+        set(&init, "method", &JsValue::from_str(request.method.as_str()));
+        set(&init, "headers", &headers);
         if let Some(body) = &request.body {
-            init.set_body(&Uint8Array::from(body.as_slice()).into());
+            // Bodies are JSON or multipart text: a string avoids a buffer copy.
+            let body = match std::str::from_utf8(body) {
+                Ok(text) => JsValue::from_str(text),
+                Err(_) => Uint8Array::from(body.as_slice()).into(),
+            };
+            set(&init, "body", &body);
         }
-        init.set_signal(Some(&controller.signal()));
+        set(&init, "signal", &controller.signal().into());
         // Never follow redirects: a key must only reach the origin it was
         // configured for. A 3xx (or a browser's opaque redirect) becomes an error.
-        init.set_redirect(web_sys::RequestRedirect::Manual);
-        let req = Request::new_with_str_and_init(&request.url, &init).map_err(network)?;
-        let resp: Response = JsFuture::from(global_fetch(&req).map_err(network)?)
-            .await
-            .map_err(network)?
-            .dyn_into()
-            .map_err(|_| TransportError::Network("fetch did not return a Response".into()))?;
+        set(&init, "redirect", &JsValue::from_str("manual"));
+        let resp: Response =
+            JsFuture::from(global_fetch_with_init(&request.url, &init).map_err(network)?)
+                .await
+                .map_err(network)?
+                .dyn_into()
+                .map_err(|_| TransportError::Network("fetch did not return a Response".into()))?;
         let status = resp.status();
         let headers = response_headers(&resp);
         let is_binary = headers.iter().any(|(k, v)| {
