@@ -486,7 +486,20 @@ async fn load_key(
     provider: ProviderName,
 ) -> Result<Option<(Secret, KeyInfo)>, ApiError> {
     let name = api::key_kv_name(user, provider);
-    let Some(raw) = store.get(&name).text().await.map_err(kv_error)? else {
+    let raw = store.get(&name).text().await.map_err(kv_error)?;
+    open_key(store, settings, user, provider, raw).await
+}
+
+/// Decrypts a stored key read from KV (`raw`), re-encrypting it when needed.
+async fn open_key(
+    store: &KvStore,
+    settings: &Settings,
+    user: &str,
+    provider: ProviderName,
+    raw: Option<String>,
+) -> Result<Option<(Secret, KeyInfo)>, ApiError> {
+    let name = api::key_kv_name(user, provider);
+    let Some(raw) = raw else {
         return Ok(None);
     };
     let keys = settings.keys()?;
@@ -618,7 +631,12 @@ async fn generate(
     user: &str,
     body: &[u8],
 ) -> Result<JsValue, ApiError> {
-    let config = load_config(store, user).await?;
+    // The config and the stored keys are read from KV concurrently (one round
+    // trip instead of up to four); only the keys the chain needs are decrypted.
+    let raw_keys =
+        futures_util::future::join_all(KEYED.map(|p| store.get(&api::key_kv_name(user, p)).text()));
+    let (config, raw_keys) = futures_util::future::join(load_config(store, user), raw_keys).await;
+    let config = config?;
     let parsed = images::parse_request(body, config.as_ref().map(|c| &c.defaults))?;
 
     // Which providers have a readable stored key? Only those can be used.
@@ -638,9 +656,10 @@ async fn generate(
             .collect(),
     };
     let mut secrets: Vec<(ProviderName, Secret)> = Vec::new();
-    for p in KEYED {
+    for (p, raw) in KEYED.into_iter().zip(raw_keys) {
         if wanted.contains(&p) {
-            if let Some((secret, _)) = load_key(store, settings, user, p).await? {
+            let raw = raw.map_err(kv_error)?;
+            if let Some((secret, _)) = open_key(store, settings, user, p, raw).await? {
                 secrets.push((p, secret));
             }
         }
