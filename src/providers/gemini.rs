@@ -1,8 +1,9 @@
 //! Google Gemini API native image models: `generateContent` (PROVIDERS.md §2).
 
 use super::{
-    code_for_status, merge_params, provider_error, ratio_for, retry_hint_in_message, warning,
-    BuiltRequest, Capabilities, ParseContext, SizeRule,
+    code_for_status, decode_success, merge_params, provider_error, ratio_for,
+    retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, ParseContext,
+    SizeRule,
 };
 use crate::geometry::Ratio;
 use crate::http::{parse_duration_ms, retry_after_from_headers, HttpRequest, HttpResponse, Method};
@@ -302,14 +303,7 @@ pub fn parse_response(
     if !resp.is_success() {
         return Err(classify_error(&resp, ctx));
     }
-    let parsed: GenerateContentResponse = resp.body.decode_json().map_err(|e| {
-        provider_error(
-            ctx,
-            ErrorCode::BadResponse,
-            Some(resp.status),
-            &format!("response is not the expected JSON ({e})"),
-        )
-    })?;
+    let parsed: GenerateContentResponse = decode_success(&resp, ctx)?;
     if let Some(reason) = parsed
         .prompt_feedback
         .as_ref()
@@ -405,17 +399,7 @@ pub fn parse_response(
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let Ok(envelope) = resp.body.decode_json::<ErrorEnvelope>() else {
-        let text = resp.body.text_prefix();
-        let detail = if text.trim().is_empty() {
-            "empty error body".to_string()
-        } else {
-            format!("non-JSON error body: {}", text.trim())
-        };
-        let mut e = provider_error(ctx, code_for_status(status), Some(status), &detail);
-        if e.code == ErrorCode::RateLimited {
-            e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms);
-        }
-        return e;
+        return unparsed_error(resp, ctx);
     };
     let body = envelope.error;
     let message = body.message.as_deref().unwrap_or("");

@@ -218,6 +218,47 @@ pub(crate) fn provider_error(
     e
 }
 
+/// Decodes a 2xx body; an unexpected shape is a `bad_response`.
+pub(crate) fn decode_success<T: serde::de::DeserializeOwned>(
+    resp: &HttpResponse,
+    ctx: &ParseContext<'_>,
+) -> Result<T, Error> {
+    resp.body.decode_json().map_err(|e| {
+        provider_error(
+            ctx,
+            ErrorCode::BadResponse,
+            Some(resp.status),
+            &format!("response is not the expected JSON ({e})"),
+        )
+    })
+}
+
+/// What an error body that is not the provider's JSON envelope says (an
+/// HTML page from a proxy, an empty body).
+pub(crate) fn unparsed_detail(resp: &HttpResponse) -> String {
+    let text = resp.body.text_prefix();
+    if text.trim().is_empty() {
+        "empty error body".to_string()
+    } else {
+        format!("non-JSON error body: {}", text.trim())
+    }
+}
+
+/// An error whose body could not be read as the provider's envelope:
+/// classified by status alone, with any Retry-After header.
+pub(crate) fn unparsed_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
+    let mut e = provider_error(
+        ctx,
+        code_for_status(resp.status),
+        Some(resp.status),
+        &unparsed_detail(resp),
+    );
+    if e.code == ErrorCode::RateLimited {
+        e.retry_after_ms = crate::http::retry_after_from_headers(resp, ctx.now_unix_ms);
+    }
+    e
+}
+
 /// Classification by status alone, for bodies that say nothing useful
 /// (HTML error pages from proxies, empty bodies).
 pub(crate) fn code_for_status(status: u16) -> ErrorCode {

@@ -1,8 +1,8 @@
 //! OpenAI Images: `POST /v1/images/generations` (PROVIDERS.md §1).
 
 use super::{
-    code_for_status, merge_params, provider_error, retry_hint_in_message, warning, BuiltRequest,
-    Capabilities, ParseContext, SizeRule,
+    code_for_status, decode_success, merge_params, provider_error, retry_hint_in_message,
+    unparsed_error, warning, BuiltRequest, Capabilities, ParseContext, SizeRule,
 };
 use crate::geometry::{nearest_size, Size};
 use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
@@ -278,14 +278,7 @@ pub fn parse_response(
     if !resp.is_success() {
         return Err(classify_error(&resp, ctx));
     }
-    let parsed: ImagesResponse = resp.body.decode_json().map_err(|e| {
-        provider_error(
-            ctx,
-            ErrorCode::BadResponse,
-            Some(resp.status),
-            &format!("response is not the expected JSON ({e})"),
-        )
-    })?;
+    let parsed: ImagesResponse = decode_success(&resp, ctx)?;
     let mime = mime_for(parsed.output_format.as_deref(), ctx.request.output_format);
     let mut images = Vec::with_capacity(parsed.data.len());
     let mut saw_url = false;
@@ -327,17 +320,7 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
         .ok()
         .map(|e| e.error);
     let Some(body) = body else {
-        let text = resp.body.text_prefix();
-        let detail = if text.trim().is_empty() {
-            "empty error body".to_string()
-        } else {
-            format!("non-JSON error body: {}", text.trim())
-        };
-        let mut e = provider_error(ctx, code_for_status(status), Some(status), &detail);
-        if e.code == ErrorCode::RateLimited {
-            e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms);
-        }
-        return e;
+        return unparsed_error(resp, ctx);
     };
     let code = body.code.as_deref().unwrap_or("");
     let kind = body.kind.as_deref().unwrap_or("");

@@ -2,9 +2,9 @@
 //! (PROVIDERS.md §3).
 
 use super::{
-    code_for_status, image_type_param, merge_params, provider_error, ratio_for,
-    retry_hint_in_message, standard_base64, warning, BuiltRequest, Capabilities, ParseContext,
-    SizeRule,
+    code_for_status, decode_success, image_type_param, merge_params, provider_error, ratio_for,
+    retry_hint_in_message, standard_base64, unparsed_detail, warning, BuiltRequest, Capabilities,
+    ParseContext, SizeRule,
 };
 use crate::geometry::Ratio;
 use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
@@ -264,14 +264,7 @@ pub fn parse_response(
             revised_prompt: None,
         }]);
     }
-    let parsed: JsonImage = resp.body.decode_json().map_err(|e| {
-        provider_error(
-            ctx,
-            ErrorCode::BadResponse,
-            Some(status),
-            &format!("response is not the expected JSON ({e})"),
-        )
-    })?;
+    let parsed: JsonImage = decode_success(&resp, ctx)?;
     check_finish(
         parsed
             .finish_reason
@@ -317,14 +310,7 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
                 format!("{text} [{name}]")
             }
         }
-        None => {
-            let text = resp.body.text_prefix();
-            if text.trim().is_empty() {
-                "empty error body".to_string()
-            } else {
-                format!("non-JSON error body: {}", text.trim())
-            }
-        }
+        None => unparsed_detail(resp),
     };
     let classified = match (status, name) {
         (_, "content_moderation") => ErrorCode::ContentPolicy,
