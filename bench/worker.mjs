@@ -6,7 +6,7 @@
 // Usage: node bench/worker.mjs [--smoke]   (prints JSON results)
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { defaultBindings, devToken, workerEntry } from "../tests/worker/helpers.mjs";
+import { defaultBindings, devToken, miniflareOptions } from "../tests/worker/helpers.mjs";
 import { mean, percentile, pool, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
@@ -15,28 +15,8 @@ const REQUESTS = smoke ? 12 : 400;
 const USER = "bench-user";
 const API_KEY = "sk-bench-worker-000000000000000000";
 
-function rustOptions(bindings) {
-  const { scriptPath, modulesRoot } = workerEntry();
-  return {
-    scriptPath,
-    modules: true,
-    modulesRoot,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
-    compatibilityDate: "2026-04-01",
-    cf: false,
-    kvNamespaces: ["KEYS"],
-    bindings,
-    host: "127.0.0.1",
-    port: 0,
-    handleRuntimeStdio(stdout, stderr) {
-      stdout.resume();
-      stderr.resume();
-    },
-  };
-}
+/** The Rust Worker, configured as in its end-to-end tests (console output discarded). */
+const rustOptions = (bindings) => miniflareOptions(bindings);
 
 function jsOptions(bindings) {
   return {

@@ -33,7 +33,7 @@ impl ProviderName {
     ];
 
     /// The lowercase name used on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ProviderName::Openai => "openai",
             ProviderName::Gemini => "gemini",
@@ -106,7 +106,7 @@ impl ErrorCode {
     ];
 
     /// The snake_case name used on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Unsupported => "unsupported",
@@ -171,7 +171,7 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// The lowercase name providers use.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             OutputFormat::Png => "png",
             OutputFormat::Jpeg => "jpeg",

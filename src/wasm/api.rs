@@ -291,22 +291,29 @@ fn check_field(obj: &JsValue, key: &str, path: &str, kind: Kind) -> Result<JsVal
     }
 }
 
-const PROVIDERS: &[&str] = &["openai", "gemini", "stability", "mock"];
-const FORMATS: &[&str] = &["png", "jpeg", "webp"];
-const CODES: &[&str] = &[
-    "invalid_request",
-    "unsupported",
-    "auth",
-    "permission",
-    "quota",
-    "rate_limited",
-    "content_policy",
-    "not_found",
-    "provider_error",
-    "timeout",
-    "network",
-    "bad_response",
-    "aborted",
+// The accepted names, derived from the model so the lists cannot drift.
+const PROVIDERS: [&str; ProviderName::ALL.len()] = {
+    let mut out = [""; ProviderName::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = ProviderName::ALL[i].as_str();
+        i += 1;
+    }
+    out
+};
+const CODES: [&str; ErrorCode::ALL.len()] = {
+    let mut out = [""; ErrorCode::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = ErrorCode::ALL[i].as_str();
+        i += 1;
+    }
+    out
+};
+const FORMATS: &[&str] = &[
+    crate::model::OutputFormat::Png.as_str(),
+    crate::model::OutputFormat::Jpeg.as_str(),
+    crate::model::OutputFormat::Webp.as_str(),
 ];
 
 /// Type-checks a `generateImages` request field by field, so a wrong type
@@ -344,7 +351,7 @@ fn check_request_types(req: &JsValue) -> Result<(), Error> {
                 .as_string()
                 .is_some_and(|c| CODES.contains(&c.as_str()));
             if !ok {
-                return Err(kind_error(&format!("fallbackOn[{i}]"), Kind::OneOf(CODES)));
+                return Err(kind_error(&format!("fallbackOn[{i}]"), Kind::OneOf(&CODES)));
             }
         }
     }
@@ -355,7 +362,7 @@ fn check_request_types(req: &JsValue) -> Result<(), Error> {
             if !p.is_object() {
                 return Err(kind_error(&format!("providers[{i}]"), Kind::Obj));
             }
-            check_field(&p, "provider", &path("provider"), Kind::OneOf(PROVIDERS))?;
+            check_field(&p, "provider", &path("provider"), Kind::OneOf(&PROVIDERS))?;
             for key in ["apiKey", "model", "baseUrl"] {
                 check_field(&p, key, &path(key), Kind::Str)?;
             }

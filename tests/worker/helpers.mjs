@@ -274,7 +274,11 @@ export function defaultBindings(mockUrl) {
   };
 }
 
-function miniflareOptions(bindings, logSink) {
+/**
+ * Miniflare options for the built Worker. Its console output goes to `logSink` (an array),
+ * or is discarded without one (the benchmarks).
+ */
+export function miniflareOptions(bindings, logSink) {
   const { scriptPath, modulesRoot } = workerEntry();
   const clean = Object.fromEntries(Object.entries(bindings).filter(([, v]) => v !== undefined));
   return {
@@ -298,7 +302,7 @@ function miniflareOptions(bindings, logSink) {
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk) => {
-          logSink.push(String(chunk));
+          logSink?.push(String(chunk));
           if (process.env.WORKER_TEST_LOG) process.stderr.write(chunk);
         });
       }
