@@ -3,7 +3,7 @@
 # small per-runtime entry files and a package.json with conditional exports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund >/dev/null
 
 # --mode no-install: use the wasm-bindgen on PATH (same version as Cargo.lock)

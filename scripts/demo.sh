@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 once=0
 args=()
 for a in "$@"; do if [ "$a" = "--once" ]; then once=1; else args+=("$a"); fi; done
-export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false NEXT_TELEMETRY_DISABLED=1
 title() { printf '\n\033[1;36m== %s ==\033[0m\n' "$*"; }
 

@@ -1,16 +1,83 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need, each step skipped when already
-# present. Usage: bash scripts/setup.sh [--browser]
+# Installs what the build, the demo and the tests need, each step skipped when
+# already present at the wanted version.
+# Usage: bash scripts/setup.sh [--browser] [--check]
 #   --browser   also Debian's chromium + chromium-driver (for the browser tests)
+#   --check     install nothing: print each tool, the version wanted and the
+#               version found; exit 1 if something is missing or wrong
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+export PATH="$PWD/node_modules/.bin:$cargo_bin:$PATH"
 want_browser=0
-for arg in "$@"; do [ "$arg" = "--browser" ] && want_browser=1; done
+check_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+    --check) check_only=1 ;;
+    *) echo "usage: bash scripts/setup.sh [--browser] [--check]" >&2; exit 2 ;;
+  esac
+done
 step() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. The pinned Rust toolchain and the wasm target.
+# The versions wanted, read from the lockfiles so nothing can drift.
+lock_version() { # crate name in Cargo.lock
+  awk -v n="$1" '$0 == "name = \"" n "\"" {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock
+}
+npm_version() { # package name in package-lock.json
+  node -e 'const l=require("./package-lock.json");const p=l.packages["node_modules/"+process.argv[1]];process.stdout.write(p?p.version:"")' "$1"
+}
 channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+wb_version=$(lock_version wasm-bindgen)
+worker_version=$(lock_version worker)
+wasm_pack_version=0.15.1
+
+# Each tool: name, wanted version, found version (empty when missing).
+found_rustc() { rustc --version 2>/dev/null | awk '{print $2}'; }
+found_wasm_target() { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && echo installed; }
+found_wasm_bindgen() { wasm-bindgen --version 2>/dev/null | awk '{print $2}'; }
+found_wasm_pack() { wasm-pack --version 2>/dev/null | awk '{print $2}'; }
+found_worker_build() { worker-build --version 2>/dev/null | awk '{print $2}'; }
+found_npm_pkg() { # package: version in node_modules when it matches the lockfile's
+  node -e 'try{process.stdout.write(require("./node_modules/"+process.argv[1]+"/package.json").version)}catch{}' "$1" 2>/dev/null
+}
+found_chromium() { chromium --version 2>/dev/null | awk '{print $2}'; }
+found_chromedriver() { chromedriver --version 2>/dev/null | awk '{print $2}'; }
+
+if [ "$check_only" = 1 ]; then
+  status=0
+  row() { # tool wanted found
+    local mark=ok
+    if [ -z "$3" ]; then mark=MISSING; status=1
+    elif [ "$2" != any ] && [ "$2" != "$3" ]; then mark=WRONG; status=1; fi
+    printf '%-22s wanted %-14s found %-14s %s\n' "$1" "$2" "${3:--}" "$mark"
+  }
+  row node ">=20" "$(node --version 2>/dev/null | tr -d v)"
+  row npm any "$(npm --version 2>/dev/null)"
+  row rustc "$channel" "$(found_rustc)"
+  row wasm32-target installed "$(found_wasm_target)"
+  row wasm-bindgen "$wb_version" "$(found_wasm_bindgen)"
+  row wasm-pack "$wasm_pack_version" "$(found_wasm_pack)"
+  row worker-build "$worker_version" "$(found_worker_build)"
+  for p in typescript binaryen esbuild miniflare wrangler openai; do
+    row "npm:$p" "$(npm_version "$p")" "$(found_npm_pkg "$p")"
+  done
+  row curl any "$(curl --version 2>/dev/null | awk 'NR==1{print $2}')"
+  row gzip any "$(gzip --version 2>/dev/null | awk 'NR==1{print $2}')"
+  row setsid any "$(command -v setsid >/dev/null && echo present)"
+  if [ "$want_browser" = 1 ]; then
+    row chromium any "$(found_chromium)"
+    row chromedriver any "$(found_chromedriver)"
+  fi
+  exit $status
+fi
+
+# 0. Tools the scripts call that setup cannot install through a registry.
+for tool in node npm curl gzip setsid rustup cargo; do
+  command -v "$tool" >/dev/null || { echo "setup: '$tool' is missing; install it with the machine's package manager" >&2; exit 1; }
+done
+
+# 1. The pinned Rust toolchain and the wasm target.
 if ! rustup toolchain list | grep -q "^$channel"; then
   stable_version=$(rustc +stable --version 2>/dev/null | awk '{print $2}')
   if [ "$stable_version" = "$channel" ]; then
@@ -21,34 +88,45 @@ if ! rustup toolchain list | grep -q "^$channel"; then
     rustup toolchain install "$channel" --profile minimal --component rustfmt,clippy
   fi
 fi
-if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+if [ -z "$(found_wasm_target)" ]; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
 
+# cargo install, --locked first; without it when the registry lacks one of the
+# locked dependency versions (seen with wasm-bindgen-cli 0.2.130).
+cargo_install() { # crate version
+  cargo install --quiet --locked "$1" --version "$2" \
+    || cargo install --quiet --force "$1" --version "$2"
+}
+
 # 2. wasm-bindgen CLI at exactly the version in Cargo.lock.
-[ -f Cargo.lock ] || cargo generate-lockfile
-wb_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+if [ "$(found_wasm_bindgen)" != "$wb_version" ]; then
   step "installing wasm-bindgen-cli $wb_version (a few minutes)"
-  # --locked can fail when the registry lacks one locked dependency version.
-  cargo install --quiet --locked wasm-bindgen-cli --version "$wb_version" \
-    || cargo install --quiet --force wasm-bindgen-cli --version "$wb_version"
+  cargo_install wasm-bindgen-cli "$wb_version"
 fi
 
 # 3. wasm-pack.
-if ! command -v wasm-pack >/dev/null; then
-  step "installing wasm-pack (a few minutes)"
-  cargo install --quiet --locked wasm-pack
+if [ "$(found_wasm_pack)" != "$wasm_pack_version" ]; then
+  step "installing wasm-pack $wasm_pack_version (a few minutes)"
+  cargo_install wasm-pack "$wasm_pack_version"
 fi
 
-# 4. Node tooling (binaryen's wasm-opt, TypeScript) from the lockfile.
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# 4. worker-build at the version of the `worker` crate in Cargo.lock.
+if [ "$(found_worker_build)" != "$worker_version" ]; then
+  step "installing worker-build $worker_version (a few minutes)"
+  cargo_install worker-build "$worker_version"
+fi
+
+# 5. Node tooling (binaryen's wasm-opt, TypeScript, esbuild, Miniflare, wrangler,
+#    the official SDKs used as oracles) from the lockfile.
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/esbuild ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "installing npm dev dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# 5. Chromium and its driver, for the browser tests.
+# 6. Chromium and its driver, for the browser tests.
 if [ "$want_browser" = 1 ] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
   step "installing chromium and chromium-driver"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
