@@ -31,6 +31,15 @@ record "mock server tests: $(echo "$mock_tests" | awk '/^# pass/{print $3}') pas
 section "npm package build"
 bash scripts/build-pkg.sh
 
+section "conformance: the package's requests and errors against the providers' official SDKs"
+bash scripts/install-pkg.sh tests/conformance
+conf_out=$(node --test tests/conformance/ 2>&1) || { echo "$conf_out"; exit 1; }
+echo "$conf_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
+conf_skipped=$(echo "$conf_out" | awk '/^# skipped/{print $3}')
+conf_todo=$(echo "$conf_out" | awk '/^# todo/{print $3}')
+[ "${conf_skipped:-0}" = 0 ] && [ "${conf_todo:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
+record "conformance tests (official SDKs as oracles): $(echo "$conf_out" | awk '/^# pass/{print $3}') passed"
+
 section "wasm-bindgen tests (Node, headless Chromium) against the mock server"
 mock_log=$(mktemp)
 browser_tmp=$(mktemp -d)
