@@ -44,12 +44,15 @@ export function wireView(request) {
   return view;
 }
 
-/** Differences between two JSON values: [{path, a, b}], recursing into objects only. */
+/** Differences between two JSON values: [{path, a, b}], recursing into objects (not arrays). */
 export function jsonDiff(a, b, path) {
   const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
-  if (isObject(a) && isObject(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((k) => jsonDiff(a[k], b[k], `${path}.${k}`));
+  // An object on one side and nothing on the other is compared key by key, so each field the
+  // package adds is its own difference (and its own allow-list decision).
+  if ((isObject(a) || isObject(b)) && (isObject(a) || a === undefined) && (isObject(b) || b === undefined)) {
+    const [x, y] = [a ?? {}, b ?? {}];
+    const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort();
+    return keys.flatMap((k) => jsonDiff(x[k], y[k], `${path}.${k}`));
   }
   return isDeepStrictEqual(a, b) ? [] : [{ path, a, b }];
 }

@@ -24,20 +24,25 @@ export function assertPackageCall(run, calls, warnings = []) {
 
 /**
  * The package's requests equal the reference's, request by request, up to the allow-list.
- * ctx: {provider, oracle, refName}.
+ * ctx: {provider, oracle, refName}. Returns the allow-list entries that were needed.
  */
 export function assertSameRequests(pkgRun, refRun, ctx) {
   assertRan(refRun, ctx.refName);
   assert.equal(refRun.requests.length, pkgRun.requests.length, `${ctx.refName} made ${refRun.requests.length} calls, the package ${pkgRun.requests.length}`);
   const lines = [];
+  const allowedPaths = new Map(); // id → paths
   pkgRun.requests.forEach((pkg, i) => {
     const { unexpected, allowed } = compareRequests(pkg, refRun.requests[i], ctx);
-    for (const a of allowed) used.add(a.id);
+    for (const a of allowed) {
+      used.add(a.id);
+      allowedPaths.set(a.id, new Set([...(allowedPaths.get(a.id) ?? []), a.path]));
+    }
     lines.push(...unexpected.map((d) => describeDiff(d, ctx.refName)));
   });
   if (lines.length > 0) {
     assert.fail(`the package's request differs from ${ctx.refName}'s (not in allow-list.mjs):\n  ${[...new Set(lines)].join("\n  ")}`);
   }
+  return [...allowedPaths].map(([id, paths]) => (paths.size > 2 ? `${id} (${paths.size} fields)` : `${id} (${[...paths].join(", ")})`));
 }
 
 /** A JSON body went through a converter unchanged (`through` names it). */

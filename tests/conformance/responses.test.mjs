@@ -15,12 +15,15 @@ import { ApiError, BlockedReason, FinishReason, GoogleGenAI } from "@google/gena
 import { generateImage, generateText } from "ai";
 import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { generateImages } from "imagegen";
+import { makePaddedPngBase64 } from "../mock-server/server.mjs";
 import { fixture, startCaptureServer } from "./capture.mjs";
 import { typeCheck } from "./typecheck.mjs";
 
 globalThis.AI_SDK_LOG_WARNINGS = false;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PNG = fixture("openai/success").body.data[0].b64_json;
+// Another valid PNG, to tell an interim (thought) image from the final one.
+const OTHER_PNG = makePaddedPngBase64(400);
 const MODEL = { openai: "gpt-image-2", gemini: "gemini-nano-banana-2.1" };
 
 let capture;
@@ -152,7 +155,7 @@ const GEMINI_THINKING_RESPONSE = {
         role: "model",
         parts: [
           { text: "Composing a lighthouse at dusk.", thought: true },
-          { inlineData: { mimeType: "image/png", data: PNG }, thought: true },
+          { inlineData: { mimeType: "image/png", data: OTHER_PNG }, thought: true },
           { text: "Here is your lighthouse.", thoughtSignature: "c2lnbmF0dXJlLXRleHQ=" },
           { inlineData: { mimeType: "image/jpeg", data: PNG }, thoughtSignature: "c2lnbmF0dXJlLWltYWdl" },
         ],
@@ -297,7 +300,7 @@ describe("gemini responses", () => {
     );
     assert.ifError(run.error);
     assert.equal(run.result.images.length, 1);
-    assert.equal(run.result.image.mediaType, "image/jpeg");
+    assert.equal(run.result.image.base64, PNG, "the final image, not the thought image");
   });
 
   // Every FinishReason of @google/genai 3.3.0 on a candidate without an image. Blocks of the
@@ -379,7 +382,6 @@ describe("gemini responses", () => {
     "gemini/service_disabled",
     "gemini/failed_precondition",
     "gemini/rate_limited",
-    "gemini/bare_429",
     "gemini/quota_per_day",
     "gemini/quota_limit_zero",
     "gemini/model_not_found",
@@ -420,6 +422,12 @@ describe("gemini responses", () => {
       assert.deepEqual(aisdk.error.data?.error?.status, answer.body.error.status, "googleErrorDataSchema accepted the envelope");
     });
   }
+
+  test("gemini/bare_429: the bare {code, message, status} body older APIs sent (no envelope) is still rate_limited", async () => {
+    const answer = fixture("gemini/bare_429");
+    assert.equal(answer.body.error, undefined, "not the envelope");
+    await assertClassified("gemini", answer, answer.expect);
+  });
 
   test("RetryInfo.retryDelay with fractional seconds (google.protobuf.Duration JSON)", async () => {
     const answer = fixture("gemini/rate_limited");

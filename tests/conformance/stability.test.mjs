@@ -56,9 +56,10 @@ for (const c of STABILITY_CASES) {
       }
     });
 
-    test("same request as Stability's documented form", async () => {
+    test("same request as Stability's documented form", async (t) => {
       const ref = await viaStabilityForm(capture, c.form, calls);
-      assertSameRequests(pkg, ref, { provider: "stability", oracle: "documented-form", refName: "the documented form" });
+      const allowed = assertSameRequests(pkg, ref, { provider: "stability", oracle: "documented-form", refName: "the documented form" });
+      t.diagnostic(`allowed: ${allowed.join(", ") || "nothing"}`);
     });
   });
 }
