@@ -26,9 +26,21 @@ bash scripts/install-pkg.sh examples
 title "Node demo (examples/node-demo.mjs)"
 node examples/node-demo.mjs "${args[@]+"${args[@]}"}"
 
+# Everything the demo starts runs in its own session (setsid), so stopping its
+# process group stops the whole tree (npx → next-server, wrangler → workerd).
 pids=()
-cleanup() { for p in "${pids[@]+"${pids[@]}"}"; do kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT INT TERM
+group_alive() { [ -n "$(ps -o pid= -g "$1" 2>/dev/null)" ]; }
+cleanup() {
+  trap - EXIT INT TERM
+  for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  for p in "${pids[@]+"${pids[@]}"}"; do
+    for _ in $(seq 50); do group_alive "$p" || break; sleep 0.1; done
+    kill -KILL -- "-$p" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 wait_for() { # url, seconds, log
   for _ in $(seq "$2"); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 1; done
   echo "timed out waiting for $1"; [ -n "${3:-}" ] && tail -40 "$3"; return 1
@@ -53,7 +65,7 @@ bash scripts/curl-session.sh http://127.0.0.1:8787 http://127.0.0.1:18931
 
 if [ -f www/package.json ] && [ -f scripts/www.sh ]; then
   title "web app"
-  bash scripts/www.sh start > .logs/www.log 2>&1 &
+  setsid bash scripts/www.sh start > .logs/www.log 2>&1 &
   pids+=($!)
   wait_for "http://127.0.0.1:3000" 600 .logs/www.log
   echo "open http://127.0.0.1:3000  (log: .logs/www.log)"
@@ -64,4 +76,5 @@ if [ "$once" = 1 ]; then
   exit 0
 fi
 title "running: mock http://127.0.0.1:18931 · worker http://127.0.0.1:8787$( [ -f www/package.json ] && echo ' · web http://127.0.0.1:3000'). Ctrl-C stops everything."
-wait
+# `wait` returns when a signal arrives, so the traps above run at once.
+while true; do wait || true; sleep 1; done

@@ -65,6 +65,8 @@ if [ "$check_only" = 1 ]; then
   row curl any "$(curl --version 2>/dev/null | awk 'NR==1{print $2}')"
   row gzip any "$(gzip --version 2>/dev/null | awk 'NR==1{print $2}')"
   row setsid any "$(command -v setsid >/dev/null && echo present)"
+  row ps any "$(command -v ps >/dev/null && echo present)"
+  row diff any "$(command -v diff >/dev/null && echo present)"
   if [ "$want_browser" = 1 ]; then
     row chromium any "$(found_chromium)"
     row chromedriver any "$(found_chromedriver)"
@@ -73,7 +75,7 @@ if [ "$check_only" = 1 ]; then
 fi
 
 # 0. Tools the scripts call that setup cannot install through a registry.
-for tool in node npm curl gzip setsid rustup cargo; do
+for tool in node npm curl gzip setsid ps diff rustup cargo; do
   command -v "$tool" >/dev/null || { echo "setup: '$tool' is missing; install it with the machine's package manager" >&2; exit 1; }
 done
 

@@ -140,6 +140,65 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         }
     }
 
+    fn push_warning(&self, w: Warning) {
+        let mut st = self.state.borrow_mut();
+        if !st.warnings.contains(&w) {
+            st.warnings.push(w);
+        }
+    }
+
+    /// Why an entry must be skipped without a call, if it must: a retired
+    /// model can only fail.
+    fn preflight(&self, entry_index: usize) -> Option<(Error, Warning)> {
+        let entry = &self.req.chain[entry_index];
+        let e = providers::retired_model_error(entry.provider, &entry.model)?;
+        let w = Warning {
+            provider: entry.provider,
+            code: WarningCode::ModelDeprecated,
+            message: e.message.clone(),
+        };
+        Some((e, w))
+    }
+
+    /// Records an entry skipped without a call: an attempt with `skipped`,
+    /// announced by the usual start/end events.
+    fn record_skip(&self, part: u32, entry_index: usize, attempt: u32, error: &Error) {
+        let entry = &self.req.chain[entry_index];
+        self.events.emit(GenerateEvent::AttemptStart {
+            provider: entry.provider,
+            model: entry.model.clone(),
+            part,
+            attempt,
+        });
+        let started_at_ms = self.elapsed_ms();
+        self.state.borrow_mut().attempts.push(AttemptSlot {
+            attempt: Attempt {
+                provider: entry.provider,
+                model: entry.model.clone(),
+                part,
+                attempt,
+                started_at_ms,
+                duration_ms: 0,
+                outcome: Outcome::Failed(error.code),
+                status: None,
+                retry_after_ms: None,
+                images: 0,
+                skipped: true,
+            },
+            entry_index,
+            done: true,
+        });
+        self.events.emit(GenerateEvent::AttemptEnd {
+            provider: entry.provider,
+            model: entry.model.clone(),
+            part,
+            attempt,
+            outcome: Outcome::Failed(error.code),
+            status: None,
+            duration_ms: 0,
+        });
+    }
+
     fn start_attempt(&self, part: u32, entry_index: usize, attempt: u32) -> usize {
         let entry = &self.req.chain[entry_index];
         self.events.emit(GenerateEvent::AttemptStart {
@@ -161,6 +220,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 status: None,
                 retry_after_ms: None,
                 images: 0,
+                skipped: false,
             },
             entry_index,
             done: false,
@@ -364,16 +424,30 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                     ProviderOutcome::Stop(e)
                 };
             }
+            if let Some((error, warning)) = self.preflight(entry_index) {
+                self.record_skip(part, entry_index, attempt, &error);
+                self.push_warning(warning);
+                self.state.borrow_mut().last_error = Some(error.clone());
+                return if has_next && self.req.fallback_on.contains(&error.code) {
+                    ProviderOutcome::Fallback(error, count)
+                } else {
+                    ProviderOutcome::Stop(error)
+                };
+            }
             let request = ImageRequest {
                 count,
                 ..self.req.image.clone()
             };
+            let deprecated = providers::deprecation_warning(entry.provider, &entry.model);
             let built = if entry.provider == ProviderName::Mock {
                 self.add_warnings(entry_index, mock::warnings(&request));
                 Ok(None)
             } else {
                 providers::build_request(&request, entry).map(|b| {
-                    self.add_warnings(entry_index, b.warnings);
+                    self.add_warnings(
+                        entry_index,
+                        deprecated.into_iter().chain(b.warnings).collect(),
+                    );
                     Some(b.request)
                 })
             };
@@ -441,6 +515,15 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                     }
                 }
             };
+            if error.code == ErrorCode::InvalidRequest && error.status.is_some() {
+                // A provider refused what passed our checks: the chain moves
+                // on, and the refusal stays visible.
+                self.push_warning(Warning {
+                    provider: entry.provider,
+                    code: WarningCode::ProviderRejectedRequest,
+                    message: error.message.clone(),
+                });
+            }
             self.state.borrow_mut().last_error = Some(error.clone());
             if error.code == ErrorCode::BadResponse {
                 bad_responses += 1;
@@ -552,18 +635,14 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
     }
 
     fn warn_split(&self, provider: ProviderName, count: u32, max: u32) {
-        let w = Warning {
+        self.push_warning(Warning {
             provider,
             code: WarningCode::CountSplit,
             message: format!(
                 "{provider} makes at most {max} image(s) per call; {count} images were requested in {} calls",
                 count.div_ceil(max.max(1))
             ),
-        };
-        let mut st = self.state.borrow_mut();
-        if !st.warnings.contains(&w) {
-            st.warnings.push(w);
-        }
+        });
     }
 
     fn all_attempts(&self) -> Vec<Attempt> {

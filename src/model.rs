@@ -143,11 +143,13 @@ impl ErrorCode {
 
     /// Whether the default policy moves on to the next provider after this
     /// error (once retries, if any, are exhausted).
+    ///
+    /// `invalid_request` is in the set: our own validation errors reject
+    /// before any call, so the ones the engine sees are a provider refusing a
+    /// request that passed our checks (not billed), and one provider's
+    /// parameter rules must not sink the whole chain.
     pub fn falls_back_by_default(self) -> bool {
-        !matches!(
-            self,
-            ErrorCode::InvalidRequest | ErrorCode::ContentPolicy | ErrorCode::Aborted
-        )
+        !matches!(self, ErrorCode::ContentPolicy | ErrorCode::Aborted)
     }
 }
 
@@ -388,6 +390,11 @@ pub struct Attempt {
     pub retry_after_ms: Option<u64>,
     /// Images this call returned.
     pub images: u32,
+    /// True when the entry was skipped without an HTTP call (a retired model,
+    /// inputs it cannot take, an open circuit); `outcome` says why.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[tsify(optional)]
+    pub skipped: bool,
 }
 
 /// Kinds of warnings.
@@ -400,6 +407,17 @@ pub enum WarningCode {
     OptionMapped,
     /// The count was split into several provider calls.
     CountSplit,
+    /// A provider refused the request as invalid (HTTP 400 for a request that
+    /// passed our own checks); the chain moved on. The message is the provider's.
+    ProviderRejectedRequest,
+    /// A chain entry could not take the request's input images or mask and
+    /// was skipped without a call.
+    InputUnsupported,
+    /// No price is known for a model, so its cost is unknown (never zero).
+    PriceUnknown,
+    /// The model is deprecated (still called) or retired (skipped without a
+    /// call); the message names the replacement.
+    ModelDeprecated,
 }
 
 /// Something the caller asked for that was changed or dropped.
@@ -555,6 +573,9 @@ pub struct Error {
     pub attempts: Vec<Attempt>,
     /// Images finished before the call was aborted.
     pub images: Vec<GeneratedImage>,
+    /// The provider's own word on retrying (OpenAI's `x-should-retry`
+    /// header), which overrides the code's default.
+    pub should_retry: Option<bool>,
 }
 
 impl Error {
@@ -570,6 +591,7 @@ impl Error {
             part: None,
             attempts: Vec::new(),
             images: Vec::new(),
+            should_retry: None,
         }
     }
 
@@ -598,9 +620,14 @@ impl Error {
         self
     }
 
-    /// See [`ErrorCode::is_retryable`].
+    /// Whether the same request may succeed if tried again later: the
+    /// provider's explicit word when it gave one (never for `aborted`), else
+    /// [`ErrorCode::is_retryable`].
     pub fn retryable(&self) -> bool {
-        self.code.is_retryable()
+        match self.should_retry {
+            Some(hint) if self.code != ErrorCode::Aborted => hint,
+            _ => self.code.is_retryable(),
+        }
     }
 
     /// The error as plain data.

@@ -57,7 +57,8 @@ pub fn backoff_delay(attempt: u32, settings: &RetrySettings, roll: f64) -> u64 {
 /// Decides what follows a failed attempt.
 ///
 /// - `aborted` stops everything.
-/// - Retryable codes retry the same provider until `maxAttempts` (a
+/// - Retryable errors (by code, or by the provider's own `x-should-retry`)
+///   retry the same provider until `maxAttempts` (a
 ///   `bad_response` at most once), waiting the provider's hint when it gave
 ///   one, else a jittered backoff; never past the deadline, never after the
 ///   last attempt.
@@ -75,7 +76,7 @@ pub fn decide(
     if code == ErrorCode::Aborted {
         return Decision::Stop;
     }
-    if code.is_retryable() {
+    if input.error.retryable() {
         let attempts_left = input.attempt < settings.max_attempts;
         let bad_response_left = code != ErrorCode::BadResponse || input.bad_responses < 2;
         if attempts_left && bad_response_left {

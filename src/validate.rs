@@ -108,9 +108,9 @@ pub struct ValidRequest {
 /// The default model of each provider.
 pub fn default_model(provider: ProviderName) -> &'static str {
     match provider {
-        ProviderName::Openai => "gpt-image-1",
-        ProviderName::Gemini => "gemini-2.5-flash-image",
-        ProviderName::Stability => "core",
+        ProviderName::Openai => crate::providers::openai::DEFAULT_MODEL,
+        ProviderName::Gemini => crate::providers::gemini::DEFAULT_MODEL,
+        ProviderName::Stability => crate::providers::stability::DEFAULT_MODEL,
         ProviderName::Mock => "mock-svg",
     }
 }

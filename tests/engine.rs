@@ -898,3 +898,201 @@ fn recognisable_keys_never_reach_messages_or_debug_output() {
         assert!(!text.contains(MARK), "a key leaked: {text}");
     }
 }
+
+#[test]
+fn a_provider_side_400_falls_back_with_a_warning_and_is_never_retried() {
+    let h = Harness::new(0.5);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/unknown_field", 5)]);
+    h.script(OPENAI, vec![Reply::Fixture("openai/success", 5)]);
+    let req = request(vec![gemini(), openai()], |_| {});
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.rt.transport.calls_to(GEMINI), 1, "never retried");
+    assert!(h.vt.slept().is_empty());
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["gemini p0 a1 invalid_request", "openai p0 a1 ok"]
+    );
+    assert!(h
+        .events()
+        .contains(&"fallback p0 gemini->openai invalid_request".to_string()));
+    let rejected: Vec<_> = result
+        .warnings
+        .iter()
+        .filter(|w| w.code == imagegen::WarningCode::ProviderRejectedRequest)
+        .collect();
+    assert_eq!(rejected.len(), 1, "{:?}", result.warnings);
+    assert_eq!(rejected[0].provider, ProviderName::Gemini);
+    assert!(
+        rejected[0].message.contains("Unknown name"),
+        "the provider's own message: {}",
+        rejected[0].message
+    );
+    // Alone in the chain, the part fails with the provider's invalid_request.
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/invalid_size", 5)]);
+    let err = h.run(&request(vec![openai()], |_| {})).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidRequest);
+    assert_eq!(err.param.as_deref(), Some("size"));
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    // Our own validation still rejects before any call.
+    let bad = GenerateRequest {
+        prompt: Some(" ".into()),
+        providers: Some(vec![openai()]),
+        ..Default::default()
+    };
+    assert_eq!(validate(&bad).unwrap_err().param.as_deref(), Some("prompt"));
+}
+
+#[test]
+fn x_should_retry_false_moves_on_without_a_retry() {
+    let h = Harness::new(0.5);
+    h.script(
+        OPENAI,
+        vec![Reply::Fixture("openai/server_error_should_not_retry", 5)],
+    );
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5)]);
+    let result = h.run(&request(vec![openai(), gemini()], |_| {})).unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    assert!(h.vt.slept().is_empty());
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["openai p0 a1 provider_error", "gemini p0 a1 ok"]
+    );
+}
+
+fn with_model(mut c: ProviderConfig, model: &str) -> ProviderConfig {
+    c.model = Some(model.to_string());
+    c
+}
+
+#[test]
+fn default_models_are_current() {
+    let req = request(vec![openai(), gemini(), stability()], |_| {});
+    let models: Vec<&str> = req.chain.iter().map(|e| e.model.as_str()).collect();
+    assert_eq!(
+        models,
+        vec!["gpt-image-2", "gemini-nano-banana-2.1", "core"]
+    );
+    for e in &req.chain {
+        assert_eq!(
+            imagegen::providers::model_status(e.provider, &e.model).map(|r| r.lifecycle),
+            Some(imagegen::providers::Lifecycle::Active),
+            "{} {}",
+            e.provider,
+            e.model
+        );
+    }
+}
+
+#[test]
+fn a_retired_model_is_skipped_without_a_call_and_the_chain_moves_on() {
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![]);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5)]);
+    let req = request(vec![with_model(openai(), "gpt-image-1"), gemini()], |_| {});
+    let result = h.run(&req).unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 0, "no paid call");
+    assert_eq!(
+        outcomes(&result.attempts),
+        vec!["openai p0 a1 not_found", "gemini p0 a1 ok"]
+    );
+    assert!(result.attempts[0].skipped && !result.attempts[1].skipped);
+    assert_eq!(result.attempts[0].status, None);
+    assert_eq!(
+        h.events()[..3],
+        [
+            "start openai p0 a1",
+            "end openai p0 a1 not_found",
+            "fallback p0 openai->gemini not_found"
+        ]
+    );
+    let w = result
+        .warnings
+        .iter()
+        .find(|w| w.code == imagegen::WarningCode::ModelDeprecated)
+        .unwrap();
+    assert!(w.message.contains("2026-10-23") && w.message.contains("gpt-image-2"));
+    // Dated snapshots of a retired model are retired too; alone, the call
+    // rejects with not_found naming the current default.
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![]);
+    let err = h
+        .run(&request(
+            vec![with_model(openai(), "gpt-image-1-2025-04-23")],
+            |_| {},
+        ))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(
+        err.message.contains("current default is gpt-image-2"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.attempts.len(), 1);
+    assert!(err.attempts[0].skipped);
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 0);
+}
+
+#[test]
+fn a_deprecated_model_is_called_with_a_warning_and_unknown_ids_are_sent_as_they_are() {
+    let h = Harness::new(0.5);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5)]);
+    let result = h
+        .run(&request(
+            vec![with_model(gemini(), "gemini-3.1-flash-image")],
+            |_| {},
+        ))
+        .unwrap();
+    assert_eq!(h.rt.transport.calls_to(GEMINI), 1);
+    let deprecated: Vec<_> = result
+        .warnings
+        .iter()
+        .filter(|w| w.code == imagegen::WarningCode::ModelDeprecated)
+        .collect();
+    assert_eq!(deprecated.len(), 1);
+    assert!(deprecated[0].message.contains("gemini-nano-banana-2.1"));
+    // An id the table does not know (a model newer than the table) is called as it is.
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/success", 5)]);
+    let result = h
+        .run(&request(vec![with_model(openai(), "gpt-image-3")], |_| {}))
+        .unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+}
+
+#[test]
+fn a_404_names_the_current_default() {
+    let h = Harness::new(0.5);
+    h.script(OPENAI, vec![Reply::Fixture("openai/model_not_found", 5)]);
+    let err = h
+        .run(&request(
+            vec![with_model(openai(), "gpt-image-2.5-flare")],
+            |_| {},
+        ))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(
+        err.message.contains("may have been retired") && err.message.contains("gpt-image-2"),
+        "{}",
+        err.message
+    );
+    let h = Harness::new(0.5);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/model_not_found", 5)]);
+    let err = h.run(&request(vec![gemini()], |_| {})).unwrap_err();
+    assert!(
+        err.message.contains("may have been retired"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn gemini_reports_no_seed_it_did_not_report() {
+    let h = Harness::new(0.5);
+    h.script(GEMINI, vec![Reply::Fixture("gemini/success", 5)]);
+    let result = h
+        .run(&request(vec![gemini()], |r| r.seed = Some(42.0)))
+        .unwrap();
+    assert_eq!(result.images[0].seed, None);
+}

@@ -42,7 +42,9 @@ fn run(
 fn decision_table_with_a_next_provider() {
     // code, attempt 1, attempt 2, attempt 3 (default maxAttempts = 3)
     let table = [
-        (InvalidRequest, [Stop, Stop, Stop]),
+        // A provider-side 400 (ours reject before any call): never retried,
+        // falls back by default.
+        (InvalidRequest, [Fallback, Fallback, Fallback]),
         (Unsupported, [Fallback, Fallback, Fallback]),
         (Auth, [Fallback, Fallback, Fallback]),
         (Permission, [Fallback, Fallback, Fallback]),
@@ -94,6 +96,41 @@ fn decision_table_on_the_last_provider() {
         };
         assert_eq!(first, want, "{code}");
     }
+}
+
+#[test]
+fn the_providers_should_retry_header_overrides_the_code() {
+    let decide_with = |code: ErrorCode, hint: Option<bool>| {
+        let mut e = err(code, None);
+        e.should_retry = hint;
+        let input = PolicyInput {
+            error: &e,
+            attempt: 1,
+            bad_responses: 0,
+            remaining_ms: None,
+            has_next_provider: true,
+        };
+        decide(
+            &input,
+            &RetrySettings::default(),
+            &default_fallback_on(),
+            0.5,
+        )
+    };
+    // `x-should-retry: false` on a 503: no retry, straight to the next provider.
+    assert_eq!(decide_with(ProviderError, Some(false)), Fallback);
+    assert_eq!(decide_with(RateLimited, Some(false)), Fallback);
+    // `x-should-retry: true` on an error the status alone would not retry.
+    assert_eq!(
+        decide_with(InvalidRequest, Some(true)),
+        Retry { delay_ms: 500 }
+    );
+    assert_eq!(decide_with(ProviderError, None), Retry { delay_ms: 500 });
+    // Never for an abort.
+    assert_eq!(decide_with(Aborted, Some(true)), Stop);
+    let mut e = err(ProviderError, None);
+    e.should_retry = Some(false);
+    assert!(!e.retryable() && !e.to_info().retryable);
 }
 
 #[test]

@@ -206,7 +206,7 @@ fn gemini_request_is_exact() {
             "contents": [{"role": "user", "parts": [{"text": "a lighthouse at dusk, watercolor"}]}],
             "generationConfig": {
                 "responseModalities": ["IMAGE"],
-                "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K", "personGeneration": "ALLOW_ADULT"},
+                "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"},
                 "seed": 42
             },
             "safetySettings": safety
@@ -249,17 +249,18 @@ fn gemini_aspect_ratios_per_model_and_params_merge() {
     req.size = Some(Size::new(4096, 4096));
     req.negative_prompt = Some("x".into());
     let mut e = entry(ProviderName::Gemini, "gemini-2.5-flash-image");
-    e.params = json!({"safetySettings": null, "generationConfig": {"imageConfig": {"personGeneration": null}}})
-        .as_object()
-        .unwrap()
-        .clone();
+    e.params =
+        json!({"safetySettings": null, "generationConfig": {"imageConfig": {"aspectRatio": null}}})
+            .as_object()
+            .unwrap()
+            .clone();
     let b = providers::build_request(&req, &e).unwrap();
     let body = json_body(&b.request);
     assert!(body["generationConfig"]["imageConfig"]
         .get("imageSize")
         .is_none());
     assert!(body["generationConfig"]["imageConfig"]
-        .get("personGeneration")
+        .get("aspectRatio")
         .is_none());
     assert!(
         body.get("safetySettings").is_none(),
@@ -305,7 +306,6 @@ fn stability_request_is_exact() {
     };
     let expected = [
         field("aspect_ratio", "5:4"),
-        field("cfg_scale", "7"),
         field("model", "sd3.5-large-turbo"),
         field("negative_prompt", "blurry"),
         field("output_format", "jpeg"),
@@ -320,6 +320,75 @@ fn stability_request_is_exact() {
     );
     assert_eq!(built.warnings.len(), 1, "4:3 → 5:4 is reported");
     assert!(built.warnings[0].message.contains("5:4"));
+}
+
+#[test]
+fn stability_sends_cfg_scale_only_when_the_caller_does() {
+    // The API's own default (4; 1 for turbo/flash) is right for every SD3.5
+    // model; the seed's 7 was for the retired v1 API.
+    for model in [
+        "sd3",
+        "sd3.5-large",
+        "sd3.5-large-turbo",
+        "sd3.5-flash",
+        "ultra",
+    ] {
+        let built = providers::build_request(&request("p"), &entry(ProviderName::Stability, model))
+            .unwrap();
+        let body = String::from_utf8(built.request.body.clone().unwrap()).unwrap();
+        assert!(!body.contains("cfg_scale"), "{model}");
+    }
+    let mut e = entry(ProviderName::Stability, "sd3.5-large");
+    e.params = json!({"cfg_scale": 5}).as_object().unwrap().clone();
+    let built = providers::build_request(&request("p"), &e).unwrap();
+    let body = String::from_utf8(built.request.body.clone().unwrap()).unwrap();
+    assert!(body.contains("name=\"cfg_scale\"\r\n\r\n5\r\n"));
+}
+
+#[test]
+fn gemini_sends_no_vertex_only_field_by_default() {
+    const VERTEX_ONLY: [&str; 5] = [
+        "personGeneration",
+        "outputMimeType",
+        "outputCompressionQuality",
+        "imageOutputOptions",
+        "prominentPeople",
+    ];
+    for model in [
+        "gemini-nano-banana-2.1",
+        "gemini-3-pro-image",
+        "gemini-3.1-flash-image",
+        "gemini-3.1-flash-lite-image",
+        "gemini-2.5-flash-image",
+    ] {
+        let mut req = request("p");
+        req.size = Some(Size::new(2048, 1152));
+        req.seed = Some(3);
+        req.output_format = Some(OutputFormat::Jpeg);
+        let built = providers::build_request(&req, &entry(ProviderName::Gemini, model)).unwrap();
+        let body = String::from_utf8(built.request.body.clone().unwrap()).unwrap();
+        for field in VERTEX_ONLY {
+            assert!(!body.contains(field), "{model} sends {field}: {body}");
+        }
+        let image_config = &json_body(&built.request)["generationConfig"]["imageConfig"];
+        let keys: Vec<&String> = image_config.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter()
+                .all(|k| *k == "aspectRatio" || *k == "imageSize"),
+            "{model}: {keys:?}"
+        );
+    }
+    // A caller can still send one on purpose (e.g. through a Vertex-compatible proxy).
+    let mut e = entry(ProviderName::Gemini, "gemini-3-pro-image");
+    e.params = json!({"generationConfig": {"imageConfig": {"personGeneration": "ALLOW_ALL"}}})
+        .as_object()
+        .unwrap()
+        .clone();
+    let built = providers::build_request(&request("p"), &e).unwrap();
+    assert_eq!(
+        json_body(&built.request)["generationConfig"]["imageConfig"]["personGeneration"],
+        "ALLOW_ALL"
+    );
 }
 
 #[test]
@@ -396,6 +465,11 @@ fn check_fixtures(provider: ProviderName, dir: &str, model: &str) {
             if let Some(param) = expect.get("param") {
                 assert_eq!(err.param.as_deref(), param.as_str(), "{dir}/{}", f.name);
             }
+            let retryable = expect
+                .get("retryable")
+                .and_then(Value::as_bool)
+                .unwrap_or(err.code.is_retryable());
+            assert_eq!(err.retryable(), retryable, "{dir}/{}", f.name);
             assert_eq!(err.provider, Some(provider));
             assert_eq!(err.status, f.json["status"].as_u64().map(|s| s as u16));
             assert!(

@@ -1,9 +1,15 @@
-//! Google Gemini API native image models: `generateContent` (PROVIDERS.md §2).
+//! Google Gemini API native image models: `generateContent` (docs/providers.md, "Gemini").
+//!
+//! Only Developer-API fields are sent: `imageConfig` takes `aspectRatio` and
+//! `imageSize` there. `personGeneration`, `outputMimeType`,
+//! `outputCompressionQuality`, `imageOutputOptions` and `prominentPeople` are
+//! Vertex-only (the official SDK refuses to send them to this API); a caller
+//! may still add them through `params`.
 
 use super::{
-    code_for_status, decode_success, merge_params, provider_error, ratio_for,
-    retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, ParseContext,
-    SizeRule,
+    code_for_status, decode_success, merge_params, not_found_hint, provider_error, ratio_for,
+    retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, Lifecycle,
+    ModelStatus, ParseContext, SizeRule,
 };
 use crate::geometry::Ratio;
 use crate::http::{parse_duration_ms, retry_after_from_headers, HttpRequest, HttpResponse, Method};
@@ -15,6 +21,83 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 const PROVIDER: ProviderName = ProviderName::Gemini;
+
+/// The default model.
+pub const DEFAULT_MODEL: &str = "gemini-nano-banana-2.1";
+
+const fn active(id: &'static str, source: &'static str) -> ModelStatus {
+    ModelStatus {
+        id,
+        family: false,
+        lifecycle: Lifecycle::Active,
+        replacement: "",
+        source,
+    }
+}
+
+/// Model lifecycle (docs/providers.md, "Model lifecycle").
+pub const MODELS: &[ModelStatus] = &[
+    active(
+        "gemini-nano-banana-2.1",
+        "Google's changelog via third-party copies (GA 2026-10-06); @google/genai 3.3.0 model enum",
+    ),
+    active("gemini-3-pro-image", "@google/genai 3.3.0 model enum, read 2026-12"),
+    active(
+        "gemini-3.1-flash-lite-image",
+        "@google/genai 3.3.0 model enum, read 2026-12",
+    ),
+    ModelStatus {
+        id: "gemini-3.1-flash-image",
+        family: false,
+        lifecycle: Lifecycle::Deprecated {
+            since: "2026-10-06",
+            shutdown: None,
+        },
+        replacement: DEFAULT_MODEL,
+        source: "Google's changelog via third-party copies, read 2026-12",
+    },
+    ModelStatus {
+        id: "gemini-2.5-flash-image",
+        family: false,
+        // Google's pages disagree on the shutdown (2026-10-02 on the pricing
+        // page, 2027-03-15 on the deprecations page): still called, with a warning.
+        lifecycle: Lifecycle::Deprecated {
+            since: "2026-05-28",
+            shutdown: Some("2027-03-15"),
+        },
+        replacement: DEFAULT_MODEL,
+        source: "Gemini deprecations page via third-party copies, read 2026-12 (the pricing page says 2026-10-02)",
+    },
+    ModelStatus {
+        id: "gemini-3-pro-image-preview",
+        family: false,
+        // Announced shut down, yet still listed by ListModels in 2026-09:
+        // called, with a warning; a 404 falls back.
+        lifecycle: Lifecycle::Deprecated {
+            since: "2026-05-28",
+            shutdown: Some("2026-06-25"),
+        },
+        replacement: "gemini-3-pro-image",
+        source: "Gemini deprecations page via third-party copies, read 2026-12",
+    },
+    ModelStatus {
+        id: "gemini-3.1-flash-image-preview",
+        family: false,
+        lifecycle: Lifecycle::Deprecated {
+            since: "2026-05-28",
+            shutdown: Some("2026-06-25"),
+        },
+        replacement: DEFAULT_MODEL,
+        source: "Gemini deprecations page via third-party copies, read 2026-12",
+    },
+    ModelStatus {
+        id: "imagen-",
+        family: true,
+        lifecycle: Lifecycle::Retired { on: "2026-08-17" },
+        replacement: DEFAULT_MODEL,
+        source: "removed from the Gemini API: python-genai and vercel/ai dropped it, 2026-08",
+    },
+];
 
 /// Aspect ratios of every Gemini image model.
 pub const RATIOS: &[Ratio] = &[
@@ -70,8 +153,6 @@ const HARM_CATEGORIES: &[&str] = &[
 
 /// Default safety threshold (the original design's "block some").
 pub const DEFAULT_SAFETY_THRESHOLD: &str = "BLOCK_MEDIUM_AND_ABOVE";
-/// Default person generation (the original design's "allow adult").
-pub const DEFAULT_PERSON_GENERATION: &str = "ALLOW_ADULT";
 
 fn is_3_1_flash(model: &str) -> bool {
     model.starts_with("gemini-3.1-flash-image")
@@ -81,12 +162,15 @@ fn is_3_pro(model: &str) -> bool {
     model.starts_with("gemini-3-pro-image") || model.starts_with("nano-banana-pro")
 }
 
-/// Capability table (PROVIDERS.md §2.2).
+/// Capability table (docs/providers.md, "Gemini").
 pub fn capabilities(model: &str) -> Capabilities {
     let (ratios, tiers): (&'static [Ratio], &'static [&'static str]) = if is_3_1_flash(model) {
         (RATIOS_3_1_FLASH, &["512", "1K", "2K", "4K"])
-    } else if is_3_pro(model) {
+    } else if is_3_pro(model) || model.starts_with("gemini-nano-banana") {
+        // Nano Banana 2.1: 1K, 2K, 4K (no 512); its extra ratios are unconfirmed.
         (RATIOS, &["1K", "2K", "4K"])
+    } else if model.starts_with("gemini-3.1-flash-lite-image") {
+        (RATIOS, &["1K"])
     } else {
         (RATIOS, &[])
     };
@@ -141,7 +225,6 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
             None => {}
         }
     }
-    image_config.insert("personGeneration".into(), json!(DEFAULT_PERSON_GENERATION));
 
     let mut generation_config = Map::new();
     generation_config.insert("responseModalities".into(), json!(["IMAGE"]));
@@ -346,7 +429,8 @@ pub fn parse_response(
                         base64: data,
                         provider: PROVIDER,
                         model: ctx.entry.model.clone(),
-                        seed: ctx.request.seed.map(u64::from),
+                        // Gemini reports no seed; the requested one is not proof.
+                        seed: None,
                         revised_prompt: None,
                     })
                 }
@@ -395,7 +479,7 @@ pub fn parse_response(
     ))
 }
 
-/// Classifies an error response (PROVIDERS.md §2.6, §5).
+/// Classifies an error response (docs/providers.md, "Gemini" errors).
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let Ok(envelope) = resp.body.decode_json::<ErrorEnvelope>() else {
@@ -427,11 +511,14 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
             (s, _) => code_for_status(s),
         }
     };
-    let detail = if rpc.is_empty() {
+    let mut detail = if rpc.is_empty() {
         message.to_string()
     } else {
         format!("{message} [{rpc}]")
     };
+    if classified == ErrorCode::NotFound {
+        detail.push_str(&not_found_hint(PROVIDER, &ctx.entry.model));
+    }
     let mut e = provider_error(ctx, classified, Some(status), &detail);
     if classified == ErrorCode::RateLimited {
         e.retry_after_ms = body

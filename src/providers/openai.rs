@@ -1,8 +1,9 @@
-//! OpenAI Images: `POST /v1/images/generations` (PROVIDERS.md §1).
+//! OpenAI Images: `POST /v1/images/generations` (docs/providers.md, "OpenAI").
 
 use super::{
-    code_for_status, decode_success, merge_params, provider_error, retry_hint_in_message,
-    unparsed_error, warning, BuiltRequest, Capabilities, ParseContext, SizeRule,
+    code_for_status, decode_success, merge_params, not_found_hint, provider_error,
+    retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, Lifecycle,
+    ModelStatus, ParseContext, SizeRule,
 };
 use crate::geometry::{nearest_size, Size};
 use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
@@ -14,6 +15,62 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 const PROVIDER: ProviderName = ProviderName::Openai;
+
+/// The default model.
+pub const DEFAULT_MODEL: &str = "gpt-image-2";
+
+const SDK: &str = "openai@7.59.0 ImageModel, read 2026-12";
+const DEPRECATIONS: &str =
+    "OpenAI's deprecations page via third-party copies, read 2026-12; openai@7.59.0 still lists it";
+
+const fn active(id: &'static str) -> ModelStatus {
+    ModelStatus {
+        id,
+        family: false,
+        lifecycle: Lifecycle::Active,
+        replacement: "",
+        source: SDK,
+    }
+}
+
+const fn retiring(id: &'static str) -> ModelStatus {
+    ModelStatus {
+        id,
+        family: false,
+        lifecycle: Lifecycle::Deprecated {
+            since: "2026-06-02",
+            shutdown: Some("2026-12-01"),
+        },
+        replacement: DEFAULT_MODEL,
+        source: DEPRECATIONS,
+    }
+}
+
+/// Model lifecycle (docs/providers.md, "Model lifecycle").
+pub const MODELS: &[ModelStatus] = &[
+    active("gpt-image-2"),
+    active("gpt-image-2.5-sunburst"),
+    active("gpt-image-2.5-flare"),
+    active("gpt-image-2.6-sunburst"),
+    active("gpt-image-2.6-flare"),
+    retiring("gpt-image-1-mini"),
+    retiring("gpt-image-1.5"),
+    retiring("chatgpt-image-latest"),
+    ModelStatus {
+        id: "gpt-image-1",
+        family: false,
+        lifecycle: Lifecycle::Retired { on: "2026-10-23" },
+        replacement: DEFAULT_MODEL,
+        source: "openai@7.59.0 ImageModel doc comment: \"GPT Image 1 was shut down on October 23, 2026\"",
+    },
+    ModelStatus {
+        id: "dall-e-",
+        family: true,
+        lifecycle: Lifecycle::Retired { on: "2026-05-12" },
+        replacement: DEFAULT_MODEL,
+        source: "OpenAI's deprecations page via third-party copies, read 2026-08",
+    },
+];
 
 /// The three sizes of gpt-image-1, -1-mini and -1.5.
 pub const PRESET_SIZES: &[Size] = &[
@@ -33,7 +90,7 @@ pub fn takes_free_sizes(model: &str) -> bool {
     model.starts_with("gpt-image-2")
 }
 
-/// Capability table (PROVIDERS.md §1.2).
+/// Capability table (docs/providers.md, "OpenAI").
 pub fn capabilities(model: &str) -> Capabilities {
     let sizes = if takes_free_sizes(model) {
         SizeRule::Free {
@@ -311,7 +368,7 @@ pub fn parse_response(
     Ok(images)
 }
 
-/// Classifies an error response (PROVIDERS.md §1.6, §5).
+/// Classifies an error response (docs/providers.md, "OpenAI" errors).
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let body: Option<ErrorBody> = resp
@@ -319,8 +376,17 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
         .decode_json::<ErrorEnvelope>()
         .ok()
         .map(|e| e.error);
+    // `x-should-retry` is OpenAI's explicit word on retrying; the official
+    // SDK checks it before the status, and so do we.
+    let should_retry = match resp.header("x-should-retry").map(str::trim) {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
     let Some(body) = body else {
-        return unparsed_error(resp, ctx);
+        let mut e = unparsed_error(resp, ctx);
+        e.should_retry = should_retry;
+        return e;
     };
     let code = body.code.as_deref().unwrap_or("");
     let kind = body.kind.as_deref().unwrap_or("");
@@ -338,12 +404,16 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
         (429, _, _) | (_, "rate_limit_exceeded", _) | (_, "slow_down", _) => ErrorCode::RateLimited,
         (s, _, _) => code_for_status(s),
     };
-    let detail = if code.is_empty() {
+    let mut detail = if code.is_empty() {
         message.to_string()
     } else {
         format!("{message} [{code}]")
     };
+    if classified == ErrorCode::NotFound {
+        detail.push_str(&not_found_hint(PROVIDER, &ctx.entry.model));
+    }
     let mut e = provider_error(ctx, classified, Some(status), &detail);
+    e.should_retry = should_retry;
     if classified == ErrorCode::InvalidRequest {
         e.param = body.param.as_deref().map(Into::into);
     }

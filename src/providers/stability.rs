@@ -1,10 +1,10 @@
 //! Stability AI Stable Image v2beta: `POST /v2beta/stable-image/generate/{core|ultra|sd3}`
-//! (PROVIDERS.md §3).
+//! (docs/providers.md, "Stability AI").
 
 use super::{
-    code_for_status, decode_success, image_type_param, merge_params, provider_error, ratio_for,
-    retry_hint_in_message, standard_base64, unparsed_detail, warning, BuiltRequest, Capabilities,
-    ParseContext, SizeRule,
+    code_for_status, decode_success, image_type_param, merge_params, not_found_hint,
+    provider_error, ratio_for, retry_hint_in_message, standard_base64, unparsed_detail, warning,
+    BuiltRequest, Capabilities, Lifecycle, ModelStatus, ParseContext, SizeRule,
 };
 use crate::geometry::Ratio;
 use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
@@ -35,9 +35,48 @@ const ALL_FORMATS: &[OutputFormat] = &[OutputFormat::Png, OutputFormat::Jpeg, Ou
 /// The SD3.5 model sent when the model id is just `sd3`.
 pub const DEFAULT_SD3_MODEL: &str = "sd3.5-large";
 
-/// The original design's `cfg_scale`, kept as the default where the endpoint
-/// takes it (sd3 only; core and ultra ignore it).
-pub const DEFAULT_CFG_SCALE: u32 = 7;
+/// The default model.
+pub const DEFAULT_MODEL: &str = "core";
+
+const fn active(id: &'static str) -> ModelStatus {
+    ModelStatus {
+        id,
+        family: false,
+        lifecycle: Lifecycle::Active,
+        replacement: "",
+        source: "Stability API reference via third-party copies, read 2026-12",
+    }
+}
+
+const fn rerouted(id: &'static str, to: &'static str) -> ModelStatus {
+    ModelStatus {
+        id,
+        family: false,
+        lifecycle: Lifecycle::Deprecated {
+            since: "2025-04-17",
+            shutdown: None,
+        },
+        replacement: to,
+        source:
+            "Stability API reference: SD3.0 ids re-routed to 3.5 at the same price since 2025-04-17",
+    }
+}
+
+/// Model lifecycle (docs/providers.md, "Model lifecycle"). `cfg_scale` is
+/// never sent by default: the API's own default (4, or 1 for the distilled
+/// turbo and flash models) is right, and the old v1 value 7 degrades them.
+pub const MODELS: &[ModelStatus] = &[
+    active("core"),
+    active("ultra"),
+    active("sd3"),
+    active("sd3.5-large"),
+    active("sd3.5-large-turbo"),
+    active("sd3.5-medium"),
+    active("sd3.5-flash"),
+    rerouted("sd3-large-turbo", "sd3.5-large-turbo"),
+    rerouted("sd3-large", "sd3.5-large"),
+    rerouted("sd3-medium", "sd3.5-medium"),
+];
 
 /// Seconds Stability times a key out after its rate limit (150 requests / 10 s).
 const RATE_LIMIT_TIMEOUT_MS: u64 = 60_000;
@@ -57,7 +96,7 @@ pub fn endpoint_for(model: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Capability table (PROVIDERS.md §3.2).
+/// Capability table (docs/providers.md, "Stability AI").
 pub fn capabilities(_model: &str) -> Capabilities {
     Capabilities {
         max_images_per_call: 1,
@@ -129,7 +168,6 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     );
     if let Some(model) = sd3_model {
         fields.insert("model".into(), json!(model));
-        fields.insert("cfg_scale".into(), json!(DEFAULT_CFG_SCALE));
     }
     merge_params(&mut fields, &entry.params);
     let pairs: Vec<(String, String)> = fields
@@ -292,12 +330,12 @@ pub fn parse_response(
     }])
 }
 
-/// Classifies an error response (PROVIDERS.md §3.3, §5).
+/// Classifies an error response (docs/providers.md, "Stability AI" errors).
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let body = resp.body.decode_json::<ErrorBody>().ok();
     let name = body.as_ref().and_then(|b| b.name.as_deref()).unwrap_or("");
-    let detail = match &body {
+    let mut detail = match &body {
         Some(b) => {
             let text = if b.errors.is_empty() {
                 b.message.clone().unwrap_or_default()
@@ -322,6 +360,9 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
         (429, _) | (_, "rate_limit_exceeded") => ErrorCode::RateLimited,
         (s, _) => code_for_status(s),
     };
+    if classified == ErrorCode::NotFound {
+        detail.push_str(&not_found_hint(PROVIDER, &ctx.entry.model));
+    }
     let mut e = provider_error(ctx, classified, Some(status), &detail);
     if classified == ErrorCode::RateLimited {
         // Stability times a key out for 60 s; say so unless the response is more precise.

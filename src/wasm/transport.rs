@@ -70,10 +70,11 @@ fn network(e: JsValue) -> TransportError {
 
 /// The response headers the providers' parsers read (fetching only these is
 /// cheaper than iterating all of them across the JS boundary).
-const READ_HEADERS: [&str; 6] = [
+const READ_HEADERS: [&str; 7] = [
     "content-type",
     "retry-after",
     "retry-after-ms",
+    "x-should-retry",
     "finish-reason",
     "seed",
     "x-request-id",

@@ -1,4 +1,4 @@
-// The fault matrix: for each provider × each fault of PROVIDERS.md, run
+// The fault matrix: for each provider × each fault of docs/providers.md, run
 // generateImages (the built package) against the mock provider server with
 // the provider as primary and the mock provider as fallback, and check the
 // error code, whether it retried, whether it fell back, the recorded delays,
@@ -38,8 +38,10 @@ const FAULTS = [
     step: { openai: { fixture: "openai/insufficient_quota" }, gemini: { fixture: "gemini/quota_per_day" }, stability: null } },
   { name: "400 content policy", code: "content_policy", retry: false, fallback: false,
     step: { openai: { fixture: "openai/moderation_blocked" }, gemini: { fixture: "gemini/prompt_blocked" }, stability: { fixture: "stability/content_moderation" } } },
-  { name: "400 invalid request", code: "invalid_request", retry: false, fallback: false,
+  { name: "400 invalid request", code: "invalid_request", retry: false, fallback: true, warning: "provider_rejected_request",
     step: { openai: { fixture: "openai/invalid_size" }, gemini: { fixture: "gemini/unknown_field" }, stability: { fixture: "stability/bad_request" } } },
+  { name: "500 + x-should-retry: false", code: "provider_error", retry: false, fallback: true,
+    step: { openai: { fixture: "openai/server_error_should_not_retry" }, gemini: null, stability: null } },
   { name: "404 model", code: "not_found", retry: false, fallback: true,
     step: { openai: { fixture: "openai/model_not_found" }, gemini: { fixture: "gemini/model_not_found" }, stability: { fixture: "stability/not_found" } } },
   { name: "500", code: "provider_error", retry: true, fallback: true,
@@ -128,6 +130,10 @@ for (const fault of FAULTS) {
       if (fault.code === "bad_response") {
         const n = cell.attempts.filter((a) => a.provider === provider && a.outcome === "bad_response").length;
         assert.equal(n, 2, `${where}: bad_response is retried exactly once`);
+      }
+      if (fault.warning) {
+        const w = (cell.result?.warnings ?? []).find((x) => x.code === fault.warning && x.provider === provider);
+        assert.ok(w, `${where}: a ${fault.warning} warning`);
       }
       if (fault.delays) assert.deepEqual(cell.delays, fault.delays, `${where}: the delay is the Retry-After`);
       if (fault.retry && !fault.delays) {

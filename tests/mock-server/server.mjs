@@ -35,7 +35,7 @@ const DEFAULT_STABILITY_SEED = 742048682;
 
 const CORS_HEADERS = {
   "access-control-allow-origin": "*",
-  "access-control-expose-headers": "retry-after, retry-after-ms, finish-reason, seed, x-request-id, content-type",
+  "access-control-expose-headers": "retry-after, retry-after-ms, x-should-retry, finish-reason, seed, x-request-id, content-type",
 };
 const PREFLIGHT_HEADERS = {
   "access-control-allow-methods": "GET, POST, OPTIONS",
@@ -273,9 +273,10 @@ function openaiError(status, message, { type = "invalid_request_error", param = 
 
 /** "preset" (gpt-image-1 family), "free" (gpt-image-2), "free25" (2.5 models) or null (404). */
 function openaiModelFamily(model) {
-  if (/^gpt-image-2\.5-(flare|sunburst)(-\d{4}-\d{2}-\d{2})?$/.test(model)) return "free25";
+  if (/^gpt-image-2\.[56]-(flare|sunburst)(-\d{4}-\d{2}-\d{2})?$/.test(model)) return "free25";
   if (/^gpt-image-2(-\d{4}-\d{2}-\d{2})?$/.test(model)) return "free";
-  if (/^gpt-image-1(\.5|-mini)?(-\d{4}-\d{2}-\d{2})?$/.test(model)) return "preset";
+  // gpt-image-1 was shut down on 2026-10-23; 1-mini and 1.5 are deprecated but still answer here.
+  if (/^gpt-image-1(\.5|-mini)(-\d{4}-\d{2}-\d{2})?$/.test(model)) return "preset";
   if (model === "chatgpt-image-latest") return "preset"; // behaviour [U]; presets are the safe guess
   return null; // dall-e-* are retired; anything else does not exist
 }
@@ -402,15 +403,18 @@ const GEMINI_MODELS = {
   "gemini-2.5-flash-image": { ratios: GEMINI_BASE_RATIOS, imageSizes: [] },
   "gemini-3.1-flash-image": { ratios: [...GEMINI_BASE_RATIOS, "1:4", "4:1", "1:8", "8:1"], imageSizes: ["512", "1K", "2K", "4K"] },
   "gemini-3-pro-image": { ratios: GEMINI_BASE_RATIOS, imageSizes: ["1K", "2K", "4K"] },
+  "gemini-nano-banana-2.1": { ratios: GEMINI_BASE_RATIOS, imageSizes: ["1K", "2K", "4K"] },
+  "gemini-3.1-flash-lite-image": { ratios: GEMINI_BASE_RATIOS, imageSizes: ["1K"] },
 };
 const GEMINI_KNOWN_TOP_LEVEL = new Set([
   "contents", "generationConfig", "generation_config", "safetySettings", "safety_settings",
   "systemInstruction", "system_instruction", "tools", "toolConfig", "tool_config",
   "cachedContent", "cached_content",
 ]);
-// Vertex-only imageConfig fields (outputMimeType, ...) are rejected by the Gemini API.
+// Vertex-only imageConfig fields (personGeneration, outputMimeType, ...) are rejected by the
+// Gemini Developer API (the official SDK refuses to send them there).
 const GEMINI_KNOWN_IMAGE_CONFIG = new Set([
-  "aspectRatio", "aspect_ratio", "imageSize", "image_size", "personGeneration", "person_generation",
+  "aspectRatio", "aspect_ratio", "imageSize", "image_size",
 ]);
 
 function geminiError(code, status, message) {

@@ -271,6 +271,8 @@ pub struct AttemptOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after_ms: Option<u64>,
     images: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    skipped: bool,
 }
 
 impl From<&Attempt> for AttemptOut {
@@ -286,6 +288,7 @@ impl From<&Attempt> for AttemptOut {
             status: a.status,
             retry_after_ms: a.retry_after_ms,
             images: a.images,
+            skipped: a.skipped,
         }
     }
 }
