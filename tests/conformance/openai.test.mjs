@@ -76,15 +76,38 @@ test("openai: the type check rejects a field the SDK does not have and a value i
   assert.match(planted[1], /^planted: quality: .*"ultra"/);
 });
 
-test("openai: the package's default model is not one the SDK calls shut down", () => {
-  // The SDK's doc comments name retired models: "`gpt-image-1` was shut down on October 23, 2026".
+/**
+ * The models openai@7.59.0 calls shut down or retired, from the doc comment of its ImageModel
+ * type: ' - "gpt-image-1": GPT Image 1 was shut down on October 23, 2026. …', ' - "dall-e-2",
+ * "dall-e-3": This model was retired on May 12, 2026. …'.
+ */
+function retiredPerSdk() {
   const require = createRequire(import.meta.url);
   const dts = fs.readFileSync(require.resolve("openai/resources/images").replace(/\.js$/, ".d.ts"), "utf8");
-  const shutDown = new Set([...dts.matchAll(/`([\w.-]+)` was shut down/g)].map((m) => m[1]));
-  assert.ok(shutDown.has("gpt-image-1"), "the SDK's doc comment still names gpt-image-1 as shut down");
+  const doc = /Deprecated values:([\s\S]*?)\*\/\s*export type ImageModel\b/.exec(dts)?.[1] ?? "";
+  const retired = [];
+  for (const item of doc.replace(/\n\s*\*\s*/g, " ").split(/ - (?=")/)) {
+    const [ids, text] = [item.slice(0, item.indexOf(":")), item.slice(item.indexOf(":") + 1)];
+    if (/shut down|retired/.test(text)) retired.push(...[...ids.matchAll(/"([^"]+)"/g)].map((m) => m[1]));
+  }
+  return retired;
+}
+
+test("openai: the package's default model is not one the SDK calls shut down or retired", () => {
+  const retired = retiredPerSdk();
+  assert.deepEqual(retired.sort(), ["dall-e-2", "dall-e-3", "gpt-image-1"], "the SDK's list as read from its doc comment");
   const defaultCase = packageBodies.find((b) => b.name.startsWith("no model named"));
   assert.ok(defaultCase, "the default-model case captured a body");
-  assert.ok(!shutDown.has(defaultCase.body.model), `the package's default model ${defaultCase.body.model} was shut down per openai@7.59.0`);
+  assert.ok(!retired.includes(defaultCase.body.model), `the package's default model ${defaultCase.body.model} is retired per openai@7.59.0`);
+});
+
+test("openai: a model the SDK calls shut down or retired is never called (not_found, no request)", async () => {
+  for (const model of retiredPerSdk()) {
+    const run = await viaPackage(capture, "openai", { model, request: { prompt: "a lighthouse" } });
+    assert.equal(run.requests.length, 0, `${model}: the package sent ${run.requests.length} request(s)`);
+    assert.equal(run.error?.code, "not_found", `${model}: ${run.error?.message ?? "resolved"}`);
+    assert.match(run.error.message, /gpt-image-2/, "the message names the current default");
+  }
 });
 
 test("openai: every allow-list entry for OpenAI was needed", () => {
