@@ -98,6 +98,7 @@ test("openai: the package's default model is not one the SDK calls shut down or 
   assert.deepEqual(retired.sort(), ["dall-e-2", "dall-e-3", "gpt-image-1"], "the SDK's list as read from its doc comment");
   const defaultCase = packageBodies.find((b) => b.name.startsWith("no model named"));
   assert.ok(defaultCase, "the default-model case captured a body");
+  assert.equal(typeof defaultCase.body.model, "string", "a model is named (ImageGenerateParamsBase.model: 'Specify a model explicitly')");
   assert.ok(!retired.includes(defaultCase.body.model), `the package's default model ${defaultCase.body.model} is retired per openai@7.59.0`);
 });
 
