@@ -26,7 +26,7 @@ function variants(url) {
       const r = await fetch(`${url}/v1/images/generations`, {
         method: "POST",
         headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
-        body: JSON.stringify({ model: "gpt-image-1", prompt: "a lighthouse", n, quality: "medium" }),
+        body: JSON.stringify({ model: "gpt-image-2", prompt: "a lighthouse", n, quality: "medium" }),
       });
       const body = JSON.parse(await r.text());
       return body.data.map((d) => d.b64_json).length;
@@ -40,7 +40,7 @@ function variants(url) {
       return r.images.map((i) => i.base64).length;
     },
     aisdk: async (n) => {
-      const r = await generateImage({ model: openai.image("gpt-image-1"), prompt: "a lighthouse", n });
+      const r = await generateImage({ model: openai.image("gpt-image-2"), prompt: "a lighthouse", n });
       return r.images.map((i) => i.base64).length;
     },
   };
@@ -138,7 +138,7 @@ async function faults() {
       },
       aisdk: async () => {
         try {
-          const r = await generateImage({ model: openai.image("gpt-image-1"), prompt: "a lighthouse", n: 1 });
+          const r = await generateImage({ model: openai.image("gpt-image-2"), prompt: "a lighthouse", n: 1 });
           return r.images.length;
         } catch {
           return 0;

@@ -69,13 +69,13 @@ export default {
     const resp = await fetch(`${env.OPENAI_BASE_URL}/v1/images/generations`, {
       method: "POST",
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-image-1", prompt: body.prompt, n: body.n ?? 1, quality: "medium" }),
+      body: JSON.stringify({ model: "gpt-image-2", prompt: body.prompt, n: body.n ?? 1, quality: "medium" }),
     });
     const result = await resp.json();
     return Response.json({
       created: Math.floor(Date.now() / 1000),
-      data: result.data.map((d) => ({ b64_json: d.b64_json, mime_type: "image/png", provider: "openai", model: "gpt-image-1" })),
-      attempts: [{ provider: "openai", model: "gpt-image-1", part: 0, attempt: 1, duration_ms: Date.now() - started, outcome: "ok", status: resp.status, images: result.data.length }],
+      data: result.data.map((d) => ({ b64_json: d.b64_json, mime_type: "image/png", provider: "openai", model: "gpt-image-2" })),
+      attempts: [{ provider: "openai", model: "gpt-image-2", part: 0, attempt: 1, duration_ms: Date.now() - started, outcome: "ok", status: resp.status, images: result.data.length }],
       warnings: [],
       errors: [],
     });

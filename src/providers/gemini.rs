@@ -1,6 +1,6 @@
-//! Google Gemini API native image models: `generateContent` (docs/providers.md, "Gemini").
+//! Google Gemini API native image models: `generateContent` (docs/providers.md section 2).
 //!
-//! Only Developer-API fields are sent: `imageConfig` takes `aspectRatio` and
+//! Only Developer-API fields are sent (docs/providers.md 2.3): `imageConfig` takes `aspectRatio` and
 //! `imageSize` there. `personGeneration`, `outputMimeType`,
 //! `outputCompressionQuality`, `imageOutputOptions` and `prominentPeople` are
 //! Vertex-only (the official SDK refuses to send them to this API); a caller
@@ -35,7 +35,7 @@ const fn active(id: &'static str, source: &'static str) -> ModelStatus {
     }
 }
 
-/// Model lifecycle (docs/providers.md, "Model lifecycle").
+/// Model lifecycle (docs/providers.md 7.2).
 pub const MODELS: &[ModelStatus] = &[
     active(
         "gemini-nano-banana-2.1",
@@ -162,7 +162,7 @@ fn is_3_pro(model: &str) -> bool {
     model.starts_with("gemini-3-pro-image") || model.starts_with("nano-banana-pro")
 }
 
-/// Capability table (docs/providers.md, "Gemini").
+/// Capability table (docs/providers.md 2.2; option mapping 4.2).
 pub fn capabilities(model: &str) -> Capabilities {
     let (ratios, tiers): (&'static [Ratio], &'static [&'static str]) = if is_3_1_flash(model) {
         (RATIOS_3_1_FLASH, &["512", "1K", "2K", "4K"])
@@ -479,7 +479,7 @@ pub fn parse_response(
     ))
 }
 
-/// Classifies an error response (docs/providers.md, "Gemini" errors).
+/// Classifies an error response (docs/providers.md 2.6).
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let Ok(envelope) = resp.body.decode_json::<ErrorEnvelope>() else {

@@ -1,4 +1,4 @@
-//! OpenAI Images: `POST /v1/images/generations` (docs/providers.md, "OpenAI").
+//! OpenAI Images: `POST /v1/images/generations` (docs/providers.md section 1).
 
 use super::{
     code_for_status, decode_success, merge_params, not_found_hint, provider_error,
@@ -46,7 +46,7 @@ const fn retiring(id: &'static str) -> ModelStatus {
     }
 }
 
-/// Model lifecycle (docs/providers.md, "Model lifecycle").
+/// Model lifecycle (docs/providers.md 7.2).
 pub const MODELS: &[ModelStatus] = &[
     active("gpt-image-2"),
     active("gpt-image-2.5-sunburst"),
@@ -90,7 +90,7 @@ pub fn takes_free_sizes(model: &str) -> bool {
     model.starts_with("gpt-image-2")
 }
 
-/// Capability table (docs/providers.md, "OpenAI").
+/// Capability table (docs/providers.md 1.2; option mapping 4.2).
 pub fn capabilities(model: &str) -> Capabilities {
     let sizes = if takes_free_sizes(model) {
         SizeRule::Free {
@@ -368,7 +368,7 @@ pub fn parse_response(
     Ok(images)
 }
 
-/// Classifies an error response (docs/providers.md, "OpenAI" errors).
+/// Classifies an error response (docs/providers.md 1.6).
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let body: Option<ErrorBody> = resp

@@ -1,5 +1,5 @@
 //! Stability AI Stable Image v2beta: `POST /v2beta/stable-image/generate/{core|ultra|sd3}`
-//! (docs/providers.md, "Stability AI").
+//! (docs/providers.md section 3).
 
 use super::{
     code_for_status, decode_success, image_type_param, merge_params, not_found_hint,
@@ -62,9 +62,9 @@ const fn rerouted(id: &'static str, to: &'static str) -> ModelStatus {
     }
 }
 
-/// Model lifecycle (docs/providers.md, "Model lifecycle"). `cfg_scale` is
-/// never sent by default: the API's own default (4, or 1 for the distilled
-/// turbo and flash models) is right, and the old v1 value 7 degrades them.
+/// Model lifecycle (docs/providers.md 7.2). `cfg_scale` is never sent by
+/// default (docs/providers.md 3.2): the API's own default (4, or 1 for the
+/// distilled turbo and flash models) is right, and the old v1 value 7 degrades them.
 pub const MODELS: &[ModelStatus] = &[
     active("core"),
     active("ultra"),
@@ -96,7 +96,7 @@ pub fn endpoint_for(model: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// Capability table (docs/providers.md, "Stability AI").
+/// Capability table (docs/providers.md 3.2; option mapping 4.2).
 pub fn capabilities(_model: &str) -> Capabilities {
     Capabilities {
         max_images_per_call: 1,
@@ -330,7 +330,7 @@ pub fn parse_response(
     }])
 }
 
-/// Classifies an error response (docs/providers.md, "Stability AI" errors).
+/// Classifies an error response (docs/providers.md 3.3).
 fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     let status = resp.status;
     let body = resp.body.decode_json::<ErrorBody>().ok();

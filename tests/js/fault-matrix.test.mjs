@@ -1,4 +1,4 @@
-// The fault matrix: for each provider × each fault of docs/providers.md, run
+// The fault matrix: for each provider × each fault class of docs/providers.md 5, run
 // generateImages (the built package) against the mock provider server with
 // the provider as primary and the mock provider as fallback, and check the
 // error code, whether it retried, whether it fell back, the recorded delays,

@@ -125,7 +125,7 @@ test("generates through OpenAI with the documented result shape", async () => {
   for (const img of result.images) {
     assert.equal(img.mimeType, "image/png");
     assert.equal(img.provider, "openai");
-    assert.equal(img.model, "gpt-image-1");
+    assert.equal(img.model, "gpt-image-2");
     assert.match(img.base64, /^iVBORw0KGgo/);
   }
   assert.equal(result.attempts.length, 1);
@@ -140,7 +140,7 @@ test("generates through OpenAI with the documented result shape", async () => {
   assert.deepEqual(result.warnings.map((w) => [w.provider, w.code]), [["openai", "unsupported_option"]]);
   const [sent] = mock.requests(k);
   assert.equal(sent.headers.authorization, `Bearer ${k}`);
-  assert.deepEqual(sent.body, { model: "gpt-image-1", prompt: "a lighthouse", n: 2, size: "1536x1024", quality: "medium" });
+  assert.deepEqual(sent.body, { model: "gpt-image-2", prompt: "a lighthouse", n: 2, size: "1536x1024", quality: "medium" });
 });
 
 test("progress events: per part attempt_start, attempt_end, then retry/fallback/image", async () => {

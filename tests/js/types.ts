@@ -26,7 +26,7 @@ import {
 const controller = new AbortController();
 
 const providers: ProviderConfig[] = [
-  { provider: "openai", apiKey: "sk-…", model: "gpt-image-1", params: { quality: "high" } },
+  { provider: "openai", apiKey: "sk-…", model: "gpt-image-2", params: { quality: "high" } },
   { provider: "gemini", apiKey: "AIza…", baseUrl: "http://127.0.0.1:8080" },
   { provider: "mock" },
 ];

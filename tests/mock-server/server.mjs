@@ -3,7 +3,7 @@
 // Serves the JSON fixtures in tests/fixtures/<provider>/<name>.json (the same files the Rust
 // native tests classify), validates requests the way the real providers do (so option-mapping
 // bugs surface as the provider would report them), and lets a test script faults per API key.
-// Contract: /work/shared/PROVIDERS.md, section 6. Node >= 20, built-in modules only.
+// Contract: docs/providers.md, section 6. Node >= 20, built-in modules only.
 //
 //   import { startMockServer } from "./tests/mock-server/server.mjs";
 //   const mock = await startMockServer();          // { url, port, close(), reset(), ... }
@@ -20,7 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-/** The verified 1x1 PNG from PROVIDERS.md 1.4; every successful generation returns it. */
+/** The verified 1x1 PNG of docs/providers.md 1.4; every successful generation returns it. */
 export const PNG_1X1_BASE64 =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
@@ -28,7 +28,7 @@ export const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 // We buffer bodies up to this size; larger ones are drained and answered 413 (never crash).
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
-// Stability documents a 10 MiB payload limit (PROVIDERS.md 3.3, payload_too_large).
+// Stability documents a 10 MiB payload limit (docs/providers.md 3.3, payload_too_large).
 const STABILITY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 // Seed reported by Stability when the request did not choose one (seed 0 / absent = random).
 const DEFAULT_STABILITY_SEED = 742048682;
@@ -251,14 +251,14 @@ function isPlainObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Proto-JSON accepts camelCase and snake_case field names (PROVIDERS.md 2.1). */
+/** Proto-JSON accepts camelCase and snake_case field names (docs/providers.md 2.1). */
 function protoField(object, camel, snake) {
   if (!isPlainObject(object)) return undefined;
   return object[camel] !== undefined ? object[camel] : object[snake];
 }
 
 // ---------------------------------------------------------------------------------------------
-// OpenAI (PROVIDERS.md 1)
+// OpenAI (docs/providers.md section 1)
 // ---------------------------------------------------------------------------------------------
 
 const OPENAI_PRESET_SIZES = ["1024x1024", "1536x1024", "1024x1536", "auto"];
@@ -281,7 +281,7 @@ function openaiModelFamily(model) {
   return null; // dall-e-* are retired; anything else does not exist
 }
 
-/** gpt-image-2 arbitrary-size rules (PROVIDERS.md 1.2); returns a reason or null. */
+/** gpt-image-2 arbitrary-size rules (docs/providers.md 1.2); returns a reason or null. */
 function freeSizeProblem(size) {
   if (size === "auto") return null;
   const match = /^(\d+)x(\d+)$/.exec(size);
@@ -367,7 +367,7 @@ function openaiValidateOptions(ctx, body, family) {
     }
   }
   if (body.stream === true) {
-    // SSE streaming is not needed by the client (PROVIDERS.md 1.1); say so instead of faking it.
+    // SSE streaming is not needed by the client (docs/providers.md 1.1, 9); say so instead of faking it.
     return openaiError(400, "The mock server does not implement stream: true.", { param: "stream", code: "unsupported_by_mock" });
   }
   return null;
@@ -394,7 +394,7 @@ function openaiSuccessBody(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gemini (PROVIDERS.md 2)
+// Gemini (docs/providers.md section 2)
 // ---------------------------------------------------------------------------------------------
 
 const GEMINI_BASE_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"];
@@ -466,7 +466,7 @@ function geminiValidateImageConfig(body, capabilities) {
       return geminiError(400, "INVALID_ARGUMENT", "Image size is not supported for this model.");
     }
     if (!capabilities.imageSizes.includes(imageSize)) {
-      // Case-sensitive on purpose: "1k" is rejected by the real API (PROVIDERS.md 2.2).
+      // Case-sensitive on purpose: "1k" is rejected by the real API (docs/providers.md 2.2).
       return geminiError(400, "INVALID_ARGUMENT", `Image size ${imageSize} is not supported for this model. Supported values: ${capabilities.imageSizes.join(", ")}.`);
     }
   }
@@ -500,7 +500,7 @@ function geminiSuccessBody(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Stability (PROVIDERS.md 3)
+// Stability (docs/providers.md section 3)
 // ---------------------------------------------------------------------------------------------
 
 const STABILITY_RATIOS = ["16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21"];
@@ -511,7 +511,7 @@ function stabilityError(ctx, status, name, message) {
   return jsonResponse(status, { id: hexId(ctx.seq), name, errors: [message] });
 }
 
-/** Stability error ids are 32 hex characters (PROVIDERS.md 3.3); derive one from the sequence. */
+/** Stability error ids are 32 hex characters (docs/providers.md 3.3); derive one from the sequence. */
 function hexId(seq) {
   return seq.toString(16).padStart(32, "0");
 }
@@ -519,7 +519,7 @@ function hexId(seq) {
 function stabilityValidate(ctx) {
   if (ctx.bodyBytes > STABILITY_MAX_BODY_BYTES) return ctx.fixture("stability/payload_too_large");
   if (!isMultipart(ctx.headers["content-type"]) || !multipartBoundary(ctx.headers["content-type"])) {
-    // Sending JSON is an error (PROVIDERS.md 3.1); the status is [U], 400 is the natural choice.
+    // Sending JSON is an error (docs/providers.md 3.1); the status is [U], 400 is the natural choice.
     return stabilityError(ctx, 400, "bad_request", "content-type: must be multipart/form-data with a boundary");
   }
   if (ctx.bodyKind !== "multipart") {
@@ -551,7 +551,7 @@ function stabilityValidate(ctx) {
   if (ctx.params.endpoint === "sd3" && form.model !== undefined && !STABILITY_SD3_MODELS.includes(form.model)) {
     return stabilityError(ctx, 400, "bad_request", `model: invalid enum value. Expected ${STABILITY_SD3_MODELS.map((m) => `'${m}'`).join(" | ")}, received '${form.model}'`);
   }
-  return null; // unknown form fields are silently ignored, like the real API (PROVIDERS.md 3.1)
+  return null; // unknown form fields are silently ignored, like the real API (docs/providers.md 3.1)
 }
 
 function stabilitySeed(ctx) {
@@ -571,7 +571,7 @@ function stabilitySuccessBody(ctx) {
   return { image: ctx.state.imageBase64, finish_reason: "SUCCESS", seed: stabilitySeed(ctx) };
 }
 
-/** Accept: application/json -> JSON form; anything else -> raw bytes plus headers (PROVIDERS.md 3.1). */
+/** Accept: application/json -> JSON form; anything else -> raw bytes plus headers (docs/providers.md 3.1). */
 function stabilitySuccess(ctx) {
   const format = stabilityFormat(ctx);
   if (stabilityWantsJson(ctx)) {
@@ -602,7 +602,7 @@ const AUTH = {
   },
   stability: {
     key: (headers) => bearerKey(headers.authorization),
-    // The v1 account endpoints answer with the v1 {id,name,message} body (PROVIDERS.md 3.4).
+    // The v1 account endpoints answer with the v1 {id,name,message} body (docs/providers.md 3.4).
     missing: (route) => (route.v1 ? "stability/unauthorized_v1" : "stability/unauthorized"),
     invalid: (route) => (route.v1 ? "stability/unauthorized_v1" : "stability/unauthorized"),
   },

@@ -153,7 +153,7 @@ describe("fixtures", () => {
 
 describe("openai", () => {
   test("success echoes n and output_format", async () => {
-    const res = await openai({ model: "gpt-image-1", prompt: "a cat", n: 2, output_format: "webp", size: "1536x1024" });
+    const res = await openai({ model: "gpt-image-1.5", prompt: "a cat", n: 2, output_format: "webp", size: "1536x1024" });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type"), /^application\/json/);
     assert.equal(res.json.data.length, 2);
@@ -204,16 +204,16 @@ describe("openai", () => {
   });
 
   test("n, response_format, unknown fields, unknown models", async () => {
-    const n = await openai({ model: "gpt-image-1", prompt: "x", n: 11 });
+    const n = await openai({ model: "gpt-image-1.5", prompt: "x", n: 11 });
     assert.equal(n.status, 400);
     assert.equal(n.json.error.code, "integer_above_max_value");
     assert.equal(n.json.error.param, "n");
 
-    const rf = await openai({ model: "gpt-image-1", prompt: "x", response_format: "b64_json" });
+    const rf = await openai({ model: "gpt-image-1.5", prompt: "x", response_format: "b64_json" });
     assert.equal(rf.status, 400);
     assert.deepEqual(rf.json, loadFixtures().get("openai/unknown_parameter").body);
 
-    const seed = await openai({ model: "gpt-image-1", prompt: "x", seed: 3 });
+    const seed = await openai({ model: "gpt-image-1.5", prompt: "x", seed: 3 });
     assert.equal(seed.status, 400);
     assert.equal(seed.json.error.code, "unknown_parameter");
     assert.equal(seed.json.error.param, "seed");
@@ -229,7 +229,7 @@ describe("openai", () => {
   });
 
   test("missing prompt/model, bad JSON and wrong content type are 400 envelopes", async () => {
-    for (const body of [{ model: "gpt-image-1" }, { model: "gpt-image-1", prompt: "  " }, { prompt: "x" }, "{not json", "[]"]) {
+    for (const body of [{ model: "gpt-image-1.5" }, { model: "gpt-image-1.5", prompt: "  " }, { prompt: "x" }, "{not json", "[]"]) {
       const res = await openai(body);
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.deepEqual(Object.keys(res.json.error).sort(), ["code", "message", "param", "type"]);
@@ -392,8 +392,8 @@ describe("stability", () => {
 describe("auth per provider", () => {
   const fixtures = loadFixtures();
   const cases = [
-    ["openai missing", () => openai({ model: "gpt-image-1", prompt: "x" }, null), 401, "openai/invalid_api_key"],
-    ["openai invalid", () => openai({ model: "gpt-image-1", prompt: "x" }, "invalid-123"), 401, "openai/invalid_api_key"],
+    ["openai missing", () => openai({ model: "gpt-image-1.5", prompt: "x" }, null), 401, "openai/invalid_api_key"],
+    ["openai invalid", () => openai({ model: "gpt-image-1.5", prompt: "x" }, "invalid-123"), 401, "openai/invalid_api_key"],
     ["gemini missing", () => gemini("gemini-2.5-flash-image", geminiBody(), null), 403, "gemini/unregistered_caller"],
     ["gemini invalid", () => gemini("gemini-2.5-flash-image", geminiBody(), "invalidKey"), 400, "gemini/api_key_invalid"],
     ["gemini bearer instead of x-goog-api-key", () => call("/v1beta/models", { headers: { authorization: "Bearer AIza" } }), 403, "gemini/unregistered_caller"],
@@ -433,7 +433,7 @@ describe("scripted faults", () => {
       after: { fixture: "openai/server_error.json" },
       ignoredField: true,
     });
-    const body = { model: "gpt-image-1", prompt: "x" };
+    const body = { model: "gpt-image-1.5", prompt: "x" };
     const fixtures = loadFixtures();
 
     const first = await openai(body, "sk-script");
@@ -495,7 +495,7 @@ describe("scripted faults", () => {
     const res = await fetch(`${mock.url}/v1/images/generations`, {
       method: "POST",
       headers: { authorization: "Bearer sk-dah", "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-image-1", prompt: "x" }),
+      body: JSON.stringify({ model: "gpt-image-1.5", prompt: "x" }),
     });
     assert.equal(res.status, 200);
     await assert.rejects(res.text());
@@ -504,9 +504,9 @@ describe("scripted faults", () => {
   test("a pending delay does not block other requests", async () => {
     await script({ key: "slow", steps: [{ delayMs: 400 }] });
     const finished = [];
-    const slow = openai({ model: "gpt-image-1", prompt: "x" }, "slow").then(() => finished.push("slow"));
+    const slow = openai({ model: "gpt-image-1.5", prompt: "x" }, "slow").then(() => finished.push("slow"));
     await new Promise((r) => setTimeout(r, 20));
-    const fast = openai({ model: "gpt-image-1", prompt: "x" }, "fast").then(() => finished.push("fast"));
+    const fast = openai({ model: "gpt-image-1.5", prompt: "x" }, "fast").then(() => finished.push("fast"));
     await Promise.all([slow, fast]);
     assert.deepEqual(finished, ["fast", "slow"]);
   });
@@ -521,16 +521,16 @@ describe("scripted faults", () => {
 
   test("reset clears scripts", async () => {
     await script({ key: "sk-r", after: { fixture: "openai/overloaded" } });
-    assert.equal((await openai({ model: "gpt-image-1", prompt: "x" }, "sk-r")).status, 503);
+    assert.equal((await openai({ model: "gpt-image-1.5", prompt: "x" }, "sk-r")).status, 503);
     await call("/__mock/reset", { method: "POST" });
-    assert.equal((await openai({ model: "gpt-image-1", prompt: "x" }, "sk-r")).status, 200);
+    assert.equal((await openai({ model: "gpt-image-1.5", prompt: "x" }, "sk-r")).status, 200);
   });
 
   test("faultRate is deterministic for a seed", async () => {
     const run = async () => {
       await script({ key: "flaky", faultRate: 0.5, fault: { fixture: "openai/overloaded" }, seed: 42 });
       const statuses = [];
-      for (let i = 0; i < 20; i++) statuses.push((await openai({ model: "gpt-image-1", prompt: "x" }, "flaky")).status);
+      for (let i = 0; i < 20; i++) statuses.push((await openai({ model: "gpt-image-1.5", prompt: "x" }, "flaky")).status);
       return statuses;
     };
     const first = await run();
@@ -546,7 +546,7 @@ describe("scripted faults", () => {
 
 describe("request log", () => {
   test("records method, path, query, headers and parsed body; filters by key", async () => {
-    await openai({ model: "gpt-image-1", prompt: "logged" }, "sk-a");
+    await openai({ model: "gpt-image-1.5", prompt: "logged" }, "sk-a");
     await call("/v1beta/models?pageSize=50", { headers: { "x-goog-api-key": "g-b" } });
     const all = await call("/__mock/requests");
     assert.equal(all.json.requests.length, 2);
@@ -559,7 +559,7 @@ describe("request log", () => {
     assert.equal(entry.headers["x-goog-api-key"], "g-b");
     assert.equal(entry.provider, "gemini");
     const [a] = mock.requests("sk-a");
-    assert.deepEqual(a.body, { model: "gpt-image-1", prompt: "logged" });
+    assert.deepEqual(a.body, { model: "gpt-image-1.5", prompt: "logged" });
     await call("/__mock/reset", { method: "POST" });
     assert.equal((await call("/__mock/requests")).json.requests.length, 0);
   });
@@ -583,14 +583,14 @@ describe("CORS", () => {
   test("every response carries CORS headers, errors and fixtures included", async () => {
     await script({ key: "cors", steps: [{ fixture: "openai/rate_limit_retry_after_ms" }] });
     for (const res of [
-      await openai({ model: "gpt-image-1", prompt: "x" }, "cors"),
-      await openai({ model: "gpt-image-1", prompt: "x" }, null),
+      await openai({ model: "gpt-image-1.5", prompt: "x" }, "cors"),
+      await openai({ model: "gpt-image-1.5", prompt: "x" }, null),
       await call("/nope"),
     ]) {
       assert.equal(res.headers.get("access-control-allow-origin"), "*");
       assert.equal(
         res.headers.get("access-control-expose-headers"),
-        "retry-after, retry-after-ms, finish-reason, seed, x-request-id, content-type",
+        "retry-after, retry-after-ms, x-should-retry, finish-reason, seed, x-request-id, content-type",
       );
       assert.ok(res.headers.get("x-request-id"));
     }
@@ -608,14 +608,14 @@ describe("robustness", () => {
   });
 
   test("20 MB bodies are handled; Stability enforces its 10 MiB limit", async () => {
-    const huge = JSON.stringify({ model: "gpt-image-1", prompt: "x".repeat(20 * 1024 * 1024) });
+    const huge = JSON.stringify({ model: "gpt-image-1.5", prompt: "x".repeat(20 * 1024 * 1024) });
     const res = await openai(huge);
     assert.equal(res.status, 400);
     assert.equal(res.json.error.param, "prompt");
     const big = await stability("core", { prompt: "x", image: new Blob([Buffer.alloc(11 * 1024 * 1024)]) });
     assert.equal(big.status, 413);
     assert.equal(big.json.name, "payload_too_large");
-    assert.equal((await openai({ model: "gpt-image-1", prompt: "still alive" })).status, 200);
+    assert.equal((await openai({ model: "gpt-image-1.5", prompt: "still alive" })).status, 200);
   });
 
   test("garbage multipart is a 400, not a crash", async () => {
@@ -717,7 +717,7 @@ describe("CLI", () => {
       const res = await fetch(`${url}/v1/images/generations`, {
         method: "POST",
         headers: { authorization: "Bearer sk", "content-type": "application/json" },
-        body: JSON.stringify({ model: "gpt-image-1", prompt: "x" }),
+        body: JSON.stringify({ model: "gpt-image-1.5", prompt: "x" }),
       });
       const b64 = (await res.json()).data[0].b64_json;
       assert.ok(Math.abs(b64.length - 5000) <= 8);

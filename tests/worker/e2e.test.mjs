@@ -243,15 +243,15 @@ describe("config", () => {
     expectError(none, { status: 404 }, "GET /v1/config (none)");
 
     const put = await putConfig(worker, token, {
-      providers: [{ provider: "openai", model: "gpt-image-1" }, { provider: "gemini" }],
+      providers: [{ provider: "openai", model: "gpt-image-2" }, { provider: "gemini" }],
     });
     expectStatus(put, 200, "PUT /v1/config");
     assert.deepEqual(put.json.providers.map((p) => p.provider), ["openai", "gemini"], show(put));
-    assert.equal(put.json.providers[0].model, "gpt-image-1");
+    assert.equal(put.json.providers[0].model, "gpt-image-2");
     const get = await worker.request("/v1/config", { token });
     expectStatus(get, 200, "GET /v1/config");
     assert.deepEqual(get.json.providers.map((p) => p.provider), ["openai", "gemini"], show(get));
-    assert.equal(get.json.providers[0].model, "gpt-image-1");
+    assert.equal(get.json.providers[0].model, "gpt-image-2");
     assert.ok(await (await worker.kv()).get(kvConfigName(sub)), "config stored in KV under config:<user>");
 
     const replaced = await putConfig(worker, token, { providers: [{ provider: "mock" }] });
@@ -276,7 +276,7 @@ describe("config", () => {
     ["five providers", { providers: ["openai", "gemini", "stability", "mock", "openai"].map((provider) => ({ provider })) }],
     ["unknown provider", { providers: [{ provider: "midjourney" }] }],
     ["duplicate provider", { providers: [{ provider: "openai" }, { provider: "gemini" }, { provider: "openai" }] }],
-    ["entry without provider", { providers: [{ model: "gpt-image-1" }] }],
+    ["entry without provider", { providers: [{ model: "gpt-image-2" }] }],
     ["model not a string", { providers: [{ provider: "openai", model: 7 }] }],
   ];
   for (const [name, body] of invalid) {
@@ -300,7 +300,7 @@ describe("generation: fallback, routing, statuses", () => {
   before(async () => {
     await storeKey(worker, user.token, "openai", openaiKey);
     await storeKey(worker, user.token, "gemini", geminiKey);
-    await storeConfig(worker, user.token, [{ provider: "openai", model: "gpt-image-1" }, { provider: "gemini" }]);
+    await storeConfig(worker, user.token, [{ provider: "openai", model: "gpt-image-2" }, { provider: "gemini" }]);
   });
 
   test("primary succeeds: n=2 from OpenAI in one call, key sent as Bearer to the mock", async () => {
@@ -310,7 +310,7 @@ describe("generation: fallback, routing, statuses", () => {
     const body = expectImages(res, 2, "primary ok");
     for (const image of body.data) {
       assert.equal(image.provider, "openai");
-      assert.equal(image.model, "gpt-image-1");
+      assert.equal(image.model, "gpt-image-2");
       assert.equal(image.b64_json, PNG_1X1_BASE64);
       assert.equal(image.mime_type, "image/png");
     }
@@ -322,7 +322,7 @@ describe("generation: fallback, routing, statuses", () => {
     assert.equal(sent[0].headers.authorization, `Bearer ${openaiKey}`);
     assert.equal(sent[0].body.prompt, "a lighthouse at dawn");
     assert.equal(sent[0].body.n, 2);
-    assert.equal(sent[0].body.model, "gpt-image-1");
+    assert.equal(sent[0].body.model, "gpt-image-2");
   });
 
   test("primary 401 (invalid_api_key) falls back to Gemini", async () => {
@@ -333,7 +333,7 @@ describe("generation: fallback, routing, statuses", () => {
     const body = expectImages(res, 2, "fallback after 401");
     for (const image of body.data) {
       assert.equal(image.provider, "gemini");
-      assert.equal(image.model, "gemini-2.5-flash-image");
+      assert.equal(image.model, "gemini-nano-banana-2.1");
       assert.equal(image.b64_json, PNG_1X1_BASE64);
       assert.equal(image.mime_type, "image/png");
     }
@@ -354,7 +354,7 @@ describe("generation: fallback, routing, statuses", () => {
     const geminiCalls = generationRequests(mock, geminiKey).slice(geminiBefore);
     assert.equal(geminiCalls.length, 2, "Gemini returns one image per call");
     for (const call of geminiCalls) {
-      assert.equal(call.path, "/v1beta/models/gemini-2.5-flash-image:generateContent");
+      assert.equal(call.path, "/v1beta/models/gemini-nano-banana-2.1:generateContent");
       assert.equal(call.headers["x-goog-api-key"], geminiKey);
     }
     // The refused key's circuit is now open (per key): the next request skips
@@ -414,7 +414,7 @@ describe("generation: fallback, routing, statuses", () => {
     const res = await generate(worker, user.token, { prompt: "gemini first", model: "gemini" });
     const body = expectImages(res, 1, "model gemini");
     assert.equal(body.data[0].provider, "gemini");
-    assert.equal(body.data[0].model, "gemini-2.5-flash-image");
+    assert.equal(body.data[0].model, "gemini-nano-banana-2.1");
     assert.deepEqual(body.attempts.map((a) => a.provider), ["gemini"]);
     assert.equal(generationRequests(mock, openaiKey).length, openaiBefore, "OpenAI not called");
   });

@@ -81,7 +81,7 @@ describe("user A vs user B", () => {
     for (const body of [
       { prompt: "use A's key", model: "openai" },
       { prompt: "use A's key", model: "gemini" },
-      { prompt: "use A's key", model: "openai/gpt-image-1" },
+      { prompt: "use A's key", model: "openai/gpt-image-2" },
       { prompt: "use A's key" },
       { prompt: "use A's key", user: A.sub, model: "openai" },
     ]) {

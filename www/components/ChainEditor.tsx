@@ -14,8 +14,8 @@ export interface ChainEntry {
 const PROVIDER_OPTIONS: ProviderName[] = ["mock", "openai", "gemini", "stability"];
 const DEFAULT_MODELS: Record<ProviderName, string> = {
   mock: "",
-  openai: "gpt-image-1",
-  gemini: "gemini-2.5-flash-image",
+  openai: "gpt-image-2",
+  gemini: "gemini-nano-banana-2.1",
   stability: "core",
 };
 let nextId = 1000;

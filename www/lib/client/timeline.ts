@@ -12,7 +12,7 @@ export interface TimelineEntry {
   text: string;
 }
 
-/** "mock/primary", "openai/gpt-image-1". */
+/** "mock/primary", "openai/gpt-image-2". */
 export const who = (provider: string, model?: string) => (model ? `${provider}/${model}` : provider);
 
 export interface TimelineState {
