@@ -59,7 +59,7 @@ if [ "$check_only" = 1 ]; then
   row wasm-bindgen "$wb_version" "$(found_wasm_bindgen)"
   row wasm-pack "$wasm_pack_version" "$(found_wasm_pack)"
   row worker-build "$worker_version" "$(found_worker_build)"
-  for p in typescript binaryen esbuild miniflare wrangler openai; do
+  for p in typescript binaryen esbuild miniflare wrangler openai @google/genai ai @ai-sdk/openai @ai-sdk/google; do
     row "npm:$p" "$(npm_version "$p")" "$(found_npm_pkg "$p")"
   done
   row curl any "$(curl --version 2>/dev/null | awk 'NR==1{print $2}')"
