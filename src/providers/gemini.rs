@@ -50,7 +50,7 @@ pub const MODELS: &[ModelStatus] = &[
         id: "gemini-3.1-flash-image",
         family: false,
         lifecycle: Lifecycle::Deprecated {
-            since: "2026-10-06",
+            since: Some("2026-10-06"),
             shutdown: None,
         },
         replacement: DEFAULT_MODEL,
@@ -62,7 +62,7 @@ pub const MODELS: &[ModelStatus] = &[
         // Google's pages disagree on the shutdown (2026-10-02 on the pricing
         // page, 2027-03-15 on the deprecations page): still called, with a warning.
         lifecycle: Lifecycle::Deprecated {
-            since: "2026-05-28",
+            since: None,
             shutdown: Some("2027-03-15"),
         },
         replacement: DEFAULT_MODEL,
@@ -74,7 +74,7 @@ pub const MODELS: &[ModelStatus] = &[
         // Announced shut down, yet still listed by ListModels in 2026-09:
         // called, with a warning; a 404 falls back.
         lifecycle: Lifecycle::Deprecated {
-            since: "2026-05-28",
+            since: None,
             shutdown: Some("2026-06-25"),
         },
         replacement: "gemini-3-pro-image",
@@ -84,7 +84,7 @@ pub const MODELS: &[ModelStatus] = &[
         id: "gemini-3.1-flash-image-preview",
         family: false,
         lifecycle: Lifecycle::Deprecated {
-            since: "2026-05-28",
+            since: None,
             shutdown: Some("2026-06-25"),
         },
         replacement: DEFAULT_MODEL,
@@ -93,9 +93,9 @@ pub const MODELS: &[ModelStatus] = &[
     ModelStatus {
         id: "imagen-",
         family: true,
-        lifecycle: Lifecycle::Retired { on: "2026-08-17" },
+        lifecycle: Lifecycle::Retired { on: "2026-08-20" },
         replacement: DEFAULT_MODEL,
-        source: "removed from the Gemini API: python-genai and vercel/ai dropped it, 2026-08",
+        source: "shut down on the Gemini API: vercel/ai (2026-08-20) and python-genai (2026-08-21) removed it after the shutdown",
     },
 ];
 

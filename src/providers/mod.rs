@@ -73,8 +73,8 @@ pub enum Lifecycle {
     Active,
     /// Still served, but the provider announced its end.
     Deprecated {
-        /// When it was deprecated (`YYYY-MM-DD`).
-        since: &'static str,
+        /// When it was deprecated (`YYYY-MM-DD`), when a source says.
+        since: Option<&'static str>,
         /// Announced shutdown date, when one is known.
         shutdown: Option<&'static str>,
     },
@@ -152,11 +152,15 @@ pub fn deprecation_warning(provider: ProviderName, model: &str) -> Option<Warnin
         Some(date) => format!("; shutdown announced for {date}"),
         None => String::new(),
     };
+    let since = match since {
+        Some(date) => format!(" since {date}"),
+        None => String::new(),
+    };
     Some(warning(
         provider,
         WarningCode::ModelDeprecated,
         format!(
-            "{provider} model {model} is deprecated since {since}{end}; use {} instead ({})",
+            "{provider} model {model} is deprecated{since}{end}; use {} instead ({})",
             row.replacement, row.source
         ),
     ))
@@ -385,7 +389,7 @@ pub(crate) fn unparsed_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Err
         Some(resp.status),
         &unparsed_detail(resp),
     );
-    if e.code == ErrorCode::RateLimited {
+    if e.retryable() {
         e.retry_after_ms = crate::http::retry_after_from_headers(resp, ctx.now_unix_ms);
     }
     e

@@ -38,7 +38,7 @@ const fn retiring(id: &'static str) -> ModelStatus {
         id,
         family: false,
         lifecycle: Lifecycle::Deprecated {
-            since: "2026-06-02",
+            since: Some("2026-06-02"),
             shutdown: Some("2026-12-01"),
         },
         replacement: DEFAULT_MODEL,
@@ -420,6 +420,9 @@ fn classify_error(resp: &HttpResponse, ctx: &ParseContext<'_>) -> Error {
     if classified == ErrorCode::RateLimited {
         e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms)
             .or_else(|| retry_hint_in_message(message));
+    } else if e.retryable() {
+        // The official SDKs honour a server's delay on any retryable status.
+        e.retry_after_ms = retry_after_from_headers(resp, ctx.now_unix_ms);
     }
     e
 }

@@ -53,7 +53,7 @@ const fn rerouted(id: &'static str, to: &'static str) -> ModelStatus {
         id,
         family: false,
         lifecycle: Lifecycle::Deprecated {
-            since: "2025-04-17",
+            since: Some("2025-04-17"),
             shutdown: None,
         },
         replacement: to,

@@ -505,7 +505,8 @@ function geminiSuccessBody(ctx) {
 
 const STABILITY_RATIOS = ["16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21"];
 const STABILITY_FORMATS = ["png", "jpeg", "webp"];
-const STABILITY_SD3_MODELS = ["sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash"];
+// SD3.0 ids are still accepted: Stability re-routes them to 3.5 at the same price.
+const STABILITY_SD3_MODELS = ["sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3.5-flash", "sd3-large", "sd3-large-turbo", "sd3-medium"];
 
 function stabilityError(ctx, status, name, message) {
   return jsonResponse(status, { id: hexId(ctx.seq), name, errors: [message] });

@@ -349,7 +349,8 @@ describe("stability", () => {
     assert.match(ratio.json.id, /^[0-9a-f]{32}$/);
     assert.equal((await stability("core", { prompt: "" })).status, 400);
     assert.equal((await stability("core", { prompt: "x", output_format: "gif" })).status, 400);
-    assert.equal((await stability("sd3", { prompt: "x", model: "sd3-large" })).status, 400);
+    assert.equal((await stability("sd3", { prompt: "x", model: "sd3-turbo" })).status, 400);
+    assert.equal((await stability("sd3", { prompt: "x", model: "sd3-large" })).status, 200, "SD3.0 ids are re-routed to 3.5");
     assert.equal((await stability("sd3", { prompt: "x", model: "sd3.5-flash" })).status, 200);
     // Unknown form fields are ignored like the real API.
     assert.equal((await stability("core", { prompt: "x", steps: "30", strength: "0.4" })).status, 200);
