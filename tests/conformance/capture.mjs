@@ -136,6 +136,9 @@ function write(res, spec) {
     payload = Buffer.alloc(0);
   }
   headers["content-length"] = String(payload.length);
+  // One connection per request: no idle keep-alive socket for a client to reuse just as the
+  // server times it out (a reset that would fail a test for no reason of its own).
+  headers.connection = "close";
   res.writeHead(spec.status ?? 200, headers);
   res.end(payload);
 }
