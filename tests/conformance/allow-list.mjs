@@ -74,7 +74,7 @@ export const ALLOWED = [
     path: "body.n",
     when: (pkg, ref) => pkg === 1 && absent(ref),
     reason: "the package always states n; 1 is the API's default",
-    source: "OpenAI API reference, Create image: n 'Defaults to 1' (https://platform.openai.com/docs/api-reference/images/create)",
+    source: "docs/providers.md 1.3 (n: integer 1–10, default 1; OpenAI API reference, Create image)",
   },
   {
     id: "gemini-aspect-1-1",
@@ -83,7 +83,7 @@ export const ALLOWED = [
     path: "body.generationConfig.imageConfig.aspectRatio",
     when: (pkg, ref) => pkg === "1:1" && absent(ref),
     reason: "without input images the model makes square images; the package states 1:1",
-    source: "Gemini image generation guide: output 'defaults to matching the output image size to that of your input image, or otherwise generates 1:1' (https://ai.google.dev/gemini-api/docs/image-generation)",
+    source: "docs/providers.md 8.3: the output follows the input image's shape, else 1:1 (Gemini image generation guide, https://ai.google.dev/gemini-api/docs/image-generation)",
   },
   {
     id: "stability-aspect-1-1",
@@ -92,7 +92,7 @@ export const ALLOWED = [
     path: "form.aspect_ratio",
     when: (pkg, ref) => pkg === "1:1" && absent(ref),
     reason: "aspect_ratio defaults to 1:1 on every v2beta generate endpoint",
-    source: "Stability API reference, v2beta generate core/ultra/sd3: aspect_ratio 'Default: 1:1' (https://platform.stability.ai/docs/api-reference#tag/Generate)",
+    source: "docs/providers.md 3.2: aspect_ratio default 1:1 on core, ultra and sd3 (Stability API reference, https://platform.stability.ai/docs/api-reference#tag/Generate)",
   },
   {
     id: "stability-png",
@@ -101,7 +101,7 @@ export const ALLOWED = [
     path: "form.output_format",
     when: (pkg, ref) => pkg === "png" && absent(ref),
     reason: "output_format defaults to png on every v2beta generate endpoint",
-    source: "Stability API reference, v2beta generate core/ultra/sd3: output_format 'Default: png' (https://platform.stability.ai/docs/api-reference#tag/Generate)",
+    source: "docs/providers.md 3.2: output_format png (default), jpeg, webp (Stability API reference, https://platform.stability.ai/docs/api-reference#tag/Generate)",
   },
 
   // 4. The package's own defaults, documented in README.md -----------------------------------

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { GoogleGenAI } from "@google/genai";
 import { startCaptureServer } from "./capture.mjs";
 import { GEMINI_CASES } from "./cases.mjs";
 import { assertAllowListUsed, assertPackageCall, assertSameRequests, assertUnchanged } from "./harness.mjs";
@@ -82,6 +83,20 @@ test("gemini: the converter check can fail: a misspelt field is dropped", async 
   const out = await throughGenAIConverter(capture, "gemini-nano-banana-2.1", body);
   assert.ifError(out.error);
   assert.deepEqual(out.body.generationConfig.imageConfig, {}, "the converter only copies the fields it knows");
+});
+
+test("gemini: the API version in the path: the package's is @ai-sdk/google's (v1beta)", async (t) => {
+  // The comparisons above set @google/genai to v1beta; its own default is reported here.
+  const pkg = await viaPackage(capture, "gemini", { model: "gemini-nano-banana-2.1", request: { prompt: "x" } });
+  const aisdk = await viaAiSdkGoogle(capture, { model: "gemini-nano-banana-2.1", contents: "x" });
+  const genaiDefault = await capture.run("genai-sdk", (apiKey) =>
+    new GoogleGenAI({ apiKey, httpOptions: { baseUrl: capture.url } }).models.generateContent({ model: "gemini-nano-banana-2.1", contents: "x" }),
+  );
+  const version = (run) => run.requests[0]?.path.split("/")[1];
+  t.diagnostic(`package ${version(pkg)}, @ai-sdk/google ${version(aisdk)}, @google/genai default ${version(genaiDefault)}`);
+  assert.equal(version(pkg), "v1beta");
+  assert.equal(version(pkg), version(aisdk));
+  assert.ok(["v1", "v1beta"].includes(version(genaiDefault)), "@google/genai calls the Developer API on v1 or v1beta");
 });
 
 test("gemini: every allow-list entry for Gemini was needed", () => {

@@ -132,7 +132,8 @@ export function throughAiSdkGoogle(capture, model, wireBody) {
 
 /**
  * Stability's v2beta generate form, as its API reference documents it (fields per endpoint,
- * with type, allowed values and default). Sources, read 2026-12:
+ * with type, allowed values and default), transcribed with its evidence in docs/providers.md
+ * 3.1 and 3.2. The reference's pages:
  *   https://platform.stability.ai/docs/api-reference#tag/Generate/paths/~1v2beta~1stable-image~1generate~1core/post
  *   https://platform.stability.ai/docs/api-reference#tag/Generate/paths/~1v2beta~1stable-image~1generate~1ultra/post
  *   https://platform.stability.ai/docs/api-reference#tag/Generate/paths/~1v2beta~1stable-image~1generate~1sd3/post
