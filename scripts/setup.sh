@@ -37,7 +37,7 @@ found_rustc() { rustc --version 2>/dev/null | awk '{print $2}'; }
 found_wasm_target() { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && echo installed; }
 found_wasm_bindgen() { wasm-bindgen --version 2>/dev/null | awk '{print $2}'; }
 found_wasm_pack() { wasm-pack --version 2>/dev/null | awk '{print $2}'; }
-found_worker_build() { worker-build --version 2>/dev/null | awk '{print $2}'; }
+found_worker_build() { worker-build --version 2>/dev/null | awk '{print $NF}'; }
 found_npm_pkg() { # package: version in node_modules when it matches the lockfile's
   node -e 'try{process.stdout.write(require("./node_modules/"+process.argv[1]+"/package.json").version)}catch{}' "$1" 2>/dev/null
 }
@@ -46,9 +46,10 @@ found_chromedriver() { chromedriver --version 2>/dev/null | awk '{print $2}'; }
 
 if [ "$check_only" = 1 ]; then
   status=0
-  row() { # tool wanted found
+  row() { # tool wanted found ("any", an exact version, or ">=N" for a major version)
     local mark=ok
     if [ -z "$3" ]; then mark=MISSING; status=1
+    elif [ "${2#>=}" != "$2" ]; then [ "${3%%.*}" -ge "${2#>=}" ] || { mark=WRONG; status=1; }
     elif [ "$2" != any ] && [ "$2" != "$3" ]; then mark=WRONG; status=1; fi
     printf '%-22s wanted %-14s found %-14s %s\n' "$1" "$2" "${3:--}" "$mark"
   }
