@@ -92,9 +92,6 @@ bash bench/run.sh --smoke > /dev/null
 record "size budgets: ok; benchmark smoke run: ok"
 
 section "the README's main command: demo.sh --once and Ctrl-C leave nothing running"
-# The demo uses fixed ports (18931, 8787, 3000): stop this script's mock server first.
-[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null || true
-mock_pid=""
 demo_out=$(node --test --test-concurrency=1 tests/demo/ 2>&1) || { echo "$demo_out" | tail -80; exit 1; }
 echo "$demo_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
 d_skipped=$(echo "$demo_out" | awk '/^# skipped/{print $3}')
