@@ -19,6 +19,9 @@ export class ImageGenError extends Error {
   }
 }
 
+// On the prototype too, so stack traces and consoles print "ImageGenError: ...".
+Object.defineProperty(ImageGenError.prototype, "name", { value: "ImageGenError", writable: true, configurable: true });
+
 const isError =
   typeof Error.isError === "function"
     ? Error.isError

@@ -1,4 +1,4 @@
-// Finishes pkg/ after wasm-pack: the per-runtime entries (packaging/), the
+// Finishes pkg/ right after wasm-pack (scripts/build-pkg.sh runs both): the per-runtime entries (packaging/), the
 // public API module, type declarations that compile without DOM or Node
 // types, the package README and license, and package.json with conditional
 // exports so `import { generateImages } from "imagegen"` works in Node,
@@ -61,9 +61,8 @@ write(
 //    declared) and the init declarations, which name DOM-only types;
 //    packaging/web.d.ts declares init for `imagegen/web` portably.
 let dts = read("imagegen.d.ts");
-const disposeLine = /^ {4}\[Symbol\.dispose\]\(\): void;\n/gm;
-if (!disposeLine.test(dts)) fail("no [Symbol.dispose] members in imagegen.d.ts");
-dts = dts.replace(disposeLine, "");
+if (!dts.includes("[Symbol.dispose](): void;")) fail("no [Symbol.dispose] members in imagegen.d.ts");
+dts = dts.replace(/^ {4}\[Symbol\.dispose\]\(\): void;\n/gm, "");
 const initStart = dts.indexOf("export type InitInput =");
 if (initStart < 0 || !dts.includes("export default function __wbg_init")) fail("init declarations not found in imagegen.d.ts");
 dts = dts.slice(0, initStart).trimEnd() + "\n";

@@ -16,6 +16,8 @@ const run = promisify(execFile);
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, "../..");
 export const TOOLS = path.join(HERE, "node_modules");
+/** The repository's own dev dependencies (wrangler, miniflare). */
+export const ROOT_TOOLS = path.join(ROOT, "node_modules");
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
 const made = [];
@@ -48,10 +50,11 @@ export async function tarball() {
 /**
  * A fresh project in a temporary folder: writes `files` (path → text), runs
  * `npm install <tarball>` in it (offline: the tarball has no dependencies),
- * then links the named tools (webpack, vite, ...) from this folder's
- * node_modules into the project's, where the project's own code finds them.
+ * then links the named tools (vite, vitest, ...) from this folder's
+ * node_modules (`rootTools`: the repository's) into the project's, where the
+ * project's own code finds them.
  */
-export async function project(name, { files = {}, tools = [], packageJson = {} } = {}) {
+export async function project(name, { files = {}, tools = [], rootTools = [], packageJson = {} } = {}) {
   const dir = tempDir(`imagegen-${name}-`);
   fs.writeFileSync(
     path.join(dir, "package.json"),
@@ -63,11 +66,13 @@ export async function project(name, { files = {}, tools = [], packageJson = {} }
   }
   await run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--loglevel=error", await tarball()], { cwd: dir });
   assert.ok(fs.existsSync(path.join(dir, "node_modules/imagegen/package.json")), "imagegen was not installed");
-  for (const tool of tools) {
-    const link = path.join(dir, "node_modules", tool);
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(path.join(TOOLS, tool), link, "dir");
-  }
+  const link = (from, tool) => {
+    const target = path.join(dir, "node_modules", tool);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.symlinkSync(path.join(from, tool), target, "dir");
+  };
+  tools.forEach((tool) => link(TOOLS, tool));
+  rootTools.forEach((tool) => link(ROOT_TOOLS, tool));
   return dir;
 }
 

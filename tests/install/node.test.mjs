@@ -3,6 +3,8 @@
 // versions get a message saying what to do), and `imagegen/web` with init().
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { PROBE, PROBE_OK, exec, lastJson, project } from "./helpers.mjs";
 
 let dir;
@@ -65,4 +67,17 @@ test("CommonJS where require() cannot load ES modules: a clear message", async (
   assert.match(r.stderr, /imagegen is an ES module/);
   assert.match(r.stderr, /await import\("imagegen"\)/);
   assert.match(r.stderr, /20\.19/);
+});
+
+test("the README's example tests with the mock provider pass as written", async () => {
+  const readme = fs.readFileSync(path.join(dir, "node_modules/imagegen/README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes('from "node:test"'));
+  assert.equal(blocks.length, 1, "one node:test example in the README");
+  fs.writeFileSync(path.join(dir, "readme-example.test.mjs"), blocks[0]);
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT; // a test run of its own, reporting to stdout
+  const r = await exec(process.execPath, ["--test", "--test-reporter=tap", "readme-example.test.mjs"], { cwd: dir, env });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^# pass 3$/m);
+  assert.match(r.stdout, /^# fail 0$/m);
 });

@@ -1,6 +1,8 @@
 // TypeScript projects that install the packed package and type-check an
 // application using it with skipLibCheck: false, in the configurations
 // applications use: browser (DOM, no Node types), Node.js (no DOM), both.
+// fixtures/check.ts has lines marked @ts-expect-error: if the package's types
+// did not resolve (or were `any`), those lines would fail the check.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -28,15 +30,4 @@ Object.keys(configs).forEach((name, i) => {
     const r = await exec(process.execPath, ["node_modules/typescript/bin/tsc", "-p", `tsconfig.${i}.json`], { cwd: dir });
     assert.equal(r.code, 0, `tsc failed:\n${r.stdout}${r.stderr}`);
   });
-});
-
-test("the check is not vacuous: a wrong use of the API fails to compile", async () => {
-  fs.writeFileSync(
-    path.join(dir, "wrong.ts"),
-    'import { generateImages } from "imagegen";\nexport const p = generateImages({ prompt: "x", providers: [{ provider: "dalle" }] });\n',
-  );
-  fs.writeFileSync(path.join(dir, "tsconfig.wrong.json"), JSON.stringify({ compilerOptions: Object.values(configs)[0], files: ["wrong.ts"] }));
-  const r = await exec(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.wrong.json"], { cwd: dir });
-  assert.notEqual(r.code, 0);
-  assert.match(r.stdout, /wrong\.ts.*error TS2322.*"dalle"/s);
 });
