@@ -12,8 +12,8 @@ const isFileUrl = (value) =>
 
 export default function init(options) {
   let source = options;
-  if (source !== undefined && Object.getPrototypeOf(source) === Object.prototype) source = source.module_or_path;
-  if (source === undefined) source = new URL("./imagegen_bg.wasm", import.meta.url);
+  if (source != null && Object.getPrototypeOf(source) === Object.prototype) source = source.module_or_path;
+  if (source == null) source = new URL("./imagegen_bg.wasm", import.meta.url);
   if (isFileUrl(source)) source = readFile(new URL(source));
   return wasmInit({ module_or_path: source });
 }

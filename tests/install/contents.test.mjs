@@ -4,7 +4,9 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { tarball } from "./helpers.mjs";
+import fs from "node:fs";
+import path from "node:path";
+import { ROOT, tarball } from "./helpers.mjs";
 
 const run = promisify(execFile);
 let files;
@@ -31,6 +33,13 @@ test("package.json has no placeholder repository, homepage or bugs URL", async (
   const pkg = JSON.parse(text);
   // There is no public repository or issue tracker: the fields stay out.
   for (const field of ["repository", "homepage", "bugs"]) assert.equal(pkg[field], undefined, field);
+});
+
+test("the crate manifests have no placeholder URL either", () => {
+  for (const manifest of ["Cargo.toml", "worker/Cargo.toml"]) {
+    const text = fs.readFileSync(path.join(ROOT, manifest), "utf8");
+    assert.doesNotMatch(text, /example\.(invalid|com|org)/, manifest);
+  }
 });
 
 test("every file package.json points to is in the tarball", async () => {

@@ -27,6 +27,12 @@ before(async () => {
         'report.sameAsMain = web.generateImages === (await import("imagegen")).generateImages;',
         "console.log(JSON.stringify(report));",
       ].join("\n"),
+      "web-file-url.mjs": [
+        'import init, { generateImages } from "imagegen/web";',
+        'await init({ module_or_path: new URL("./node_modules/imagegen/imagegen_bg.wasm", import.meta.url) });',
+        'const { images } = await generateImages({ prompt: "x", providers: [{ provider: "mock" }] });',
+        "console.log(JSON.stringify({ images: images.length }));",
+      ].join("\n"),
       "cjs.cjs": [
         '"use strict";',
         'const imagegen = require("imagegen");',
@@ -52,6 +58,12 @@ test("imagegen/web: await init() with no argument reads the wasm file in Node.js
   const r = await exec(process.execPath, ["web.mjs"], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lastJson(r.stdout), { ...PROBE_OK, exportsInitSync: true, memory: true, sameAsMain: true });
+});
+
+test("imagegen/web: init({ module_or_path }) with a file: URL reads that file in Node.js", async () => {
+  const r = await exec(process.execPath, ["web-file-url.mjs"], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lastJson(r.stdout), { images: 1 });
 });
 
 test("CommonJS: require(\"imagegen\") gives the same module as import", async () => {
