@@ -1,8 +1,9 @@
-// Finishes pkg/ right after wasm-pack (scripts/build-pkg.sh runs both): the per-runtime entries (packaging/), the
-// public API module, type declarations that compile without DOM or Node
-// types, the package README and license, and package.json with conditional
-// exports so `import { generateImages } from "imagegen"` works in Node,
-// bundlers, edge runtimes and Workers without a manual init.
+// Finishes pkg/ right after wasm-pack (scripts/build-pkg.sh runs both): the
+// per-runtime entries (packaging/), the public API module, type declarations
+// that compile without DOM or Node types, the package README and license, and
+// package.json with conditional exports so `import { generateImages } from
+// "imagegen"` works in Node, bundlers, edge runtimes and Workers without a
+// manual init.
 import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
