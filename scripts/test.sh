@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, native Rust tests, the mock server's
-# own tests, wasm-bindgen tests in Node and headless Chromium, and the JS and
-# TypeScript tests of the built npm package. Installs what is missing first.
+# own tests, wasm-bindgen tests in Node and headless Chromium, the JS and
+# TypeScript tests of the built npm package, the packed package installed into
+# fresh projects, the Worker, the web app. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
@@ -70,6 +71,14 @@ js_todo=$(echo "$js_out" | awk '/^# todo/{print $3}')
 [ "${js_skipped:-0}" = 0 ] && [ "${js_todo:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
 tsc -p tests/js
 record "JS package tests: $(echo "$js_out" | awk '/^# pass/{print $3}') passed; TypeScript check of tests/js/types.ts: ok"
+
+section "install checks: the packed package in fresh projects (Node ESM/CJS, TypeScript, webpack, Vite, vitest, workerd)"
+install_out=$(node --test --test-concurrency=1 tests/install/ 2>&1) || { echo "$install_out"; exit 1; }
+echo "$install_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
+i_skipped=$(echo "$install_out" | awk '/^# skipped/{print $3}')
+i_todo=$(echo "$install_out" | awk '/^# todo/{print $3}')
+[ "${i_skipped:-0}" = 0 ] && [ "${i_todo:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
+record "install checks of the packed tarball: $(echo "$install_out" | awk '/^# pass/{print $3}') passed"
 
 section "Worker: build, then end-to-end in workerd (Miniflare) with the mock providers"
 bash scripts/build-worker.sh
