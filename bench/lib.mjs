@@ -49,10 +49,10 @@ export function processCpuMs(pid) {
   return (ticks * 1000) / hz;
 }
 
-/** PIDs of running workerd processes. */
+/** PIDs of the workerd processes this process started (others' workerd on the same machine do not count). */
 export function workerdPids() {
   try {
-    return execFileSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    return execFileSync("pgrep", ["-P", String(process.pid), "-f", "workerd serve"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
   } catch {
     return [];
   }

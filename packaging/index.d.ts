@@ -1,2 +1,4 @@
-// Types of every runtime entry: the generated declarations, without `init`.
+// Types of every runtime entry of "imagegen": the API, without the
+// wasm-bindgen initialization functions (each entry initializes itself).
 export * from "./imagegen.js";
+export * from "./errors.js";

@@ -7,4 +7,4 @@ import init from "./imagegen.js";
 
 await init({ module_or_path: wasm });
 
-export * from "./imagegen.js";
+export * from "./api.mjs";

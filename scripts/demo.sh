@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The main job. Builds the npm package and runs the Node demo (images into
 # ./out), then starts the local stack and shows it working:
-#   - the mock provider server          http://127.0.0.1:18931
-#   - the Worker under `wrangler dev`   http://127.0.0.1:8787  (local KV, .dev.vars)
+#   - the mock provider server          http://127.0.0.1:18931 (IMAGEGEN_DEMO_MOCK_PORT)
+#   - the Worker under `wrangler dev`   http://127.0.0.1:8787  (IMAGEGEN_DEMO_WORKER_PORT; local KV, .dev.vars)
 #   - a curl session against the Worker (store key, set chain, generate with fallback)
-#   - the web app (if www/ exists)      http://127.0.0.1:3000
+#   - the web app (if www/ exists)      http://127.0.0.1:3000  (IMAGEGEN_DEMO_WEB_PORT)
 # Offline against mock providers by default; with OPENAI_API_KEY /
 # GEMINI_API_KEY / STABILITY_API_KEY set, the Node demo and the web app's
 # server routes use those providers.
@@ -46,35 +46,41 @@ wait_for() { # url, seconds, log
   echo "timed out waiting for $1"; [ -n "${3:-}" ] && tail -40 "$3"; return 1
 }
 
+# Ports (override for a second copy or a test run): mock, Worker, web app.
+mock_port=${IMAGEGEN_DEMO_MOCK_PORT:-18931}
+worker_port=${IMAGEGEN_DEMO_WORKER_PORT:-8787}
+web_port=${IMAGEGEN_DEMO_WEB_PORT:-3000}
+M=http://127.0.0.1:$mock_port W=http://127.0.0.1:$worker_port WEB=http://127.0.0.1:$web_port
+
 title "mock provider server"
 mkdir -p .logs
-setsid node tests/mock-server/server.mjs --port 18931 > .logs/mock-server.log 2>&1 &
+setsid node tests/mock-server/server.mjs --port "$mock_port" > .logs/mock-server.log 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:18931/__mock/requests" 20 .logs/mock-server.log
-echo "listening on http://127.0.0.1:18931"
+wait_for "$M/__mock/requests" 20 .logs/mock-server.log
+echo "listening on $M"
 
 title "Worker (wrangler dev)"
-node scripts/dev-vars.mjs http://127.0.0.1:18931
-setsid wrangler dev --port 8787 --ip 127.0.0.1 > .logs/wrangler.log 2>&1 &
+node scripts/dev-vars.mjs "$M"
+setsid wrangler dev --port "$worker_port" --ip 127.0.0.1 > .logs/wrangler.log 2>&1 &
 pids+=($!)
-wait_for "http://127.0.0.1:8787/healthz" 300 .logs/wrangler.log
-echo "listening on http://127.0.0.1:8787 (log: .logs/wrangler.log)"
+wait_for "$W/healthz" 300 .logs/wrangler.log
+echo "listening on $W (log: .logs/wrangler.log)"
 
 title "curl session against the Worker"
-bash scripts/curl-session.sh http://127.0.0.1:8787 http://127.0.0.1:18931
+bash scripts/curl-session.sh "$W" "$M"
 
 if [ -f www/package.json ] && [ -f scripts/www.sh ]; then
   title "web app"
-  setsid bash scripts/www.sh start > .logs/www.log 2>&1 &
+  setsid bash scripts/www.sh start "$web_port" > .logs/www.log 2>&1 &
   pids+=($!)
-  wait_for "http://127.0.0.1:3000" 600 .logs/www.log
-  echo "open http://127.0.0.1:3000  (log: .logs/www.log)"
+  wait_for "$WEB" 600 .logs/www.log
+  echo "open $WEB  (log: .logs/www.log)"
 fi
 
 if [ "$once" = 1 ]; then
   title "done (--once)"
   exit 0
 fi
-title "running: mock http://127.0.0.1:18931 · worker http://127.0.0.1:8787$( [ -f www/package.json ] && echo ' · web http://127.0.0.1:3000'). Ctrl-C stops everything."
+title "running: mock $M · worker $W$( [ -f www/package.json ] && echo " · web $WEB"). Ctrl-C stops everything."
 # `wait` returns when a signal arrives, so the traps above run at once.
 while true; do wait || true; sleep 1; done

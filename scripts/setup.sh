@@ -63,6 +63,9 @@ if [ "$check_only" = 1 ]; then
   for p in typescript binaryen esbuild miniflare wrangler openai @google/genai ai @ai-sdk/openai @ai-sdk/google; do
     row "npm:$p" "$(npm_version "$p")" "$(found_npm_pkg "$p")"
   done
+  for p in webpack vite vitest playwright-core; do
+    row "npm:$p" "$(cd tests/install && npm_version "$p")" "$(cd tests/install && found_npm_pkg "$p")"
+  done
   row curl any "$(curl --version 2>/dev/null | awk 'NR==1{print $2}')"
   row gzip any "$(gzip --version 2>/dev/null | awk 'NR==1{print $2}')"
   row setsid any "$(command -v setsid >/dev/null && echo present)"
@@ -127,6 +130,13 @@ if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ] || [ ! 
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "installing npm dev dependencies"
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 5b. The tools of the install checks (tests/install: webpack, Vite, vitest,
+#     TypeScript, playwright-core), from their own lockfile.
+if [ ! -d tests/install/node_modules/webpack ] || [ tests/install/package-lock.json -nt tests/install/node_modules/.package-lock.json ]; then
+  step "installing the install checks' npm dev dependencies"
+  (cd tests/install && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # 6. Chromium and its driver, for the browser tests.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, native Rust tests, the mock server's
-# own tests, wasm-bindgen tests in Node and headless Chromium, and the JS and
-# TypeScript tests of the built npm package. Installs what is missing first.
+# own tests, wasm-bindgen tests in Node and headless Chromium, the JS and
+# TypeScript tests of the built npm package, the packed package installed into
+# fresh projects, the Worker, the web app. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --browser
@@ -80,6 +81,14 @@ js_todo=$(echo "$js_out" | awk '/^# todo/{print $3}')
 tsc -p tests/js
 record "JS package tests: $(echo "$js_out" | awk '/^# pass/{print $3}') passed; TypeScript check of tests/js/types.ts: ok"
 
+section "install checks: the packed package in fresh projects (Node ESM/CJS, TypeScript, webpack, Vite, vitest, workerd)"
+install_out=$(node --test --test-concurrency=1 tests/install/ 2>&1) || { echo "$install_out"; exit 1; }
+echo "$install_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
+i_skipped=$(echo "$install_out" | awk '/^# skipped/{print $3}')
+i_todo=$(echo "$install_out" | awk '/^# todo/{print $3}')
+[ "${i_skipped:-0}" = 0 ] && [ "${i_todo:-0}" = 0 ] || { echo "skipped tests are not allowed"; exit 1; }
+record "install checks of the packed tarball: $(echo "$install_out" | awk '/^# pass/{print $3}') passed"
+
 section "Worker: build, then end-to-end in workerd (Miniflare) with the mock providers"
 bash scripts/build-worker.sh
 worker_out=$(node --test --test-force-exit tests/worker/ 2>&1) || { echo "$worker_out"; exit 1; }
@@ -101,9 +110,6 @@ bash bench/run.sh --smoke > /dev/null
 record "size budgets: ok; benchmark smoke run: ok"
 
 section "the README's main command: demo.sh --once and Ctrl-C leave nothing running"
-# The demo uses fixed ports (18931, 8787, 3000): stop this script's mock server first.
-[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null || true
-mock_pid=""
 demo_out=$(node --test --test-concurrency=1 tests/demo/ 2>&1) || { echo "$demo_out" | tail -80; exit 1; }
 echo "$demo_out" | grep -E "^# (tests|pass|fail|skipped|todo)"
 d_skipped=$(echo "$demo_out" | awk '/^# skipped/{print $3}')

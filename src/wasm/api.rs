@@ -29,25 +29,6 @@ export interface GenerateRequest {
   onEvent?: (e: GenerateEvent) => void;
 }
 
-/** Every rejection of the library is an `Error` with these fields. */
-export interface ImageGenError extends Error {
-  name: "ImageGenError";
-  code: ErrorCode;
-  message: string;
-  provider?: ProviderName;
-  status?: number;
-  /** The same request may succeed if tried again later. */
-  retryable: boolean;
-  /** The request field at fault, for `invalid_request`. */
-  param?: string;
-  /** The delay the provider asked for, if any. */
-  retryAfterMs?: number;
-  /** Every attempt made. */
-  attempts: Attempt[];
-  /** Images finished before an abort. */
-  images: GeneratedImage[];
-}
-
 /** Options of `generateImages` on the seed-compatible services. */
 export interface ServiceGenerateOptions {
   count?: number;
@@ -93,11 +74,20 @@ fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
 }
 
-/// An `Error` with `name === "ImageGenError"` and the library's fields.
+// The package's error class lives in JS (`packaging/errors.js`, declared in
+// `packaging/errors.d.ts`), so the entries can export it for `instanceof`.
+#[wasm_bindgen(module = "/packaging/errors.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = ImageGenError)]
+    type JsImageGenError;
+
+    #[wasm_bindgen(constructor, js_class = "ImageGenError")]
+    fn new(message: &str, fields: &JsValue) -> JsImageGenError;
+}
+
+/// An `ImageGenError` (`name === "ImageGenError"`) with the library's fields.
 pub fn to_js_error(e: &Error) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("ImageGenError");
-    let obj: JsValue = err.into();
+    let obj: JsValue = js_sys::Object::new().into();
     set(&obj, "code", &JsValue::from_str(e.code.as_str()));
     if let Some(p) = e.provider {
         set(&obj, "provider", &JsValue::from_str(p.as_str()));
@@ -114,7 +104,7 @@ pub fn to_js_error(e: &Error) -> JsValue {
     }
     set(&obj, "attempts", &to_js(&e.attempts));
     set(&obj, "images", &to_js(&e.images));
-    obj
+    JsImageGenError::new(&e.message, &obj).into()
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {

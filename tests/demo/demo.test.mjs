@@ -13,7 +13,22 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const PORTS = [18931, 8787, 3000];
+
+/** A port nobody listens on now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// The demo's ports (defaults 18931, 8787, 3000) are chosen free, so another run on the
+// machine cannot confuse this one.
+const PORTS = { mock: await freePort(), worker: await freePort(), web: await freePort() };
 
 /** Pids of live processes whose environment holds MARK=value. */
 function marked(value) {
@@ -58,7 +73,13 @@ async function until(what, check, ms) {
 function startDemo(args, mark) {
   const child = spawn("bash", ["scripts/demo.sh", ...args], {
     cwd: ROOT,
-    env: { ...process.env, IMAGEGEN_DEMO_MARK: mark },
+    env: {
+      ...process.env,
+      IMAGEGEN_DEMO_MARK: mark,
+      IMAGEGEN_DEMO_MOCK_PORT: String(PORTS.mock),
+      IMAGEGEN_DEMO_WORKER_PORT: String(PORTS.worker),
+      IMAGEGEN_DEMO_WEB_PORT: String(PORTS.web),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -73,11 +94,11 @@ async function assertNothingLeft(mark, output) {
   await until(`no demo process alive (still: ${marked(mark).join("; ")})`, () => marked(mark).length === 0, 20_000).catch((e) => {
     throw new Error(`${e.message}\n--- demo output (tail) ---\n${output().slice(-3000)}`);
   });
-  for (const port of PORTS) assert.equal(await portInUse(port), false, `port ${port} is still taken`);
+  for (const port of Object.values(PORTS)) assert.equal(await portInUse(port), false, `port ${port} is still taken`);
 }
 
 test("prerequisite: the demo's ports are free", async () => {
-  for (const port of PORTS) assert.equal(await portInUse(port), false, `port ${port} is taken before the demo starts`);
+  for (const port of Object.values(PORTS)) assert.equal(await portInUse(port), false, `port ${port} is taken before the demo starts`);
 });
 
 test("demo.sh --once runs every demonstration and leaves no process behind", { timeout: 20 * 60_000 }, async () => {
@@ -86,9 +107,9 @@ test("demo.sh --once runs every demonstration and leaves no process behind", { t
   const { code } = await demo.exited;
   assert.equal(code, 0, `demo.sh --once failed:\n${demo.output().slice(-4000)}`);
   const out = demo.output();
-  assert.match(out, /listening on http:\/\/127\.0\.0\.1:8787/, "the Worker ran");
+  assert.ok(out.includes(`listening on http://127.0.0.1:${PORTS.worker}`), "the Worker ran");
   assert.match(out, /"b64_json"/, "the curl session generated images through the Worker");
-  assert.match(out, /open http:\/\/127\.0\.0\.1:3000/, "the web app ran");
+  assert.ok(out.includes(`open http://127.0.0.1:${PORTS.web}`), "the web app ran");
   assert.ok(existsSync(path.join(ROOT, "out")) && readdirSync(path.join(ROOT, "out")).length > 0, "the Node demo wrote images");
   await assertNothingLeft(mark, demo.output);
 });
