@@ -817,6 +817,93 @@ mod client {
             "full retries again"
         );
     }
+
+    fn keyed(key: &str) -> ProviderConfig {
+        ProviderConfig {
+            api_key: Some(Secret::new(key)),
+            ..openai()
+        }
+    }
+
+    #[test]
+    fn one_keys_failures_do_not_spend_another_keys_retries() {
+        let h = Harness::new(0.0);
+        let client = ClientState::new(ClientSettings::default());
+        // Key A fails on every call and asks for 10 attempts per request.
+        h.script(OPENAI, vec![Reply::Fixture("openai/overloaded", 10); 60]);
+        let a = request(vec![keyed("sk-user-a-0000000000000000")], |r| {
+            r.retry = Some(imagegen::model::RetryOptions {
+                max_attempts: Some(10),
+                ..Default::default()
+            })
+        });
+        for _ in 0..4 {
+            assert!(run_with_client(&h, &a, &client).is_err());
+        }
+        let a_calls = h.rt.transport.calls_to(OPENAI);
+        assert!(
+            a_calls <= 4 + 3,
+            "A's retries come from A's own budget: {a_calls}"
+        );
+        // Key B on the same provider and model: its first retry is its own.
+        h.rt.transport.scripts_clear(OPENAI);
+        h.script(
+            OPENAI,
+            vec![
+                Reply::Fixture("openai/overloaded", 10),
+                Reply::Fixture("openai/success", 10),
+            ],
+        );
+        let b = request(vec![keyed("sk-user-b-0000000000000000")], |_| {});
+        let r = run_with_client(&h, &b, &client).expect("B's retry was not spent by A");
+        assert_eq!(
+            outcomes(&r.attempts),
+            vec!["openai p0 a1 provider_error", "openai p0 a2 ok"]
+        );
+    }
+
+    #[test]
+    fn a_retry_that_is_never_sent_is_not_counted() {
+        // Two parts fail together: the first gets the only retry of the
+        // budget, the second opens the circuit, so the first part's retry is
+        // skipped after its backoff. That retry must go back to the budget.
+        let h = Harness::new(0.5);
+        let client = ClientState::new(ClientSettings {
+            budget: BudgetSettings {
+                window_ms: 60_000,
+                ratio: 0.0,
+                min_retries: 1,
+            },
+            breaker: BreakerSettings {
+                failure_threshold: 2,
+                cooldown_ms: 1000,
+                ..Default::default()
+            },
+        });
+        h.script(GEMINI, vec![Reply::Fixture("gemini/unavailable", 10); 2]);
+        let two = request(vec![gemini()], |r| r.count = Some(2.0));
+        let e = run_with_client(&h, &two, &client).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProviderError);
+        assert_eq!(h.rt.transport.calls_to(GEMINI), 2, "the retry was not sent");
+        // After the cooldown a trial call closes the circuit again.
+        h.vt.run(h.vt.delay(1000));
+        h.script(GEMINI, vec![Reply::Fixture("gemini/success", 10)]);
+        let one = request(vec![gemini()], |_| {});
+        run_with_client(&h, &one, &client).unwrap();
+        // Within the same budget window, a failure still gets its retry.
+        h.script(
+            GEMINI,
+            vec![
+                Reply::Fixture("gemini/unavailable", 10),
+                Reply::Fixture("gemini/success", 10),
+            ],
+        );
+        let r = run_with_client(&h, &one, &client).expect("the unsent retry was given back");
+        assert_eq!(
+            outcomes(&r.attempts),
+            vec!["gemini p0 a1 provider_error", "gemini p0 a2 ok"]
+        );
+    }
 }
 
 // ------------------------------------------------------------ secret hygiene
