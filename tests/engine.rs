@@ -909,6 +909,70 @@ mod client {
 // ------------------------------------------------------------ secret hygiene
 
 #[test]
+fn keys_echoed_in_other_forms_are_redacted_from_errors_and_revised_prompts() {
+    const KEY: &str = "sk-SECRET-echo-0123456789abcdefXYZ";
+    let b64 = |s: &str| {
+        use std::fmt::Write;
+        let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in s.as_bytes().chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..=c.len() {
+                write!(
+                    out,
+                    "{}",
+                    table[((n >> (18 - 6 * i)) & 63) as usize] as char
+                )
+                .unwrap();
+            }
+        }
+        out
+    };
+    let echoes = [
+        KEY.to_uppercase(),
+        format!("{} ... {}", &KEY[..16], &KEY[16..]),
+        KEY.trim_start_matches("sk-").to_string(),
+        b64(&format!("user:{KEY}")),
+    ];
+    let keyed = ProviderConfig {
+        api_key: Some(Secret::new(KEY)),
+        ..openai()
+    };
+    for echo in &echoes {
+        let h = Harness::new(0.0);
+        h.script(
+            OPENAI,
+            vec![Reply::Json(
+                401,
+                vec![],
+                json!({"error": {"message": format!("Incorrect API key provided: {echo}"), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+                1,
+            )],
+        );
+        let e = h.run(&request(vec![keyed.clone()], |_| {})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Auth);
+        assert!(e.message.contains("***"), "{}", e.message);
+        assert!(!e.message.contains(echo.as_str()), "{}", e.message);
+
+        let mut body = support::fixture("openai/success").json["body"].clone();
+        body["data"][0]["revised_prompt"] =
+            json!(format!("a lighthouse; by the way your key is {echo}"));
+        h.script(OPENAI, vec![Reply::Json(200, vec![], body, 1)]);
+        let r = h.run(&request(vec![keyed.clone()], |_| {})).unwrap();
+        let revised = r.images[0].revised_prompt.clone().unwrap();
+        assert!(
+            revised.starts_with("a lighthouse; by the way your key is ") && revised.contains("***"),
+            "{revised}"
+        );
+        for part in echo.split(" ... ") {
+            assert!(!revised.contains(part), "{revised}");
+        }
+    }
+}
+
+#[test]
 fn recognisable_keys_never_reach_messages_or_debug_output() {
     const MARK: &str = "sk-SECRET-hygiene";
     let keyed = |p: ProviderName, origin: &str| ProviderConfig {
