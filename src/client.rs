@@ -20,7 +20,6 @@
 use crate::model::ErrorCode;
 use crate::validate::ChainEntry;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 /// Retry budget settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -301,58 +300,87 @@ pub struct ClientSettings {
     pub breaker: BreakerSettings,
 }
 
-/// A table with at most [`MAX_TRACKED`] entries, each stamped with when it
-/// was last used.
+/// A table of at most [`MAX_TRACKED`] entries, each stamped with when it
+/// was last used. Keys are two 64-bit hashes (of the names and of the API
+/// key), so a lookup compares integers, never strings, and allocates nothing.
 #[derive(Debug)]
-struct Table<K, V> {
-    entries: BTreeMap<K, (u64, V)>,
+struct Table<V> {
+    entries: Vec<Slot<V>>,
 }
 
-impl<K, V> Default for Table<K, V> {
+#[derive(Debug)]
+struct Slot<V> {
+    key: (u64, u64),
+    used: u64,
+    value: V,
+}
+
+impl<V> Default for Table<V> {
     fn default() -> Self {
         Table {
-            entries: BTreeMap::new(),
+            entries: Vec::new(),
         }
     }
 }
 
-impl<K: Ord, V> Table<K, V> {
-    fn get_mut(&mut self, key: &K, tick: u64) -> Option<&mut V> {
-        let (used, v) = self.entries.get_mut(key)?;
-        *used = tick;
-        Some(v)
+impl<V> Table<V> {
+    fn position(&self, key: (u64, u64)) -> Option<usize> {
+        self.entries.iter().position(|s| s.key == key)
+    }
+
+    fn get(&self, key: (u64, u64)) -> Option<&V> {
+        self.entries.iter().find(|s| s.key == key).map(|s| &s.value)
+    }
+
+    fn get_mut(&mut self, key: (u64, u64), tick: u64) -> Option<&mut V> {
+        let slot = self.entries.iter_mut().find(|s| s.key == key)?;
+        slot.used = tick;
+        Some(&mut slot.value)
     }
 
     fn get_or_insert(
         &mut self,
-        key: K,
+        key: (u64, u64),
         tick: u64,
         make: impl FnOnce() -> V,
         idle: impl Fn(&V) -> bool,
-    ) -> &mut V {
-        if self.entries.len() >= MAX_TRACKED && !self.entries.contains_key(&key) {
-            self.evict(idle);
-        }
-        let (used, v) = self.entries.entry(key).or_insert_with(|| (tick, make()));
-        *used = tick;
-        v
+    ) -> Option<&mut V> {
+        let index = match self.position(key) {
+            Some(i) => i,
+            None => {
+                if self.entries.len() >= MAX_TRACKED {
+                    self.evict(idle);
+                }
+                self.entries.push(Slot {
+                    key,
+                    used: tick,
+                    value: make(),
+                });
+                self.entries.len() - 1
+            }
+        };
+        let slot = self.entries.get_mut(index)?;
+        slot.used = tick;
+        Some(&mut slot.value)
     }
 
     /// Drops idle entries; if that is not enough, the least recently used
-    /// eighth at once (so a stream of new keys costs O(log n) each on average).
+    /// ones (about an eighth of the table at once, so a stream of new keys
+    /// does not pay for a full pass each).
     fn evict(&mut self, idle: impl Fn(&V) -> bool) {
-        self.entries.retain(|_, (_, v)| !idle(v));
-        if self.entries.len() >= MAX_TRACKED {
-            let mut ticks: Vec<u64> = self.entries.values().map(|(t, _)| *t).collect();
-            ticks.sort_unstable();
-            if let Some(&cutoff) = ticks.get(MAX_TRACKED / 8) {
-                self.entries.retain(|_, (t, _)| *t >= cutoff);
-            }
+        self.entries.retain(|s| !idle(&s.value));
+        while self.entries.len() >= MAX_TRACKED {
+            let oldest = self.entries.iter().map(|s| s.used).min().unwrap_or(0);
+            let newest = self.entries.iter().map(|s| s.used).max().unwrap_or(0);
+            let cutoff = oldest + (newest - oldest) / 8 + 1;
+            self.entries.retain(|s| s.used >= cutoff);
         }
     }
 
-    fn remove(&mut self, key: &K) {
-        self.entries.remove(key);
+    fn remove(&mut self, key: (u64, u64)) {
+        if let Some(i) = self.position(key) {
+            self.entries.swap_remove(i);
+        }
     }
 
     fn len(&self) -> usize {
@@ -360,24 +388,20 @@ impl<K: Ord, V> Table<K, V> {
     }
 }
 
-/// Budgets are per provider origin and key: the model is not part of it
-/// (callers choose model ids freely; a budget per model would let one key
-/// mint new budgets at will).
-type BudgetKey = (String, u64);
-/// Circuits are per provider, model, origin and key.
-type BreakerKey = (String, u64);
-
 #[derive(Debug, Default)]
 struct Tracked {
     /// Use counter for least-recently-used eviction.
     tick: u64,
-    /// Retry budget per provider|origin and key fingerprint.
-    budgets: Table<BudgetKey, RetryBudget>,
+    /// Retry budget per provider|origin and key. The model is not part of
+    /// it: callers choose model ids freely, and a budget per model would let
+    /// one key mint new budgets at will.
+    budgets: Table<RetryBudget>,
     /// The cap over all keys, per provider|origin.
-    origins: Table<String, RetryBudget>,
-    /// Circuits that are not plainly closed (a closed circuit without
-    /// failures is the default and is not stored).
-    breakers: Table<BreakerKey, Breaker>,
+    origins: Table<RetryBudget>,
+    /// Circuits per provider|model|origin and key that are not plainly
+    /// closed (a closed circuit without failures is the default and is not
+    /// stored), with their names for [`ClientState::open_circuits`].
+    breakers: Table<(String, Breaker)>,
 }
 
 impl Tracked {
@@ -395,8 +419,25 @@ pub struct ClientState {
     tracked: RefCell<Tracked>,
 }
 
-fn origin_name(entry: &ChainEntry) -> String {
-    format!("{}|{}", entry.provider, entry.base_url)
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Hash of `provider|origin`.
+fn origin_hash(entry: &ChainEntry) -> u64 {
+    let h = fnv(FNV_OFFSET, entry.provider.as_str().as_bytes());
+    fnv(fnv(h, b"|"), entry.base_url.as_bytes())
+}
+
+/// Hash of `provider|model|origin`.
+fn breaker_hash(entry: &ChainEntry) -> u64 {
+    let h = fnv(FNV_OFFSET, entry.provider.as_str().as_bytes());
+    let h = fnv(fnv(h, b"|"), entry.model.as_bytes());
+    fnv(fnv(h, b"|"), entry.base_url.as_bytes())
 }
 
 fn breaker_name(entry: &ChainEntry) -> String {
@@ -405,15 +446,18 @@ fn breaker_name(entry: &ChainEntry) -> String {
 
 /// FNV-1a of the key: budgets and circuits belong to one key, so two users
 /// of one provider (the Worker) never spend each other's retries or trip
-/// each other's circuit. Only this hash is kept, never the key.
+/// each other's circuit. Only this hash is kept, never the key; a caller
+/// cannot make its entries collide with another key's without knowing it.
 fn key_fingerprint(entry: &ChainEntry) -> u64 {
-    entry
-        .api_key
-        .expose()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+    fnv(FNV_OFFSET, entry.api_key.expose().as_bytes())
+}
+
+fn budget_key(entry: &ChainEntry) -> (u64, u64) {
+    (origin_hash(entry), key_fingerprint(entry))
+}
+
+fn breaker_key(entry: &ChainEntry) -> (u64, u64) {
+    (breaker_hash(entry), key_fingerprint(entry))
 }
 
 /// A retry granted by the budget. It counts as soon as it is granted (so
@@ -424,7 +468,7 @@ fn key_fingerprint(entry: &ChainEntry) -> u64 {
 #[must_use = "a ticket dropped unspent is refunded"]
 pub struct RetryTicket<'a> {
     client: &'a ClientState,
-    key: BudgetKey,
+    key: (u64, u64),
     at: u64,
     spent: bool,
 }
@@ -439,7 +483,7 @@ impl RetryTicket<'_> {
 impl Drop for RetryTicket<'_> {
     fn drop(&mut self) {
         if !self.spent {
-            self.client.refund(&self.key, self.at);
+            self.client.refund(self.key, self.at);
         }
     }
 }
@@ -460,18 +504,20 @@ impl ClientState {
             return;
         };
         let tick = t.next_tick();
+        let key = budget_key(entry);
         let idle = |b: &RetryBudget| b.is_idle(now, &s);
-        t.budgets
-            .get_or_insert(
-                (origin_name(entry), key_fingerprint(entry)),
-                tick,
-                RetryBudget::default,
-                idle,
-            )
-            .record_call(now, &s);
-        t.origins
-            .get_or_insert(origin_name(entry), tick, RetryBudget::default, idle)
-            .record_call(now, &s);
+        if let Some(b) = t
+            .budgets
+            .get_or_insert(key, tick, RetryBudget::default, idle)
+        {
+            b.record_call(now, &s);
+        }
+        if let Some(b) = t
+            .origins
+            .get_or_insert((key.0, 0), tick, RetryBudget::default, idle)
+        {
+            b.record_call(now, &s);
+        }
     }
 
     /// Takes a retry for `entry` if both its key's budget and the cap of its
@@ -480,21 +526,21 @@ impl ClientState {
         let s = self.settings.budget;
         let mut t = self.tracked.try_borrow_mut().ok()?;
         let tick = t.next_tick();
-        let key = (origin_name(entry), key_fingerprint(entry));
+        let key = budget_key(entry);
         let idle = |b: &RetryBudget| b.is_idle(now, &s);
         let global_floor = s.min_retries.saturating_mul(GLOBAL_FLOOR_FACTOR);
         let key_ok = t
             .budgets
-            .get_or_insert(key.clone(), tick, RetryBudget::default, idle)
+            .get_or_insert(key, tick, RetryBudget::default, idle)?
             .allows(now, &s, s.min_retries);
         let global = t
             .origins
-            .get_or_insert(key.0.clone(), tick, RetryBudget::default, idle);
+            .get_or_insert((key.0, 0), tick, RetryBudget::default, idle)?;
         if !(key_ok && global.allows(now, &s, global_floor)) {
             return None;
         }
         global.record_retry(now, &s);
-        if let Some(b) = t.budgets.get_mut(&key, tick) {
+        if let Some(b) = t.budgets.get_mut(key, tick) {
             b.record_retry(now, &s);
         }
         Some(RetryTicket {
@@ -505,7 +551,7 @@ impl ClientState {
         })
     }
 
-    fn refund(&self, key: &BudgetKey, at: u64) {
+    fn refund(&self, key: (u64, u64), at: u64) {
         let s = self.settings.budget;
         let Ok(mut t) = self.tracked.try_borrow_mut() else {
             return;
@@ -514,22 +560,20 @@ impl ClientState {
         if let Some(b) = t.budgets.get_mut(key, tick) {
             b.refund(at, &s);
         }
-        if let Some(b) = t.origins.get_mut(&key.0, tick) {
+        if let Some(b) = t.origins.get_mut((key.0, 0), tick) {
             b.refund(at, &s);
         }
     }
 
     /// Calls and retries counted in the window for `entry`'s key (diagnostics).
     pub fn retry_usage(&self, entry: &ChainEntry, now: u64) -> (u32, u32) {
-        let key = (origin_name(entry), key_fingerprint(entry));
         self.tracked
             .try_borrow()
             .ok()
             .and_then(|t| {
                 t.budgets
-                    .entries
-                    .get(&key)
-                    .map(|(_, b)| b.usage(now, &self.settings.budget))
+                    .get(budget_key(entry))
+                    .map(|b| b.usage(now, &self.settings.budget))
             })
             .unwrap_or((0, 0))
     }
@@ -549,9 +593,8 @@ impl ClientState {
             return Ok(());
         };
         let tick = t.next_tick();
-        let key = (breaker_name(entry), key_fingerprint(entry));
-        match t.breakers.get_mut(&key, tick) {
-            Some(b) => b.allow(now),
+        match t.breakers.get_mut(breaker_key(entry), tick) {
+            Some((_, b)) => b.allow(now),
             None => Ok(()),
         }
     }
@@ -563,18 +606,19 @@ impl ClientState {
             return;
         };
         let tick = t.next_tick();
-        let key = (breaker_name(entry), key_fingerprint(entry));
+        let key = breaker_key(entry);
         match outcome {
-            Ok(()) => t.breakers.remove(&key),
+            Ok(()) => t.breakers.remove(key),
             Err(code) if code != ErrorCode::Aborted && counts(code) => {
-                let idle = |b: &Breaker| b.is_idle(now);
-                t.breakers
-                    .get_or_insert(key, tick, Breaker::default, idle)
-                    .on_failure(code, now, &settings);
+                let idle = |(_, b): &(String, Breaker)| b.is_idle(now);
+                let make = || (breaker_name(entry), Breaker::default());
+                if let Some((_, b)) = t.breakers.get_or_insert(key, tick, make, idle) {
+                    b.on_failure(code, now, &settings);
+                }
             }
             Err(code) => {
-                let clean = match t.breakers.get_mut(&key, tick) {
-                    Some(b) => {
+                let clean = match t.breakers.get_mut(key, tick) {
+                    Some((_, b)) => {
                         if code == ErrorCode::Aborted {
                             b.on_cancel();
                         } else {
@@ -585,7 +629,7 @@ impl ClientState {
                     None => false,
                 };
                 if clean {
-                    t.breakers.remove(&key);
+                    t.breakers.remove(key);
                 }
             }
         }
@@ -600,8 +644,8 @@ impl ClientState {
             .breakers
             .entries
             .iter()
-            .filter(|(_, (_, b))| b.is_open(now))
-            .map(|((n, _), _)| n.clone())
+            .filter(|s| s.value.1.is_open(now))
+            .map(|s| s.value.0.clone())
             .collect();
         v.sort();
         v.dedup();

@@ -59,7 +59,7 @@ impl Secret {
         } else {
             let grams = key_grams(key);
             for (i, w) in hay.windows(MIN_FRAGMENT).enumerate() {
-                if grams.binary_search_by(|g| g.as_slice().cmp(w)).is_ok() {
+                if grams.contains(gram(w)) {
                     mark(&mut marked, i, MIN_FRAGMENT);
                 }
             }
@@ -95,9 +95,60 @@ fn mark(marked: &mut [bool], start: usize, len: usize) {
     }
 }
 
+/// Eight bytes as one number.
+fn gram(window: &[u8]) -> u64 {
+    window.iter().fold(0u64, |g, b| (g << 8) | u64::from(*b))
+}
+
+/// A set of grams: open addressing with linear probing (no gram of a key
+/// or of its base64 is 0, since neither contains a NUL byte).
+struct GramSet {
+    slots: Vec<u64>,
+}
+
+impl GramSet {
+    fn with_capacity(n: usize) -> GramSet {
+        GramSet {
+            slots: vec![0; (n * 2).next_power_of_two().max(16)],
+        }
+    }
+
+    fn start(&self, g: u64) -> usize {
+        // Fibonacci hashing; the mask keeps it in range.
+        (g.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    fn insert(&mut self, g: u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = self.start(g);
+        while let Some(slot) = self.slots.get_mut(i) {
+            if *slot == 0 || *slot == g {
+                *slot = g;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn contains(&self, g: u64) -> bool {
+        let mask = self.slots.len() - 1;
+        let mut i = self.start(g);
+        while let Some(&slot) = self.slots.get(i) {
+            if slot == g {
+                return true;
+            }
+            if slot == 0 {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+        false
+    }
+}
+
 /// Every `MIN_FRAGMENT`-byte window, lowercased, of the key and of its
-/// base64/base64url forms, sorted for binary search.
-fn key_grams(key: &[u8]) -> Vec<[u8; MIN_FRAGMENT]> {
+/// base64/base64url forms.
+fn key_grams(key: &[u8]) -> GramSet {
     let mut forms = vec![key.to_ascii_lowercase()];
     for align in 0..3usize {
         // `align` unknown bytes before the key: keep only the characters
@@ -113,14 +164,13 @@ fn key_grams(key: &[u8]) -> Vec<[u8; MIN_FRAGMENT]> {
             forms.push(clean.into_bytes());
         }
     }
-    let mut grams: Vec<[u8; MIN_FRAGMENT]> = forms
-        .iter()
-        .flat_map(|f| f.windows(MIN_FRAGMENT))
-        .filter_map(|w| <[u8; MIN_FRAGMENT]>::try_from(w).ok())
-        .collect();
-    grams.sort_unstable();
-    grams.dedup();
-    grams
+    let mut set = GramSet::with_capacity(forms.iter().map(Vec::len).sum());
+    for form in &forms {
+        for w in form.windows(MIN_FRAGMENT) {
+            set.insert(gram(w));
+        }
+    }
+    set
 }
 
 impl fmt::Debug for Secret {

@@ -157,7 +157,13 @@ export function uid(prefix = "user") {
   return `${prefix}-${crypto.randomBytes(6).toString("hex")}`;
 }
 
-/** The KV form of a user id: bytes outside A-Za-z0-9-_. as %XX (uppercase hex). */
+/** The SHA-256 (lowercase hex) of a user id: what KV names are built from. */
+export const userHash = (sub) => crypto.createHash("sha256").update(sub, "utf8").digest("hex");
+
+export const kvKeyName = (sub, provider) => `key:#${userHash(sub)}:${provider}`;
+export const kvConfigName = (sub) => `config:#${userHash(sub)}`;
+
+/** The older KV form of a user id: bytes outside A-Za-z0-9-_. as %XX (uppercase hex). */
 export function encodeUserId(sub) {
   let out = "";
   for (const byte of Buffer.from(sub, "utf8")) {
@@ -167,8 +173,9 @@ export function encodeUserId(sub) {
   return out;
 }
 
-export const kvKeyName = (sub, provider) => `key:${encodeUserId(sub)}:${provider}`;
-export const kvConfigName = (sub) => `config:${encodeUserId(sub)}`;
+/** KV names used before they were hashed (still read as a fallback). */
+export const legacyKvKeyName = (sub, provider) => `key:${encodeUserId(sub)}:${provider}`;
+export const legacyKvConfigName = (sub) => `config:${encodeUserId(sub)}`;
 
 // ---------------------------------------------------------------------------------------------
 // JWKS server (RS256 + ES256 keys, served by node:http)
@@ -247,11 +254,10 @@ export const validationRequests = (mock, key) => mock.requests(key).filter((r) =
 // Miniflare
 // ---------------------------------------------------------------------------------------------
 
-/** The worker-build entry module: worker/build/worker/shim.mjs if present, else index.js. */
+/** The Worker's entry module, worker/build/index.js. */
 export function workerEntry() {
-  const candidates = [path.join(BUILD_DIR, "worker/shim.mjs"), path.join(BUILD_DIR, "index.js")];
-  const scriptPath = candidates.find((p) => fs.existsSync(p));
-  if (!scriptPath || !fs.existsSync(path.join(BUILD_DIR, "index.js"))) {
+  const scriptPath = path.join(BUILD_DIR, "index.js");
+  if (!fs.existsSync(scriptPath) || !fs.existsSync(path.join(BUILD_DIR, "index_bg.wasm"))) {
     throw new Error(`Worker build not found in ${BUILD_DIR}: run \`bash scripts/build-worker.sh\` first`);
   }
   return { scriptPath, modulesRoot: BUILD_DIR };
@@ -262,9 +268,12 @@ export function defaultBindings(mockUrl) {
   return {
     ALLOWED_ORIGINS: ALLOWED_ORIGINS.join(","),
     RATE_LIMIT_PER_MINUTE: "100000",
-    // The isolate-wide retry budget would make one test's retries depend on the
-    // others' (all run in one isolate); reliability.test.mjs tests the defaults.
+    // The retry budget would make a test's retries depend on its earlier requests
+    // with the same key; reliability.test.mjs tests the defaults.
     RETRY_BUDGET_MIN_RETRIES: "100000",
+    // Development-only switches, as the local .dev.vars sets them.
+    ENABLE_MOCK_PROVIDER: "true",
+    EXPOSE_MEMORY_STATS: "true",
     JWT_SECRET,
     KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1 }),
     KEY_ENCRYPTION_ACTIVE_KID: "k1",

@@ -109,13 +109,6 @@ struct Header {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
 struct Claims {
     #[serde(default)]
     sub: Option<serde_json::Value>,
@@ -123,8 +116,9 @@ struct Claims {
     exp: Option<serde_json::Value>,
     #[serde(default)]
     nbf: Option<serde_json::Value>,
+    /// A string or an array of strings.
     #[serde(default)]
-    aud: Option<Audience>,
+    aud: Option<serde_json::Value>,
     #[serde(default)]
     iss: Option<String>,
 }
@@ -230,9 +224,11 @@ fn check_claims(claims: &Claims, policy: &JwtPolicy, now_s: f64) -> Result<Strin
         _ => {}
     }
     let aud_ok = match &claims.aud {
-        Some(Audience::One(a)) => *a == policy.audience,
-        Some(Audience::Many(list)) => list.contains(&policy.audience),
-        None => false,
+        Some(serde_json::Value::String(a)) => *a == policy.audience,
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .any(|a| a.as_str() == Some(policy.audience.as_str())),
+        _ => false,
     };
     if !aud_ok {
         return Err(AuthError::Audience);
