@@ -6,7 +6,7 @@
 // Usage: node bench/worker.mjs [--smoke]   (prints JSON results)
 import path from "node:path";
 import { Miniflare } from "miniflare";
-import { defaultBindings, devToken, miniflareOptions } from "../tests/worker/helpers.mjs";
+import { defaultBindings, devToken, kvConfigName, kvKeyName, miniflareOptions } from "../tests/worker/helpers.mjs";
 import { mean, percentile, pool, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
@@ -90,10 +90,10 @@ try {
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: JSON.stringify({ providers: [{ provider: "openai" }] }),
   });
-  const record = await (await rust.mf.getKVNamespace("KEYS")).get(`key:${USER}:openai`);
+  const record = await (await rust.mf.getKVNamespace("KEYS")).get(kvKeyName(USER, "openai"));
   // The JS Worker reads the very same encrypted record.
   const js = await start(jsOptions(bindings));
-  await (await js.mf.getKVNamespace("KEYS")).put(`key:${USER}:openai`, record);
+  await (await js.mf.getKVNamespace("KEYS")).put(kvKeyName(USER, "openai"), record);
 
   // Interleave: measure one, then the other, at each level.
   results.rust = await measure(rust, token);
@@ -105,9 +105,9 @@ try {
   // in-memory per instance, so the key is stored again first for Rust).
   const runs = smoke ? 1 : 5;
   const seed = async (opts, w) => {
-    await (await w.mf.getKVNamespace("KEYS")).put(`key:${USER}:openai`, record);
+    await (await w.mf.getKVNamespace("KEYS")).put(kvKeyName(USER, "openai"), record);
     if (opts === "rust") {
-      await (await w.mf.getKVNamespace("KEYS")).put(`config:${USER}`, JSON.stringify({ providers: [{ provider: "openai" }], defaults: {} }));
+      await (await w.mf.getKVNamespace("KEYS")).put(kvConfigName(USER), JSON.stringify({ providers: [{ provider: "openai" }], defaults: {} }));
     }
   };
   const cold = async (kind, optionsFn) => {

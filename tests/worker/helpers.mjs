@@ -57,18 +57,25 @@ export function registerSecret(value) {
   secrets.add(value);
 }
 
+/** What a leaked key may look like: whole, in halves, without its prefix, base64/base64url. */
 function needles() {
   const out = [SECRET_MARKER];
   for (const key of secrets) {
-    out.push(key, key.slice(0, -4), Buffer.from(key).toString("base64").slice(0, -4));
+    const half = Math.floor(key.length / 2);
+    out.push(key, key.slice(0, -4), key.slice(0, half), key.slice(half), key.slice(SECRET_MARKER.length));
+    out.push(Buffer.from(key).toString("base64").slice(0, -4), Buffer.from(key).toString("base64url").slice(0, -4));
   }
-  return out;
+  return out.map((n) => n.toLowerCase());
 }
 
-/** Asserts that no registered secret appears in `text` (a response body, header, ...). */
+/**
+ * Asserts that no registered secret appears in `text` (a response body, header, ...) in any
+ * letter case, whole or in halves, without its prefix, or base64-encoded.
+ */
 export function assertNoSecrets(text, where) {
+  const haystack = String(text).toLowerCase();
   for (const needle of needles()) {
-    assert.ok(!String(text).includes(needle), `secret ${JSON.stringify(needle.slice(0, 16))}… leaked in ${where}`);
+    assert.ok(!haystack.includes(needle), `secret ${JSON.stringify(needle.slice(0, 16))}… leaked in ${where}`);
   }
 }
 
@@ -184,11 +191,24 @@ export const legacyKvConfigName = (sub) => `config:${encodeUserId(sub)}`;
 export async function startJwksServer() {
   const rsa = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   const ec = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = (publicKey, kid, alg) => ({ ...publicKey.export({ format: "jwk" }), kid, alg, use: "sig" });
-  const keys = [jwk(rsa.publicKey, "rsa-1", "RS256"), jwk(ec.publicKey, "ec-1", "ES256")];
+  // Keys a token must not be verified with: one for encryption, one for another algorithm.
+  const rsaEnc = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const rsaOtherAlg = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = (publicKey, kid, alg, use = "sig") => ({ ...publicKey.export({ format: "jwk" }), kid, alg, use });
+  const keys = [
+    jwk(rsa.publicKey, "rsa-1", "RS256"),
+    jwk(ec.publicKey, "ec-1", "ES256"),
+    jwk(rsaEnc.publicKey, "rsa-enc", "RS256", "enc"),
+    jwk(rsaOtherAlg.publicKey, "rsa-384", "RS384"),
+  ];
   let hits = 0;
+  let failing = false;
   const server = http.createServer((req, res) => {
     hits++;
+    if (failing) {
+      res.writeHead(500, { "content-type": "application/json" }).end("{}");
+      return;
+    }
     if (req.url.split("?")[0] !== "/jwks.json") {
       res.writeHead(404, { "content-type": "application/json" }).end("{}");
       return;
@@ -203,7 +223,13 @@ export async function startJwksServer() {
     keys,
     rsa: { kid: "rsa-1", privateKey: rsa.privateKey, publicKey: rsa.publicKey },
     ec: { kid: "ec-1", privateKey: ec.privateKey, publicKey: ec.publicKey },
+    rsaEnc: { kid: "rsa-enc", privateKey: rsaEnc.privateKey },
+    rsaOtherAlg: { kid: "rsa-384", privateKey: rsaOtherAlg.privateKey },
     hits: () => hits,
+    /** While true, every JWKS request gets a 500. */
+    setFailing: (value) => {
+      failing = value;
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
