@@ -4,6 +4,7 @@
 // process, ~1.5 MB images): requests/s at concurrency 1, 16, 64, p50/p99
 // latency, workerd CPU ms per request, and cold start.
 // Usage: node bench/worker.mjs [--smoke]   (prints JSON results)
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { defaultBindings, devToken, kvConfigName, kvKeyName, miniflareOptions } from "../tests/worker/helpers.mjs";
@@ -19,9 +20,10 @@ const API_KEY = "sk-bench-worker-000000000000000000";
 const rustOptions = (bindings) => miniflareOptions(bindings);
 
 function jsOptions(bindings) {
+  // Its one module listed as the Rust Worker's are (helpers.workerModules).
+  const entry = path.join(ROOT, "bench/js-worker/worker.mjs");
   return {
-    scriptPath: path.join(ROOT, "bench/js-worker/worker.mjs"),
-    modules: true,
+    modules: [{ type: "ESModule", path: entry, contents: readFileSync(entry, "utf8") }],
     compatibilityDate: "2026-04-01",
     cf: false,
     kvNamespaces: ["KEYS"],

@@ -280,13 +280,21 @@ export const validationRequests = (mock, key) => mock.requests(key).filter((r) =
 // Miniflare
 // ---------------------------------------------------------------------------------------------
 
-/** The Worker's entry module, worker/build/index.js. */
-export function workerEntry() {
-  const scriptPath = path.join(BUILD_DIR, "index.js");
-  if (!fs.existsSync(scriptPath) || !fs.existsSync(path.join(BUILD_DIR, "index_bg.wasm"))) {
+/**
+ * The Worker's modules: worker/build/index.js (entry and glue) and the wasm it imports,
+ * listed for Miniflare as a deployment lists them (so Miniflare need not parse the JS to
+ * find its imports).
+ */
+export function workerModules() {
+  const entry = path.join(BUILD_DIR, "index.js");
+  const wasm = path.join(BUILD_DIR, "index_bg.wasm");
+  if (!fs.existsSync(entry) || !fs.existsSync(wasm)) {
     throw new Error(`Worker build not found in ${BUILD_DIR}: run \`bash scripts/build-worker.sh\` first`);
   }
-  return { scriptPath, modulesRoot: BUILD_DIR };
+  return [
+    { type: "ESModule", path: entry, contents: fs.readFileSync(entry, "utf8") },
+    { type: "CompiledWasm", path: wasm, contents: fs.readFileSync(wasm) },
+  ];
 }
 
 /** The default bindings (vars + secrets) for a Worker whose providers all point at `mockUrl`. */
@@ -314,17 +322,11 @@ export function defaultBindings(mockUrl) {
  * or is discarded without one (the benchmarks).
  */
 export function miniflareOptions(bindings, logSink) {
-  const { scriptPath, modulesRoot } = workerEntry();
   const clean = Object.fromEntries(Object.entries(bindings).filter(([, v]) => v !== undefined));
   return {
     name: "imagegen-worker",
-    scriptPath,
-    modules: true,
-    modulesRoot,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
+    modules: workerModules(),
+    modulesRoot: BUILD_DIR,
     compatibilityDate: "2026-04-01",
     cf: false,
     kvNamespaces: ["KEYS"],
