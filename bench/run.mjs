@@ -67,19 +67,19 @@ lines.push(
 lines.push("\n### Worker (workerd via Miniflare): Rust Worker vs plain-JS Worker doing the same work\n");
 lines.push(
   table(
-    ["concurrency", "req/s Rust", "req/s JS", "throughput Rust / JS", "p50 Rust (ms)", "p50 JS (ms)", "p99 Rust (ms)", "p99 JS (ms)", "CPU/req Rust (ms)", "CPU/req JS (ms)", "CPU Rust / JS"],
+    ["concurrency", "req/s Rust", "req/s JS", "throughput Rust / JS", "p50 Rust (ms)", "p50 JS (ms)", "p99 Rust (ms)", "p99 JS (ms)", "CPU/req Rust (ms)", "CPU/req JS (ms)", "CPU Rust / JS", "failed Rust / JS"],
     Object.keys(worker.rust).map((c) => {
       const r = worker.rust[c];
       const j = worker.js[c];
       const tr = r.rps / j.rps;
       const cr = r.cpuMsPerRequest / j.cpuMsPerRequest;
-      return [c, fmt(r.rps, 1), fmt(j.rps, 1), `${fmt(tr)} ${check(tr >= 0.9)}`, fmt(r.p50Ms, 1), fmt(j.p50Ms, 1), fmt(r.p99Ms, 1), fmt(j.p99Ms, 1), fmt(r.cpuMsPerRequest), fmt(j.cpuMsPerRequest), `${fmt(cr)} ${check(cr <= 1.2)}`];
+      return [c, fmt(r.rps, 1), fmt(j.rps, 1), `${fmt(tr)} ${check(tr >= 0.9)}`, fmt(r.p50Ms, 1), fmt(j.p50Ms, 1), fmt(r.p99Ms, 1), fmt(j.p99Ms, 1), fmt(r.cpuMsPerRequest), fmt(j.cpuMsPerRequest), `${fmt(cr)} ${check(cr <= 1.2)}`, `${r.failed ?? 0} / ${j.failed ?? 0}`];
     }),
   ),
 );
 const cs = worker.coldStart;
 lines.push(
-  `\nCPU is the workerd process's user+system time per request (includes workerd's HTTP handling, same for both). Targets: throughput ≥ 0.9× JS, CPU ≤ 1.2× JS.\n\n**Cold start** (a new workerd each run, then the first request; ${cs.rust.runs} runs each, Rust and JS alternating; wall times are medians, CPU is the workerd process's user+system time, mean):\n`,
+  `\nCPU is the workerd process's user+system time per request (includes workerd's HTTP handling, same for both). "failed": requests of ${worker.requests ?? "the"} per level that got no 200 (an error status or a dropped connection); rates and CPU are over the others. Targets: throughput ≥ 0.9× JS, CPU ≤ 1.2× JS.\n\n**Cold start** (a new workerd each run, then the first request; ${cs.rust.runs} runs each, Rust and JS alternating; wall times are medians, CPU is the workerd process's user+system time, mean):\n`,
 );
 const coldRow = (what, key, digits, target) => {
   const ratio = cs.rust[key] / cs.js[key];
