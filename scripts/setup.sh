@@ -29,7 +29,6 @@ npm_version() { # package name in package-lock.json
 }
 channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 wb_version=$(lock_version wasm-bindgen)
-worker_version=$(lock_version worker)
 wasm_pack_version=0.15.1
 
 # Each tool: name, wanted version, found version (empty when missing).
@@ -37,7 +36,6 @@ found_rustc() { rustc --version 2>/dev/null | awk '{print $2}'; }
 found_wasm_target() { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && echo installed; }
 found_wasm_bindgen() { wasm-bindgen --version 2>/dev/null | awk '{print $2}'; }
 found_wasm_pack() { wasm-pack --version 2>/dev/null | awk '{print $2}'; }
-found_worker_build() { worker-build --version 2>/dev/null | awk '{print $NF}'; }
 found_npm_pkg() { # package: version in node_modules when it matches the lockfile's
   node -e 'try{process.stdout.write(require("./node_modules/"+process.argv[1]+"/package.json").version)}catch{}' "$1" 2>/dev/null
 }
@@ -59,7 +57,6 @@ if [ "$check_only" = 1 ]; then
   row wasm32-target installed "$(found_wasm_target)"
   row wasm-bindgen "$wb_version" "$(found_wasm_bindgen)"
   row wasm-pack "$wasm_pack_version" "$(found_wasm_pack)"
-  row worker-build "$worker_version" "$(found_worker_build)"
   for p in typescript binaryen esbuild miniflare wrangler openai @google/genai ai @ai-sdk/openai @ai-sdk/google; do
     row "npm:$p" "$(npm_version "$p")" "$(found_npm_pkg "$p")"
   done
@@ -118,13 +115,7 @@ if [ "$(found_wasm_pack)" != "$wasm_pack_version" ]; then
   cargo_install wasm-pack "$wasm_pack_version"
 fi
 
-# 4. worker-build at the version of the `worker` crate in Cargo.lock.
-if [ "$(found_worker_build)" != "$worker_version" ]; then
-  step "installing worker-build $worker_version (a few minutes)"
-  cargo_install worker-build "$worker_version"
-fi
-
-# 5. Node tooling (binaryen's wasm-opt, TypeScript, esbuild, Miniflare, wrangler,
+# 4. Node tooling (binaryen's wasm-opt, TypeScript, esbuild, Miniflare, wrangler,
 #    the official SDKs used as oracles) from the lockfile.
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/tsc ] || [ ! -x node_modules/.bin/esbuild ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ]; then

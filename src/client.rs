@@ -1,20 +1,25 @@
 //! State that outlives one `generateImages` call, for long-lived clients
 //! (`createClient` in the package; one per isolate in the Worker):
 //!
-//! - a **retry budget** per provider: retries may be at most a fraction of
-//!   recent calls to it (20% over 10 s by default, with a small floor), so an
-//!   outage does not multiply the load on a provider;
-//! - a **circuit breaker** per provider and model: after consecutive
-//!   failures the provider is skipped for a cooldown (at once, and longer,
-//!   for errors only a human can fix: auth, permission, quota, not_found).
+//! - a **retry budget** per provider origin and API key: retries may be at
+//!   most a fraction of recent calls made with that key (20% over 10 s by
+//!   default, with a small floor), under a cap for all keys of the provider
+//!   origin together, so an outage does not multiply the load on a provider
+//!   and one key's failures never spend another key's retries;
+//! - a **circuit breaker** per provider, model, origin and key: after
+//!   consecutive failures the provider is skipped for a cooldown (at once,
+//!   and longer, for errors only a human can fix: auth, permission, quota,
+//!   not_found).
 //!
-//! Pure data structures driven by a clock value; `generateImages` without a
-//! client keeps no state at all.
+//! Memory is bounded whatever callers send: budgets are fixed-size counters,
+//! closed circuits are not stored at all, and each table keeps at most
+//! [`MAX_TRACKED`] entries (idle ones, then the least recently used, are
+//! dropped first). Pure data structures driven by a clock value;
+//! `generateImages` without a client keeps no state at all.
 
 use crate::model::ErrorCode;
 use crate::validate::ChainEntry;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 
 /// Retry budget settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,7 +28,9 @@ pub struct BudgetSettings {
     pub window_ms: u64,
     /// Retries allowed per provider call in the window.
     pub ratio: f64,
-    /// Retries always allowed per window, however few calls were made.
+    /// Retries always allowed per key and window, however few calls were
+    /// made. All keys of one provider origin together always get
+    /// [`GLOBAL_FLOOR_FACTOR`] times as many.
     pub min_retries: u32,
 }
 
@@ -36,6 +43,15 @@ impl Default for BudgetSettings {
         }
     }
 }
+
+/// The floor of the cap shared by all keys of a provider origin, as a
+/// multiple of the per-key floor: one key spending its own floor can never
+/// use up the shared cap.
+pub const GLOBAL_FLOOR_FACTOR: u32 = 10;
+
+/// Most entries kept per table (budgets, circuits). Beyond that, idle
+/// entries and then the least recently used ones are dropped.
+pub const MAX_TRACKED: usize = 1024;
 
 /// Circuit breaker settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,42 +74,83 @@ impl Default for BreakerSettings {
     }
 }
 
-/// Retries as a fraction of recent calls (as Envoy and reqwest do).
-#[derive(Debug, Default)]
+/// The window slides in steps of a tenth.
+const BUCKETS: usize = 10;
+
+/// Retries as a fraction of recent calls (as Envoy and reqwest do), counted
+/// in ten fixed buckets per window: constant size however busy.
+#[derive(Debug, Default, Clone)]
 pub struct RetryBudget {
-    calls: VecDeque<u64>,
-    retries: VecDeque<u64>,
+    /// (bucket number, calls, retries); bucket number = time / (window / 10).
+    buckets: [(u64, u32, u32); BUCKETS],
+}
+
+fn bucket_of(now: u64, window_ms: u64) -> u64 {
+    now / (window_ms / BUCKETS as u64).max(1)
 }
 
 impl RetryBudget {
-    fn prune(&mut self, now: u64, window: u64) {
-        let cutoff = now.saturating_sub(window);
-        while self.calls.front().is_some_and(|t| *t < cutoff) {
-            self.calls.pop_front();
+    /// The bucket for `now`, emptied first if it held an older one.
+    fn current(&mut self, now: u64, s: &BudgetSettings) -> Option<&mut (u64, u32, u32)> {
+        let b = bucket_of(now, s.window_ms);
+        let slot = self.buckets.get_mut((b % BUCKETS as u64) as usize)?;
+        if slot.0 != b {
+            *slot = (b, 0, 0);
         }
-        while self.retries.front().is_some_and(|t| *t < cutoff) {
-            self.retries.pop_front();
-        }
+        Some(slot)
+    }
+
+    /// Calls and retries in the window ending at `now`.
+    pub fn usage(&self, now: u64, s: &BudgetSettings) -> (u32, u32) {
+        let b = bucket_of(now, s.window_ms);
+        self.buckets
+            .iter()
+            .filter(|(n, _, _)| *n <= b && b - *n < BUCKETS as u64)
+            .fold((0u32, 0u32), |(c, r), (_, calls, retries)| {
+                (c.saturating_add(*calls), r.saturating_add(*retries))
+            })
+    }
+
+    fn allows(&self, now: u64, s: &BudgetSettings, floor: u32) -> bool {
+        let (calls, retries) = self.usage(now, s);
+        let allowed = (s.ratio * f64::from(calls)).floor().max(f64::from(floor));
+        f64::from(retries) < allowed
     }
 
     /// Records a provider call (first attempt or retry).
     pub fn record_call(&mut self, now: u64, s: &BudgetSettings) {
-        self.prune(now, s.window_ms);
-        self.calls.push_back(now);
+        if let Some(slot) = self.current(now, s) {
+            slot.1 = slot.1.saturating_add(1);
+        }
     }
 
-    /// Spends a retry if the budget allows one.
-    pub fn try_retry(&mut self, now: u64, s: &BudgetSettings) -> bool {
-        self.prune(now, s.window_ms);
-        let allowed = (s.ratio * self.calls.len() as f64)
-            .floor()
-            .max(f64::from(s.min_retries));
-        if (self.retries.len() as f64) < allowed {
-            self.retries.push_back(now);
-            true
-        } else {
-            false
+    fn record_retry(&mut self, now: u64, s: &BudgetSettings) {
+        if let Some(slot) = self.current(now, s) {
+            slot.2 = slot.2.saturating_add(1);
         }
+    }
+
+    /// Takes back a retry recorded at `at` that was never sent.
+    fn refund(&mut self, at: u64, s: &BudgetSettings) {
+        let b = bucket_of(at, s.window_ms);
+        if let Some(slot) = self.buckets.get_mut((b % BUCKETS as u64) as usize) {
+            if slot.0 == b {
+                slot.2 = slot.2.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Spends a retry if the budget allows one (floor: `s.min_retries`).
+    pub fn try_retry(&mut self, now: u64, s: &BudgetSettings) -> bool {
+        let ok = self.allows(now, s, s.min_retries);
+        if ok {
+            self.record_retry(now, s);
+        }
+        ok
+    }
+
+    fn is_idle(&self, now: u64, s: &BudgetSettings) -> bool {
+        self.usage(now, s) == (0, 0)
     }
 }
 
@@ -217,6 +274,21 @@ impl Breaker {
     pub fn is_open(&self, now: u64) -> bool {
         matches!(self.state, BreakerState::Open { until, .. } if now < until)
     }
+
+    /// Closed without failures: the same as a breaker never used.
+    fn is_clean(&self) -> bool {
+        self.state == BreakerState::Closed { consecutive: 0 }
+    }
+
+    /// Holds nothing that changes the next call much: closed, or open with
+    /// its cooldown over (the first to be dropped when the table is full).
+    fn is_idle(&self, now: u64) -> bool {
+        match self.state {
+            BreakerState::Closed { .. } => true,
+            BreakerState::Open { until, .. } => now >= until,
+            BreakerState::HalfOpen { .. } => false,
+        }
+    }
 }
 
 /// Settings of a long-lived client.
@@ -228,33 +300,192 @@ pub struct ClientSettings {
     pub breaker: BreakerSettings,
 }
 
+/// A table of at most [`MAX_TRACKED`] entries, each stamped with when it
+/// was last used. Keys are two 64-bit hashes (of the names and of the API
+/// key), so a lookup compares integers, never strings, and allocates nothing.
+#[derive(Debug)]
+struct Table<V> {
+    entries: Vec<Slot<V>>,
+}
+
+#[derive(Debug)]
+struct Slot<V> {
+    key: (u64, u64),
+    used: u64,
+    value: V,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<V> Table<V> {
+    fn position(&self, key: (u64, u64)) -> Option<usize> {
+        self.entries.iter().position(|s| s.key == key)
+    }
+
+    fn get(&self, key: (u64, u64)) -> Option<&V> {
+        self.entries.iter().find(|s| s.key == key).map(|s| &s.value)
+    }
+
+    fn get_mut(&mut self, key: (u64, u64), tick: u64) -> Option<&mut V> {
+        let slot = self.entries.iter_mut().find(|s| s.key == key)?;
+        slot.used = tick;
+        Some(&mut slot.value)
+    }
+
+    fn get_or_insert(
+        &mut self,
+        key: (u64, u64),
+        tick: u64,
+        make: impl FnOnce() -> V,
+        idle: impl Fn(&V) -> bool,
+    ) -> Option<&mut V> {
+        let index = match self.position(key) {
+            Some(i) => i,
+            None => {
+                if self.entries.len() >= MAX_TRACKED {
+                    self.evict(idle);
+                }
+                self.entries.push(Slot {
+                    key,
+                    used: tick,
+                    value: make(),
+                });
+                self.entries.len() - 1
+            }
+        };
+        let slot = self.entries.get_mut(index)?;
+        slot.used = tick;
+        Some(&mut slot.value)
+    }
+
+    /// Drops idle entries; if that is not enough, the least recently used
+    /// ones (about an eighth of the table at once, so a stream of new keys
+    /// does not pay for a full pass each).
+    fn evict(&mut self, idle: impl Fn(&V) -> bool) {
+        self.entries.retain(|s| !idle(&s.value));
+        while self.entries.len() >= MAX_TRACKED {
+            let oldest = self.entries.iter().map(|s| s.used).min().unwrap_or(0);
+            let newest = self.entries.iter().map(|s| s.used).max().unwrap_or(0);
+            let cutoff = oldest + (newest - oldest) / 8 + 1;
+            self.entries.retain(|s| s.used >= cutoff);
+        }
+    }
+
+    fn remove(&mut self, key: (u64, u64)) {
+        if let Some(i) = self.position(key) {
+            self.entries.swap_remove(i);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    /// Use counter for least-recently-used eviction.
+    tick: u64,
+    /// Retry budget per provider|origin and key. The model is not part of
+    /// it: callers choose model ids freely, and a budget per model would let
+    /// one key mint new budgets at will.
+    budgets: Table<RetryBudget>,
+    /// The cap over all keys, per provider|origin.
+    origins: Table<RetryBudget>,
+    /// Circuits per provider|model|origin and key that are not plainly
+    /// closed (a closed circuit without failures is the default and is not
+    /// stored), with their names for [`ClientState::open_circuits`].
+    breakers: Table<(String, Breaker)>,
+}
+
+impl Tracked {
+    fn next_tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+}
+
 /// The shared state of a long-lived client.
 #[derive(Debug, Default)]
 pub struct ClientState {
     /// Settings.
     pub settings: ClientSettings,
-    /// Retry budgets by provider|model|origin.
-    budgets: RefCell<Vec<(String, RetryBudget)>>,
-    /// Breakers by provider|model|origin and key fingerprint (a handful: a
-    /// Vec beats a map in wasm size).
-    breakers: RefCell<Vec<(String, u64, Breaker)>>,
+    tracked: RefCell<Tracked>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Hash of `provider|origin`.
+fn origin_hash(entry: &ChainEntry) -> u64 {
+    let h = fnv(FNV_OFFSET, entry.provider.as_str().as_bytes());
+    fnv(fnv(h, b"|"), entry.base_url.as_bytes())
+}
+
+/// Hash of `provider|model|origin`.
+fn breaker_hash(entry: &ChainEntry) -> u64 {
+    let h = fnv(FNV_OFFSET, entry.provider.as_str().as_bytes());
+    let h = fnv(fnv(h, b"|"), entry.model.as_bytes());
+    fnv(fnv(h, b"|"), entry.base_url.as_bytes())
 }
 
 fn breaker_name(entry: &ChainEntry) -> String {
     format!("{}|{}|{}", entry.provider, entry.model, entry.base_url)
 }
 
-/// FNV-1a of the key: auth and quota failures belong to one key, so two
-/// users of one provider (the Worker) never trip each other's circuit. Only
-/// this hash is kept, never the key.
+/// FNV-1a of the key: budgets and circuits belong to one key, so two users
+/// of one provider (the Worker) never spend each other's retries or trip
+/// each other's circuit. Only this hash is kept, never the key; a caller
+/// cannot make its entries collide with another key's without knowing it.
 fn key_fingerprint(entry: &ChainEntry) -> u64 {
-    entry
-        .api_key
-        .expose()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+    fnv(FNV_OFFSET, entry.api_key.expose().as_bytes())
+}
+
+fn budget_key(entry: &ChainEntry) -> (u64, u64) {
+    (origin_hash(entry), key_fingerprint(entry))
+}
+
+fn breaker_key(entry: &ChainEntry) -> (u64, u64) {
+    (breaker_hash(entry), key_fingerprint(entry))
+}
+
+/// A retry granted by the budget. It counts as soon as it is granted (so
+/// concurrent failures cannot all take the last one), and is given back when
+/// dropped unspent: a retry that is never sent (the call was cancelled, the
+/// deadline passed, or the provider's circuit opened during the backoff)
+/// does not count.
+#[must_use = "a ticket dropped unspent is refunded"]
+pub struct RetryTicket<'a> {
+    client: &'a ClientState,
+    key: (u64, u64),
+    at: u64,
+    spent: bool,
+}
+
+impl RetryTicket<'_> {
+    /// The retry is being sent: it stays counted.
+    pub fn spend(mut self) {
+        self.spent = true;
+    }
+}
+
+impl Drop for RetryTicket<'_> {
+    fn drop(&mut self) {
+        if !self.spent {
+            self.client.refund(self.key, self.at);
+        }
+    }
 }
 
 impl ClientState {
@@ -266,76 +497,158 @@ impl ClientState {
         }
     }
 
-    fn with_budget<T>(&self, entry: &ChainEntry, f: impl FnOnce(&mut RetryBudget) -> T) -> T {
-        let name = breaker_name(entry);
-        let mut list = self.budgets.borrow_mut();
-        let index = match list.iter().position(|(n, _)| *n == name) {
-            Some(i) => i,
-            None => {
-                list.push((name, RetryBudget::default()));
-                list.len() - 1
-            }
-        };
-        match list.get_mut(index) {
-            Some((_, b)) => f(b),
-            None => f(&mut RetryBudget::default()),
-        }
-    }
-
-    /// Records a call to a provider for its retry budget.
+    /// Records a call to a provider for its retry budgets.
     pub fn record_call(&self, entry: &ChainEntry, now: u64) {
         let s = self.settings.budget;
-        self.with_budget(entry, |b| b.record_call(now, &s));
-    }
-
-    /// Spends a retry on a provider if its budget allows.
-    pub fn try_retry(&self, entry: &ChainEntry, now: u64) -> bool {
-        let s = self.settings.budget;
-        self.with_budget(entry, |b| b.try_retry(now, &s))
-    }
-
-    fn with_breaker<T>(&self, entry: &ChainEntry, f: impl FnOnce(&mut Breaker) -> T) -> T {
-        let name = breaker_name(entry);
-        let fp = key_fingerprint(entry);
-        let mut list = self.breakers.borrow_mut();
-        let index = match list.iter().position(|(n, k, _)| *n == name && *k == fp) {
-            Some(i) => i,
-            None => {
-                list.push((name, fp, Breaker::default()));
-                list.len() - 1
-            }
+        let Ok(mut t) = self.tracked.try_borrow_mut() else {
+            return;
         };
-        match list.get_mut(index) {
-            Some((_, _, b)) => f(b),
-            None => f(&mut Breaker::default()),
+        let tick = t.next_tick();
+        let key = budget_key(entry);
+        let idle = |b: &RetryBudget| b.is_idle(now, &s);
+        if let Some(b) = t
+            .budgets
+            .get_or_insert(key, tick, RetryBudget::default, idle)
+        {
+            b.record_call(now, &s);
         }
+        if let Some(b) = t
+            .origins
+            .get_or_insert((key.0, 0), tick, RetryBudget::default, idle)
+        {
+            b.record_call(now, &s);
+        }
+    }
+
+    /// Takes a retry for `entry` if both its key's budget and the cap of its
+    /// provider origin allow one; `None` when the budget is spent.
+    pub fn try_retry(&self, entry: &ChainEntry, now: u64) -> Option<RetryTicket<'_>> {
+        let s = self.settings.budget;
+        let mut t = self.tracked.try_borrow_mut().ok()?;
+        let tick = t.next_tick();
+        let key = budget_key(entry);
+        let idle = |b: &RetryBudget| b.is_idle(now, &s);
+        let global_floor = s.min_retries.saturating_mul(GLOBAL_FLOOR_FACTOR);
+        let key_ok = t
+            .budgets
+            .get_or_insert(key, tick, RetryBudget::default, idle)?
+            .allows(now, &s, s.min_retries);
+        let global = t
+            .origins
+            .get_or_insert((key.0, 0), tick, RetryBudget::default, idle)?;
+        if !(key_ok && global.allows(now, &s, global_floor)) {
+            return None;
+        }
+        global.record_retry(now, &s);
+        if let Some(b) = t.budgets.get_mut(key, tick) {
+            b.record_retry(now, &s);
+        }
+        Some(RetryTicket {
+            client: self,
+            key,
+            at: now,
+            spent: false,
+        })
+    }
+
+    fn refund(&self, key: (u64, u64), at: u64) {
+        let s = self.settings.budget;
+        let Ok(mut t) = self.tracked.try_borrow_mut() else {
+            return;
+        };
+        let tick = t.next_tick();
+        if let Some(b) = t.budgets.get_mut(key, tick) {
+            b.refund(at, &s);
+        }
+        if let Some(b) = t.origins.get_mut((key.0, 0), tick) {
+            b.refund(at, &s);
+        }
+    }
+
+    /// Calls and retries counted in the window for `entry`'s key (diagnostics).
+    pub fn retry_usage(&self, entry: &ChainEntry, now: u64) -> (u32, u32) {
+        self.tracked
+            .try_borrow()
+            .ok()
+            .and_then(|t| {
+                t.budgets
+                    .get(budget_key(entry))
+                    .map(|b| b.usage(now, &self.settings.budget))
+            })
+            .unwrap_or((0, 0))
+    }
+
+    /// Entries held in all tables together (diagnostics; bounded by
+    /// 3 × [`MAX_TRACKED`]).
+    pub fn tracked_entries(&self) -> usize {
+        self.tracked
+            .try_borrow()
+            .map(|t| t.budgets.len() + t.origins.len() + t.breakers.len())
+            .unwrap_or(0)
     }
 
     /// Whether a chain entry may be called now.
     pub fn allow(&self, entry: &ChainEntry, now: u64) -> Result<(), OpenCircuit> {
-        self.with_breaker(entry, |b| b.allow(now))
+        let Ok(mut t) = self.tracked.try_borrow_mut() else {
+            return Ok(());
+        };
+        let tick = t.next_tick();
+        match t.breakers.get_mut(breaker_key(entry), tick) {
+            Some((_, b)) => b.allow(now),
+            None => Ok(()),
+        }
     }
 
     /// Records the outcome of a call.
     pub fn record_outcome(&self, entry: &ChainEntry, outcome: Result<(), ErrorCode>, now: u64) {
         let settings = self.settings.breaker;
-        self.with_breaker(entry, |b| match outcome {
-            Ok(()) => b.on_success(),
-            Err(ErrorCode::Aborted) => b.on_cancel(),
-            Err(code) => b.on_failure(code, now, &settings),
-        })
+        let Ok(mut t) = self.tracked.try_borrow_mut() else {
+            return;
+        };
+        let tick = t.next_tick();
+        let key = breaker_key(entry);
+        match outcome {
+            Ok(()) => t.breakers.remove(key),
+            Err(code) if code != ErrorCode::Aborted && counts(code) => {
+                let idle = |(_, b): &(String, Breaker)| b.is_idle(now);
+                let make = || (breaker_name(entry), Breaker::default());
+                if let Some((_, b)) = t.breakers.get_or_insert(key, tick, make, idle) {
+                    b.on_failure(code, now, &settings);
+                }
+            }
+            Err(code) => {
+                let clean = match t.breakers.get_mut(key, tick) {
+                    Some((_, b)) => {
+                        if code == ErrorCode::Aborted {
+                            b.on_cancel();
+                        } else {
+                            b.on_failure(code, now, &settings);
+                        }
+                        b.is_clean()
+                    }
+                    None => false,
+                };
+                if clean {
+                    t.breakers.remove(key);
+                }
+            }
+        }
     }
 
     /// Providers whose circuit is open now (for diagnostics).
     pub fn open_circuits(&self, now: u64) -> Vec<String> {
-        let mut v: Vec<String> = self
+        let Ok(t) = self.tracked.try_borrow() else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = t
             .breakers
-            .borrow()
+            .entries
             .iter()
-            .filter(|(_, _, b)| b.is_open(now))
-            .map(|(n, _, _)| n.clone())
+            .filter(|s| s.value.1.is_open(now))
+            .map(|s| s.value.0.clone())
             .collect();
         v.sort();
+        v.dedup();
         v
     }
 }
@@ -416,6 +729,96 @@ mod tests {
         // A failed trial re-opens.
         b.on_failure(ErrorCode::Auth, 300_001, &s);
         assert!(b.allow(300_002).is_err());
+    }
+
+    fn entry(key: &str, model: &str) -> ChainEntry {
+        ChainEntry {
+            provider: crate::model::ProviderName::Openai,
+            api_key: crate::Secret::new(key),
+            model: model.to_string(),
+            base_url: "https://api.openai.com".into(),
+            params: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn state_stays_bounded_with_caller_chosen_model_ids_and_keys() {
+        let c = ClientState::new(ClientSettings::default());
+        for i in 0..20_000u64 {
+            let e = entry(
+                &format!("sk-key-{}", i % 3000),
+                &format!("m{i}-{}", "x".repeat(150)),
+            );
+            c.record_call(&e, i);
+            let _ = c.allow(&e, i);
+            c.record_outcome(&e, Err(ErrorCode::Auth), i);
+            drop(c.try_retry(&e, i));
+        }
+        assert!(
+            c.tracked_entries() <= 2 * MAX_TRACKED + 1,
+            "{} entries",
+            c.tracked_entries()
+        );
+        // Successful calls with new model ids store no circuit at all.
+        let c = ClientState::new(ClientSettings::default());
+        for i in 0..5000u64 {
+            let e = entry("", &format!("mock-{i}"));
+            c.record_call(&e, i);
+            assert!(c.allow(&e, i).is_ok());
+            c.record_outcome(&e, Ok(()), i);
+        }
+        assert_eq!(c.tracked_entries(), 2, "one key budget and one origin cap");
+    }
+
+    #[test]
+    fn the_budget_is_per_key_not_per_model() {
+        let c = ClientState::new(ClientSettings::default());
+        for i in 0..10u64 {
+            let e = entry("sk-a-0000000000", &format!("model-{i}"));
+            c.record_call(&e, 0);
+            if let Some(t) = c.try_retry(&e, 0) {
+                t.spend();
+            }
+        }
+        assert_eq!(
+            c.retry_usage(&entry("sk-a-0000000000", "other"), 0),
+            (10, 3),
+            "new model ids do not mint new budgets"
+        );
+        assert!(c.try_retry(&entry("sk-a-0000000000", "m"), 0).is_none());
+        assert!(c.try_retry(&entry("sk-b-0000000000", "m"), 0).is_some());
+    }
+
+    #[test]
+    fn all_keys_of_an_origin_share_a_cap() {
+        let s = ClientSettings::default();
+        let c = ClientState::new(s);
+        let mut granted = 0;
+        for k in 0..200 {
+            let e = entry(&format!("sk-{k}-000000000000"), "m");
+            c.record_call(&e, 0);
+            while let Some(t) = c.try_retry(&e, 0) {
+                t.spend();
+                granted += 1;
+            }
+        }
+        // 200 calls: 20% = 40, above the shared floor of 30.
+        assert_eq!(granted, 40);
+    }
+
+    #[test]
+    fn unspent_tickets_are_refunded() {
+        let c = ClientState::new(ClientSettings::default());
+        let e = entry("sk-a-0000000000", "m");
+        c.record_call(&e, 0);
+        for _ in 0..10 {
+            drop(c.try_retry(&e, 0));
+        }
+        assert_eq!(c.retry_usage(&e, 0), (1, 0));
+        if let Some(t) = c.try_retry(&e, 0) {
+            t.spend();
+        }
+        assert_eq!(c.retry_usage(&e, 0), (1, 1));
     }
 
     #[test]

@@ -404,6 +404,9 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         let has_next = entry_index + 1 < self.req.chain.len();
         let mut attempt = 0u32;
         let mut bad_responses = 0u32;
+        // A retry granted by the client's budget: spent when the call goes
+        // out, given back if it never does (dropped on any other path).
+        let mut retry_ticket: Option<crate::client::RetryTicket<'_>> = None;
         loop {
             attempt += 1;
             if let Some(open) = self.circuit_open(entry_index) {
@@ -455,6 +458,9 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 Err(e) => e,
                 Ok(http) => {
                     let permit = self.semaphore.acquire().await;
+                    if let Some(ticket) = retry_ticket.take() {
+                        ticket.spend();
+                    }
                     let slot = self.start_attempt(part, entry_index, attempt);
                     let timeout = self.rt.sleeper.sleep(self.req.timeout_ms);
                     let call = self.call(entry_index, &request, http.as_ref());
@@ -538,7 +544,8 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             let roll = self.rt.rng.next_f64();
             let mut decision = decide(&input, &self.req.retry, &self.req.fallback_on, roll);
             if let (Decision::Retry { .. }, Some(c)) = (decision, self.client) {
-                if !c.try_retry(entry, self.rt.clock.now_ms()) {
+                retry_ticket = c.try_retry(entry, self.rt.clock.now_ms());
+                if retry_ticket.is_none() {
                     // Retry budget spent: treat this provider as exhausted.
                     decision = if has_next && self.req.fallback_on.contains(&error.code) {
                         Decision::Fallback

@@ -817,9 +817,160 @@ mod client {
             "full retries again"
         );
     }
+
+    fn keyed(key: &str) -> ProviderConfig {
+        ProviderConfig {
+            api_key: Some(Secret::new(key)),
+            ..openai()
+        }
+    }
+
+    #[test]
+    fn one_keys_failures_do_not_spend_another_keys_retries() {
+        let h = Harness::new(0.0);
+        let client = ClientState::new(ClientSettings::default());
+        // Key A fails on every call and asks for 10 attempts per request.
+        h.script(OPENAI, vec![Reply::Fixture("openai/overloaded", 10); 60]);
+        let a = request(vec![keyed("sk-user-a-0000000000000000")], |r| {
+            r.retry = Some(imagegen::model::RetryOptions {
+                max_attempts: Some(10),
+                ..Default::default()
+            })
+        });
+        for _ in 0..4 {
+            assert!(run_with_client(&h, &a, &client).is_err());
+        }
+        let a_calls = h.rt.transport.calls_to(OPENAI);
+        assert!(
+            a_calls <= 4 + 3,
+            "A's retries come from A's own budget: {a_calls}"
+        );
+        // Key B on the same provider and model: its first retry is its own.
+        h.rt.transport.scripts_clear(OPENAI);
+        h.script(
+            OPENAI,
+            vec![
+                Reply::Fixture("openai/overloaded", 10),
+                Reply::Fixture("openai/success", 10),
+            ],
+        );
+        let b = request(vec![keyed("sk-user-b-0000000000000000")], |_| {});
+        let r = run_with_client(&h, &b, &client).expect("B's retry was not spent by A");
+        assert_eq!(
+            outcomes(&r.attempts),
+            vec!["openai p0 a1 provider_error", "openai p0 a2 ok"]
+        );
+    }
+
+    #[test]
+    fn a_retry_that_is_never_sent_is_not_counted() {
+        // Two parts fail together: the first gets the only retry of the
+        // budget, the second opens the circuit, so the first part's retry is
+        // skipped after its backoff. That retry must go back to the budget.
+        let h = Harness::new(0.5);
+        let client = ClientState::new(ClientSettings {
+            budget: BudgetSettings {
+                window_ms: 60_000,
+                ratio: 0.0,
+                min_retries: 1,
+            },
+            breaker: BreakerSettings {
+                failure_threshold: 2,
+                cooldown_ms: 1000,
+                ..Default::default()
+            },
+        });
+        h.script(GEMINI, vec![Reply::Fixture("gemini/unavailable", 10); 2]);
+        let two = request(vec![gemini()], |r| r.count = Some(2.0));
+        let e = run_with_client(&h, &two, &client).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProviderError);
+        assert_eq!(h.rt.transport.calls_to(GEMINI), 2, "the retry was not sent");
+        // After the cooldown a trial call closes the circuit again.
+        h.vt.run(h.vt.delay(1000));
+        h.script(GEMINI, vec![Reply::Fixture("gemini/success", 10)]);
+        let one = request(vec![gemini()], |_| {});
+        run_with_client(&h, &one, &client).unwrap();
+        // Within the same budget window, a failure still gets its retry.
+        h.script(
+            GEMINI,
+            vec![
+                Reply::Fixture("gemini/unavailable", 10),
+                Reply::Fixture("gemini/success", 10),
+            ],
+        );
+        let r = run_with_client(&h, &one, &client).expect("the unsent retry was given back");
+        assert_eq!(
+            outcomes(&r.attempts),
+            vec!["gemini p0 a1 provider_error", "gemini p0 a2 ok"]
+        );
+    }
 }
 
 // ------------------------------------------------------------ secret hygiene
+
+#[test]
+fn keys_echoed_in_other_forms_are_redacted_from_errors_and_revised_prompts() {
+    const KEY: &str = "sk-SECRET-echo-0123456789abcdefXYZ";
+    let b64 = |s: &str| {
+        use std::fmt::Write;
+        let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in s.as_bytes().chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..=c.len() {
+                write!(
+                    out,
+                    "{}",
+                    table[((n >> (18 - 6 * i)) & 63) as usize] as char
+                )
+                .unwrap();
+            }
+        }
+        out
+    };
+    let echoes = [
+        KEY.to_uppercase(),
+        format!("{} ... {}", &KEY[..16], &KEY[16..]),
+        KEY.trim_start_matches("sk-").to_string(),
+        b64(&format!("user:{KEY}")),
+    ];
+    let keyed = ProviderConfig {
+        api_key: Some(Secret::new(KEY)),
+        ..openai()
+    };
+    for echo in &echoes {
+        let h = Harness::new(0.0);
+        h.script(
+            OPENAI,
+            vec![Reply::Json(
+                401,
+                vec![],
+                json!({"error": {"message": format!("Incorrect API key provided: {echo}"), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+                1,
+            )],
+        );
+        let e = h.run(&request(vec![keyed.clone()], |_| {})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Auth);
+        assert!(e.message.contains("***"), "{}", e.message);
+        assert!(!e.message.contains(echo.as_str()), "{}", e.message);
+
+        let mut body = support::fixture("openai/success").json["body"].clone();
+        body["data"][0]["revised_prompt"] =
+            json!(format!("a lighthouse; by the way your key is {echo}"));
+        h.script(OPENAI, vec![Reply::Json(200, vec![], body, 1)]);
+        let r = h.run(&request(vec![keyed.clone()], |_| {})).unwrap();
+        let revised = r.images[0].revised_prompt.clone().unwrap();
+        assert!(
+            revised.starts_with("a lighthouse; by the way your key is ") && revised.contains("***"),
+            "{revised}"
+        );
+        for part in echo.split(" ... ") {
+            assert!(!revised.contains(part), "{revised}");
+        }
+    }
+}
 
 #[test]
 fn recognisable_keys_never_reach_messages_or_debug_output() {

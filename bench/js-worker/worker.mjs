@@ -1,8 +1,9 @@
 // The baseline for the Worker benchmark: a plain-JavaScript Worker doing the
 // same work as the Rust Worker's POST /v1/images/generations on its happy
-// path — HS256 JWT check (WebCrypto), KV read of the user's encrypted key,
-// AES-GCM decrypt (WebCrypto, same record format and AAD), a fetch to the
-// provider, and an OpenAI-shaped JSON response. No retries, fallback or
+// path — HS256 JWT check (WebCrypto), KV read of the user's encrypted key
+// (named by the SHA-256 of the user id), AES-GCM decrypt (WebCrypto, same
+// record format and AAD), a fetch to the provider, and an OpenAI-shaped JSON
+// response. No retries, fallback or
 // validation beyond that: it is the floor the Rust Worker is measured against.
 
 const enc = new TextEncoder();
@@ -55,7 +56,10 @@ export default {
     const user = await authenticate(request, env);
     if (!user) return error(401, "invalid token");
     const body = await request.json();
-    const record = await env.KEYS.get(`key:${user}:openai`, "json");
+    const userHash = [...new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(user)))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
+    const record = await env.KEYS.get(`key:#${userHash}:openai`, "json");
     if (!record) return error(409, "no key");
     const master = JSON.parse(env.KEY_ENCRYPTION_KEYS)[record.kid];
     const aes = await crypto.subtle.importKey("raw", b64Decode(master), { name: "AES-GCM" }, false, ["decrypt"]);

@@ -250,7 +250,7 @@ pub fn parse_response(
             "the provider answered with a redirect; redirects are not followed, so keys only reach the configured origin",
         ));
     }
-    match ctx.entry.provider {
+    let mut images = match ctx.entry.provider {
         ProviderName::Openai => openai::parse_response(resp, ctx),
         ProviderName::Gemini => gemini::parse_response(resp, ctx),
         ProviderName::Stability => stability::parse_response(resp, ctx),
@@ -258,7 +258,14 @@ pub fn parse_response(
             ErrorCode::BadResponse,
             "unexpected mock response",
         )),
+    }?;
+    // Text a provider sends back on success may echo the key too.
+    for image in &mut images {
+        if let Some(p) = image.revised_prompt.as_mut() {
+            *p = ctx.entry.api_key.redact_in(p);
+        }
     }
+    Ok(images)
 }
 
 /// The cheap request that proves a key works (lists models / reads balance).

@@ -332,6 +332,11 @@ impl ScriptedTransport {
             .extend(replies);
     }
 
+    /// Drops the replies still queued for `origin`.
+    pub fn scripts_clear(&self, origin: &str) {
+        self.scripts.borrow_mut().remove(origin);
+    }
+
     pub fn calls_to(&self, origin: &str) -> usize {
         self.log
             .borrow()

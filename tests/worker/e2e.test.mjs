@@ -11,7 +11,6 @@ import {
   assertRfc3339,
   assertSnakeCase,
   devToken,
-  encodeUserId,
   expectError,
   expectStatus,
   fakeKey,
@@ -19,6 +18,8 @@ import {
   generationRequests,
   kvConfigName,
   kvKeyName,
+  legacyKvConfigName,
+  legacyKvKeyName,
   putConfig,
   putKey,
   scriptKey,
@@ -212,8 +213,10 @@ describe("keys", () => {
     expectError(unknown, {}, "PUT unknown provider");
     assert.ok([400, 404].includes(unknown.status), show(unknown));
     const kv = await worker.kv();
-    const { keys } = await kv.list({ prefix: `key:${encodeUserId(sub)}:` });
-    assert.deepEqual(keys, [], "nothing stored");
+    for (const prefix of [kvKeyName(sub, ""), legacyKvKeyName(sub, "")]) {
+      const { keys } = await kv.list({ prefix });
+      assert.deepEqual(keys, [], `nothing stored under ${prefix}`);
+    }
   });
 
   test("DELETE of a key never stored is 404", async () => {
@@ -222,17 +225,64 @@ describe("keys", () => {
     expectError(res, { status: 404 }, "DELETE without key");
   });
 
-  test("user ids are percent-encoded in KV names", async () => {
-    const sub = `e2e user@example.com/ä:${uid("x")}`;
-    const token = devToken(sub);
+  test("KV names come from a hash of the user id, so any sub works (254 '|', 127 'é')", async () => {
+    for (const sub of ["|".repeat(254), "é".repeat(127), `e2e user@example.com/ä:${uid("x")}`]) {
+      const token = devToken(sub);
+      const key = fakeKey("e2e", "openai");
+      const put = await putKey(worker, token, "openai", key);
+      expectStatus(put, 200, `PUT key, sub ${sub.slice(0, 8)}…`);
+      expectStatus(await putConfig(worker, token, { providers: [{ provider: "openai" }] }), 200, "PUT config");
+      const gen = await generate(worker, token, { prompt: "long sub" });
+      expectStatus(gen, 200, "generation");
+      const list = await worker.request("/v1/keys", { token });
+      assert.deepEqual(list.json.data.map((e) => e.provider), ["openai"], show(list));
+      expectStatus(await worker.request("/v1/config", { token }), 200, "GET config");
+      const kv = await worker.kv();
+      assert.match(kvKeyName(sub, "openai"), /^key:#[0-9a-f]{64}:openai$/);
+      assertStoredRecord(await kv.get(kvKeyName(sub, "openai")), key, "k1");
+      assert.ok(await kv.get(kvConfigName(sub)), "config under its hashed name");
+      expectStatus(await worker.request("/v1/keys/openai", { method: "DELETE", token }), 200, "DELETE");
+      assert.equal(await kv.get(kvKeyName(sub, "openai")), null);
+    }
+  });
+
+  test("records stored under the old (percent-encoded) names are still found and move on the next write", async () => {
+    // Written by an earlier version: the same encryption (bound to the real sub), older names.
+    const { sub, token } = newUser("legacy");
     const key = fakeKey("e2e", "openai");
+    const kv = await worker.kv();
+    // Encrypting for `sub` needs the Worker: store it, then move it to the old names.
     await storeKey(worker, token, "openai", key);
     await storeConfig(worker, token, [{ provider: "openai" }]);
-    const encoded = encodeUserId(sub);
-    assert.match(encoded, /^e2e%20user%40example.com%2F%C3%A4%3Ax-[0-9a-f]+$/);
-    const kv = await worker.kv();
-    assertStoredRecord(await kv.get(`key:${encoded}:openai`), key, "k1");
-    assert.ok(await kv.get(`config:${encoded}`), `config:${encoded} missing`);
+    const record = await kv.get(kvKeyName(sub, "openai"));
+    const config = await kv.get(kvConfigName(sub));
+    await kv.put(legacyKvKeyName(sub, "openai"), record);
+    await kv.put(legacyKvConfigName(sub), config);
+    await kv.delete(kvKeyName(sub, "openai"));
+    await kv.delete(kvConfigName(sub));
+
+    const list = await worker.request("/v1/keys", { token });
+    assert.deepEqual(list.json.data.map((e) => e.provider), ["openai"], `listed from the old name: ${show(list)}`);
+    expectStatus(await worker.request("/v1/config", { token }), 200, "config from the old name");
+    const before = generationRequests(mock, key).length;
+    const gen = await generate(worker, token, { prompt: "from old names" });
+    expectStatus(gen, 200, "generation with records under the old names");
+    assert.equal(generationRequests(mock, key).length, before + 1);
+    assert.equal(await kv.get(kvKeyName(sub, "openai")), null, "reads never write");
+    assert.equal(await kv.get(legacyKvKeyName(sub, "openai")), record, "reads never write");
+
+    // A write moves the record: stored under the new name, the old one removed.
+    await storeKey(worker, token, "openai", key);
+    await storeConfig(worker, token, [{ provider: "openai" }]);
+    assert.ok(await kv.get(kvKeyName(sub, "openai")));
+    assert.equal(await kv.get(legacyKvKeyName(sub, "openai")), null, "old key name removed");
+    assert.equal(await kv.get(legacyKvConfigName(sub)), null, "old config name removed");
+
+    // DELETE removes a record under either name.
+    await kv.put(legacyKvKeyName(sub, "gemini"), record);
+    const del = await worker.request("/v1/keys/gemini", { method: "DELETE", token });
+    expectStatus(del, 200, "DELETE of a record under its old name");
+    assert.equal(await kv.get(legacyKvKeyName(sub, "gemini")), null);
   });
 });
 
@@ -691,10 +741,12 @@ describe("master-key rotation", () => {
     await rot?.close();
   });
 
-  test("a record under k1 still works after k2 becomes active and is re-encrypted with k2", async () => {
+  test("a record under k1 still works after k2 becomes active; reads never rewrite it; a PUT moves it to k2", async () => {
     const stored = await storeKey(rot, user.token, "openai", key);
     assert.equal(stored.keyVersion, "k1");
-    assertStoredRecord(await (await rot.kv()).get(kvKeyName(user.sub, "openai")), key, "k1");
+    const name = kvKeyName(user.sub, "openai");
+    const original = await (await rot.kv()).get(name);
+    assertStoredRecord(original, key, "k1");
     await storeConfig(rot, user.token, [{ provider: "openai" }]);
 
     await rot.restart({ KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1, k2: KEK.k2 }), KEY_ENCRYPTION_ACTIVE_KID: "k2" });
@@ -707,11 +759,18 @@ describe("master-key rotation", () => {
     assert.equal(calls.length, 1, "the decrypted key reached the provider");
     assert.equal(calls[0].headers.authorization, `Bearer ${key}`);
 
+    // Neither a listing nor a generation writes: a PUT or DELETE landing in
+    // between could otherwise be undone by a stale re-encryption.
     const list = await rot.request("/v1/keys", { token: user.token });
     expectStatus(list, 200);
     assert.equal(list.json.data.length, 1, show(list));
-    assert.equal(list.json.data[0].keyVersion, "k2", `listed keyVersion after use: ${show(list)}`);
-    assertStoredRecord(await (await rot.kv()).get(kvKeyName(user.sub, "openai")), key, "k2");
+    assert.equal(list.json.data[0].keyVersion, "k1", `listed keyVersion: ${show(list)}`);
+    assert.equal(await (await rot.kv()).get(name), original, "the record is unchanged by reads");
+
+    // Storing the key again encrypts it with the active key.
+    const again = await storeKey(rot, user.token, "openai", key);
+    assert.equal(again.keyVersion, "k2");
+    assertStoredRecord(await (await rot.kv()).get(name), key, "k2");
 
     // With k1 gone entirely, the record (now under k2) keeps working.
     await rot.restart({ KEY_ENCRYPTION_KEYS: JSON.stringify({ k2: KEK.k2 }), KEY_ENCRYPTION_ACTIVE_KID: "k2" });
@@ -721,6 +780,27 @@ describe("master-key rotation", () => {
 
     const fresh = await storeKey(rot, user.token, "gemini", fakeKey("e2e", "gemini"));
     assert.equal(fresh.keyVersion, "k2", "new records use the active kid");
+  });
+
+  test("a DELETE racing with reads of a record under an old kid is never undone", async () => {
+    // Before, a read re-encrypted such a record and wrote it back: a DELETE landing
+    // between that read and its write was undone. Reads and DELETEs race here for 20 users.
+    await rot.restart({ KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1 }), KEY_ENCRYPTION_ACTIVE_KID: "k1" });
+    const users = Array.from({ length: 20 }, () => newUser("race"));
+    for (const u of users) await storeKey(rot, u.token, "openai", fakeKey("race", "openai"), { validate: false });
+    await rot.restart({ KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1, k2: KEK.k2 }), KEY_ENCRYPTION_ACTIVE_KID: "k2" });
+    await Promise.all(
+      users.map(async (u) => {
+        const reads = Array.from({ length: 4 }, () => rot.request("/v1/keys", { token: u.token }));
+        const del = rot.request("/v1/keys/openai", { method: "DELETE", token: u.token });
+        expectStatus(await del, 200, "DELETE");
+        await Promise.all(reads);
+      }),
+    );
+    const kv = await rot.kv();
+    const resurrected = [];
+    for (const u of users) if ((await kv.get(kvKeyName(u.sub, "openai"))) !== null) resurrected.push(u.sub);
+    assert.deepEqual(resurrected, [], "deleted keys came back");
   });
 
   test("after rotation, GET /v1/keys reports the record's actual key version", async () => {

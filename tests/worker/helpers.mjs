@@ -57,18 +57,25 @@ export function registerSecret(value) {
   secrets.add(value);
 }
 
+/** What a leaked key may look like: whole, in halves, without its prefix, base64/base64url. */
 function needles() {
   const out = [SECRET_MARKER];
   for (const key of secrets) {
-    out.push(key, key.slice(0, -4), Buffer.from(key).toString("base64").slice(0, -4));
+    const half = Math.floor(key.length / 2);
+    out.push(key, key.slice(0, -4), key.slice(0, half), key.slice(half), key.slice(SECRET_MARKER.length));
+    out.push(Buffer.from(key).toString("base64").slice(0, -4), Buffer.from(key).toString("base64url").slice(0, -4));
   }
-  return out;
+  return out.map((n) => n.toLowerCase());
 }
 
-/** Asserts that no registered secret appears in `text` (a response body, header, ...). */
+/**
+ * Asserts that no registered secret appears in `text` (a response body, header, ...) in any
+ * letter case, whole or in halves, without its prefix, or base64-encoded.
+ */
 export function assertNoSecrets(text, where) {
+  const haystack = String(text).toLowerCase();
   for (const needle of needles()) {
-    assert.ok(!String(text).includes(needle), `secret ${JSON.stringify(needle.slice(0, 16))}… leaked in ${where}`);
+    assert.ok(!haystack.includes(needle), `secret ${JSON.stringify(needle.slice(0, 16))}… leaked in ${where}`);
   }
 }
 
@@ -157,7 +164,13 @@ export function uid(prefix = "user") {
   return `${prefix}-${crypto.randomBytes(6).toString("hex")}`;
 }
 
-/** The KV form of a user id: bytes outside A-Za-z0-9-_. as %XX (uppercase hex). */
+/** The SHA-256 (lowercase hex) of a user id: what KV names are built from. */
+export const userHash = (sub) => crypto.createHash("sha256").update(sub, "utf8").digest("hex");
+
+export const kvKeyName = (sub, provider) => `key:#${userHash(sub)}:${provider}`;
+export const kvConfigName = (sub) => `config:#${userHash(sub)}`;
+
+/** The older KV form of a user id: bytes outside A-Za-z0-9-_. as %XX (uppercase hex). */
 export function encodeUserId(sub) {
   let out = "";
   for (const byte of Buffer.from(sub, "utf8")) {
@@ -167,8 +180,9 @@ export function encodeUserId(sub) {
   return out;
 }
 
-export const kvKeyName = (sub, provider) => `key:${encodeUserId(sub)}:${provider}`;
-export const kvConfigName = (sub) => `config:${encodeUserId(sub)}`;
+/** KV names used before they were hashed (still read as a fallback). */
+export const legacyKvKeyName = (sub, provider) => `key:${encodeUserId(sub)}:${provider}`;
+export const legacyKvConfigName = (sub) => `config:${encodeUserId(sub)}`;
 
 // ---------------------------------------------------------------------------------------------
 // JWKS server (RS256 + ES256 keys, served by node:http)
@@ -177,11 +191,24 @@ export const kvConfigName = (sub) => `config:${encodeUserId(sub)}`;
 export async function startJwksServer() {
   const rsa = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   const ec = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = (publicKey, kid, alg) => ({ ...publicKey.export({ format: "jwk" }), kid, alg, use: "sig" });
-  const keys = [jwk(rsa.publicKey, "rsa-1", "RS256"), jwk(ec.publicKey, "ec-1", "ES256")];
+  // Keys a token must not be verified with: one for encryption, one for another algorithm.
+  const rsaEnc = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const rsaOtherAlg = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const jwk = (publicKey, kid, alg, use = "sig") => ({ ...publicKey.export({ format: "jwk" }), kid, alg, use });
+  const keys = [
+    jwk(rsa.publicKey, "rsa-1", "RS256"),
+    jwk(ec.publicKey, "ec-1", "ES256"),
+    jwk(rsaEnc.publicKey, "rsa-enc", "RS256", "enc"),
+    jwk(rsaOtherAlg.publicKey, "rsa-384", "RS384"),
+  ];
   let hits = 0;
+  let failing = false;
   const server = http.createServer((req, res) => {
     hits++;
+    if (failing) {
+      res.writeHead(500, { "content-type": "application/json" }).end("{}");
+      return;
+    }
     if (req.url.split("?")[0] !== "/jwks.json") {
       res.writeHead(404, { "content-type": "application/json" }).end("{}");
       return;
@@ -196,7 +223,13 @@ export async function startJwksServer() {
     keys,
     rsa: { kid: "rsa-1", privateKey: rsa.privateKey, publicKey: rsa.publicKey },
     ec: { kid: "ec-1", privateKey: ec.privateKey, publicKey: ec.publicKey },
+    rsaEnc: { kid: "rsa-enc", privateKey: rsaEnc.privateKey },
+    rsaOtherAlg: { kid: "rsa-384", privateKey: rsaOtherAlg.privateKey },
     hits: () => hits,
+    /** While true, every JWKS request gets a 500. */
+    setFailing: (value) => {
+      failing = value;
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -247,14 +280,21 @@ export const validationRequests = (mock, key) => mock.requests(key).filter((r) =
 // Miniflare
 // ---------------------------------------------------------------------------------------------
 
-/** The worker-build entry module: worker/build/worker/shim.mjs if present, else index.js. */
-export function workerEntry() {
-  const candidates = [path.join(BUILD_DIR, "worker/shim.mjs"), path.join(BUILD_DIR, "index.js")];
-  const scriptPath = candidates.find((p) => fs.existsSync(p));
-  if (!scriptPath || !fs.existsSync(path.join(BUILD_DIR, "index.js"))) {
+/**
+ * The Worker's modules: worker/build/index.js (entry and glue) and the wasm it imports,
+ * listed for Miniflare as a deployment lists them (so Miniflare need not parse the JS to
+ * find its imports).
+ */
+export function workerModules() {
+  const entry = path.join(BUILD_DIR, "index.js");
+  const wasm = path.join(BUILD_DIR, "index_bg.wasm");
+  if (!fs.existsSync(entry) || !fs.existsSync(wasm)) {
     throw new Error(`Worker build not found in ${BUILD_DIR}: run \`bash scripts/build-worker.sh\` first`);
   }
-  return { scriptPath, modulesRoot: BUILD_DIR };
+  return [
+    { type: "ESModule", path: entry, contents: fs.readFileSync(entry, "utf8") },
+    { type: "CompiledWasm", path: wasm, contents: fs.readFileSync(wasm) },
+  ];
 }
 
 /** The default bindings (vars + secrets) for a Worker whose providers all point at `mockUrl`. */
@@ -262,9 +302,12 @@ export function defaultBindings(mockUrl) {
   return {
     ALLOWED_ORIGINS: ALLOWED_ORIGINS.join(","),
     RATE_LIMIT_PER_MINUTE: "100000",
-    // The isolate-wide retry budget would make one test's retries depend on the
-    // others' (all run in one isolate); reliability.test.mjs tests the defaults.
+    // The retry budget would make a test's retries depend on its earlier requests
+    // with the same key; reliability.test.mjs tests the defaults.
     RETRY_BUDGET_MIN_RETRIES: "100000",
+    // Development-only switches, as the local .dev.vars sets them.
+    ENABLE_MOCK_PROVIDER: "true",
+    EXPOSE_MEMORY_STATS: "true",
     JWT_SECRET,
     KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1 }),
     KEY_ENCRYPTION_ACTIVE_KID: "k1",
@@ -279,17 +322,11 @@ export function defaultBindings(mockUrl) {
  * or is discarded without one (the benchmarks).
  */
 export function miniflareOptions(bindings, logSink) {
-  const { scriptPath, modulesRoot } = workerEntry();
   const clean = Object.fromEntries(Object.entries(bindings).filter(([, v]) => v !== undefined));
   return {
     name: "imagegen-worker",
-    scriptPath,
-    modules: true,
-    modulesRoot,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
+    modules: workerModules(),
+    modulesRoot: BUILD_DIR,
     compatibilityDate: "2026-04-01",
     cf: false,
     kvNamespaces: ["KEYS"],

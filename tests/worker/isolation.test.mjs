@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
   devToken,
-  encodeUserId,
+  legacyKvKeyName,
   expectError,
   expectStatus,
   fakeKey,
@@ -164,11 +164,13 @@ describe("copied ciphertexts do not decrypt", () => {
   });
 
   test("a record copied between users whose ids differ only by encoding is absent", async () => {
-    // "a b" and "a%20b" would collide if the user id were not percent-encoded consistently.
+    // "a b" and "a%20b" would collide if user ids were not kept apart in KV names
+    // (hashed now; percent-encoded in the older names still read as a fallback).
     const base = uid("enc");
     const A = { sub: `${base} x`, token: devToken(`${base} x`) };
     const B = { sub: `${base}%20x`, token: devToken(`${base}%20x`) };
-    assert.notEqual(encodeUserId(A.sub), encodeUserId(B.sub));
+    assert.notEqual(kvKeyName(A.sub, "openai"), kvKeyName(B.sub, "openai"));
+    assert.notEqual(legacyKvKeyName(A.sub, "openai"), legacyKvKeyName(B.sub, "openai"));
     const aKey = fakeKey("iso", "openai");
     await storeKey(worker, A.token, "openai", aKey);
     const list = await worker.request("/v1/keys", { token: B.token });

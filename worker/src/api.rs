@@ -286,7 +286,29 @@ pub fn caller_request_id(value: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Percent-encodes a user id for use in KV keys (everything but `A-Za-z0-9-_.`).
+/// KV's longest key name, in bytes.
+pub const MAX_KV_NAME_BYTES: usize = 512;
+
+/// KV names are built from the SHA-256 of the user id (`user_hash`, 64
+/// lowercase hex digits), so every `sub` fits KV's name limit. The `#`
+/// keeps them apart from the older names, which never contain one.
+pub fn key_kv_name(user_hash: &str, provider: ProviderName) -> String {
+    format!("key:#{user_hash}:{}", provider.as_str())
+}
+
+/// KV name of a user's config.
+pub fn config_kv_name(user_hash: &str) -> String {
+    format!("config:#{user_hash}")
+}
+
+/// KV name of an idempotency record (`key_hash`: SHA-256 hex of the
+/// `Idempotency-Key`).
+pub fn idempotency_kv_name(user_hash: &str, key_hash: &str) -> String {
+    format!("idem:#{user_hash}:{key_hash}")
+}
+
+/// Percent-encodes a user id (everything but `A-Za-z0-9-_.`), as KV names
+/// were built before they used a hash.
 pub fn kv_user(user: &str) -> String {
     let mut out = String::with_capacity(user.len());
     for b in user.bytes() {
@@ -299,14 +321,19 @@ pub fn kv_user(user: &str) -> String {
     out
 }
 
-/// KV key of a user's stored key for a provider.
-pub fn key_kv_name(user: &str, provider: ProviderName) -> String {
-    format!("key:{}:{}", kv_user(user), provider.as_str())
+fn legacy(name: String) -> Option<String> {
+    (name.len() <= MAX_KV_NAME_BYTES).then_some(name)
 }
 
-/// KV key of a user's config.
-pub fn config_kv_name(user: &str) -> String {
-    format!("config:{}", kv_user(user))
+/// Where a stored key lived before names were hashed (read as a fallback,
+/// removed on the next write); `None` when that name could never exist.
+pub fn legacy_key_kv_name(user: &str, provider: ProviderName) -> Option<String> {
+    legacy(format!("key:{}:{}", kv_user(user), provider.as_str()))
+}
+
+/// Where a config lived before names were hashed.
+pub fn legacy_config_kv_name(user: &str) -> Option<String> {
+    legacy(format!("config:{}", kv_user(user)))
 }
 
 /// Formats unix milliseconds as RFC 3339 UTC (`2026-11-26T07:00:00.123Z`).
@@ -419,13 +446,28 @@ mod tests {
 
     #[test]
     fn kv_names_and_ids() {
+        let h = "a".repeat(64);
+        assert_eq!(
+            key_kv_name(&h, ProviderName::Openai),
+            format!("key:#{h}:openai")
+        );
+        assert_eq!(config_kv_name(&h), format!("config:#{h}"));
+        assert!(idempotency_kv_name(&h, &h).len() < MAX_KV_NAME_BYTES);
         assert_eq!(kv_user("4f2c-ab_9.x"), "4f2c-ab_9.x");
         assert_eq!(kv_user("a:b/é"), "a%3Ab%2F%C3%A9");
-        assert_ne!(
-            key_kv_name("a:b", ProviderName::Openai),
-            key_kv_name("a", ProviderName::Openai)
+        assert_eq!(
+            legacy_key_kv_name("a:b", ProviderName::Openai).as_deref(),
+            Some("key:a%3Ab:openai")
         );
-        assert_eq!(config_kv_name("u1"), "config:u1");
+        assert_eq!(legacy_config_kv_name("u1").as_deref(), Some("config:u1"));
+        // The old names never contain '#', so no old name equals a new one.
+        assert!(!kv_user("#").contains('#'));
+        // A sub of 254 '|' or 127 'é' had no valid old name.
+        assert_eq!(
+            legacy_key_kv_name(&"|".repeat(254), ProviderName::Openai),
+            None
+        );
+        assert_eq!(legacy_config_kv_name(&"é".repeat(127)), None);
         assert_eq!(caller_request_id(Some("req-123")), Some("req-123".into()));
         assert_eq!(caller_request_id(Some("bad id\n")), None);
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");

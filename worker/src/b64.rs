@@ -1,4 +1,5 @@
-//! Base64 (standard, with padding) and base64url (no padding), both ways.
+//! Base64 (standard, with padding) and base64url (no padding), both ways,
+//! plus the strict base64url decoding JWTs need.
 
 const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -70,6 +71,28 @@ pub fn decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Decodes base64url as JWTs must carry it (RFC 7515 §2): the url-safe
+/// alphabet only, no padding, no line breaks, and the unused low bits of the
+/// last character zero, so each byte string has exactly one encoding.
+/// `None` on anything else.
+pub fn decode_url_strict(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    if bytes.len() % 4 == 1 || bytes.iter().any(|c| matches!(c, b'+' | b'/' | b'=')) {
+        return None;
+    }
+    let unused_bits = match bytes.len() % 4 {
+        2 => 4,
+        3 => 2,
+        _ => 0,
+    };
+    if let Some(&last) = bytes.last() {
+        if value(last)? & ((1 << unused_bits) - 1) != 0 {
+            return None;
+        }
+    }
+    decode(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +114,27 @@ mod tests {
         for bad in ["a", "ab$c", "Zg===", "@@@@"] {
             assert_eq!(decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn strict_base64url_has_one_encoding_per_value() {
+        for raw in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"\xfb\xff",
+            b"\xff\xfe\xfd\xfc",
+        ] {
+            assert_eq!(decode_url_strict(&encode_url(raw)).as_deref(), Some(raw));
+        }
+        // Padding, the standard alphabet, and non-zero unused bits are refused.
+        for bad in [
+            "Zg==", "Zg=", "Zm8=", "+/8", "ab/c", "Zh", "Zm9", "-_9", "a", "Zm 9v",
+        ] {
+            assert_eq!(decode_url_strict(bad), None, "{bad}");
+        }
+        // The lenient decoder takes those (other code relies on it for keys).
+        assert_eq!(decode("Zh"), decode("Zg"));
     }
 }

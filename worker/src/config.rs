@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 /// Most providers in a chain.
 pub const MAX_CHAIN: usize = 4;
 
+/// Shortest per-attempt timeout a user may configure. Image models take
+/// seconds; a shorter timeout only turns every call into a failed, billed
+/// attempt and a retry.
+pub const MIN_TIMEOUT_MS: u64 = 10_000;
+
 /// One provider of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -98,6 +103,16 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
             ));
         }
     }
+    if config
+        .defaults
+        .timeout_ms
+        .is_some_and(|t| t < MIN_TIMEOUT_MS)
+    {
+        return Err(ApiError::invalid(
+            "defaults.timeoutMs",
+            format!("`defaults.timeoutMs` must be at least {MIN_TIMEOUT_MS}"),
+        ));
+    }
     // Reuse the library's validation for models and defaults, with a dummy
     // prompt and keys, and report its field names under this document.
     let d = &config.defaults;
@@ -147,6 +162,27 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
         }
     }
     Ok(config)
+}
+
+/// The error for a request or config naming `mock` where the deployment
+/// has not enabled it (`ENABLE_MOCK_PROVIDER`).
+pub fn mock_disabled(param: &str) -> ApiError {
+    ApiError::invalid(
+        param,
+        "the mock provider is not enabled on this deployment (ENABLE_MOCK_PROVIDER)",
+    )
+}
+
+/// Refuses a config that lists `mock` when it is not enabled.
+pub fn check_mock_allowed(config: &UserConfig, mock_enabled: bool) -> Result<(), ApiError> {
+    match config
+        .providers
+        .iter()
+        .position(|p| p.provider == ProviderName::Mock)
+    {
+        Some(i) if !mock_enabled => Err(mock_disabled(&format!("providers[{i}].provider"))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -209,5 +245,36 @@ mod tests {
         assert_eq!(param("[1,2]"), "providers");
         let five = r#"{"providers":[{"provider":"mock"},{"provider":"openai"},{"provider":"gemini"},{"provider":"stability"},{"provider":"mock"}]}"#;
         assert_eq!(param(five), "providers");
+    }
+
+    #[test]
+    fn timeouts_below_the_minimum_are_refused() {
+        assert_eq!(
+            param(
+                r#"{"providers":[{"provider":"openai"}],"defaults":{"timeoutMs":1,"maxAttempts":10}}"#
+            ),
+            "defaults.timeoutMs"
+        );
+        assert_eq!(
+            param(r#"{"providers":[{"provider":"openai"}],"defaults":{"timeoutMs":9999}}"#),
+            "defaults.timeoutMs"
+        );
+        assert!(
+            parse(br#"{"providers":[{"provider":"openai"}],"defaults":{"timeoutMs":10000}}"#)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn mock_only_where_enabled() {
+        let c = parse(br#"{"providers":[{"provider":"openai"},{"provider":"mock"}]}"#).unwrap();
+        assert!(check_mock_allowed(&c, true).is_ok());
+        let e = check_mock_allowed(&c, false).unwrap_err();
+        assert_eq!(
+            (e.status, e.param.as_deref()),
+            (400, Some("providers[1].provider"))
+        );
+        let c = parse(br#"{"providers":[{"provider":"openai"}]}"#).unwrap();
+        assert!(check_mock_allowed(&c, false).is_ok());
     }
 }

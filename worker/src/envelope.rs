@@ -13,7 +13,6 @@
 use crate::b64;
 use imagegen::{ProviderName, Secret};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Format version of stored records.
@@ -49,7 +48,8 @@ impl fmt::Display for ConfigError {
 /// The master keys by id, and which one encrypts new records.
 #[derive(Debug, Clone)]
 pub struct MasterKeys {
-    keys: BTreeMap<String, MasterKey>,
+    /// By key id (a handful: a list is smaller code than a map).
+    keys: Vec<(String, MasterKey)>,
     active: String,
 }
 
@@ -57,11 +57,13 @@ impl MasterKeys {
     /// Reads `KEY_ENCRYPTION_KEYS` (`{"<kid>": "<base64 of 32 bytes>", ...}`)
     /// and `KEY_ENCRYPTION_ACTIVE_KID`.
     pub fn from_config(keys_json: &str, active: &str) -> Result<MasterKeys, ConfigError> {
-        let raw: BTreeMap<String, String> = serde_json::from_str(keys_json).map_err(|_| {
-            ConfigError("KEY_ENCRYPTION_KEYS must be a JSON object of base64 strings".into())
-        })?;
-        let mut keys = BTreeMap::new();
+        let not_an_object =
+            || ConfigError("KEY_ENCRYPTION_KEYS must be a JSON object of base64 strings".into());
+        let raw: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(keys_json.as_bytes()).map_err(|_| not_an_object())?;
+        let mut keys = Vec::with_capacity(raw.len());
         for (kid, value) in raw {
+            let value = value.as_str().ok_or_else(not_an_object)?.to_string();
             if kid.is_empty() || kid.len() > 64 || kid.contains('|') {
                 return Err(ConfigError(
                     "a key id in KEY_ENCRYPTION_KEYS is empty, too long or contains '|'".into(),
@@ -74,10 +76,10 @@ impl MasterKeys {
                         "KEY_ENCRYPTION_KEYS[{kid:?}] is not base64 of 32 bytes"
                     ))
                 })?;
-            keys.insert(kid, MasterKey(bytes));
+            keys.push((kid, MasterKey(bytes)));
         }
         let active = active.trim().to_string();
-        if !keys.contains_key(&active) {
+        if !keys.iter().any(|(kid, _)| *kid == active) {
             return Err(ConfigError(format!(
                 "KEY_ENCRYPTION_ACTIVE_KID {active:?} is not a key of KEY_ENCRYPTION_KEYS"
             )));
@@ -91,7 +93,7 @@ impl MasterKeys {
     }
 
     fn get(&self, kid: &str) -> Option<&MasterKey> {
-        self.keys.get(kid)
+        self.keys.iter().find(|(k, _)| k == kid).map(|(_, key)| key)
     }
 }
 
@@ -217,7 +219,7 @@ pub async fn seal<A: Aead>(
 
 /// Parses a KV value.
 pub fn parse_record(json: &str) -> Result<Record, OpenError> {
-    let r: Record = serde_json::from_str(json).map_err(|_| OpenError::Malformed)?;
+    let r: Record = serde_json::from_slice(json.as_bytes()).map_err(|_| OpenError::Malformed)?;
     if r.v != VERSION {
         return Err(OpenError::Malformed);
     }

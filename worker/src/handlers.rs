@@ -5,18 +5,17 @@ use crate::config::{self, UserConfig};
 use crate::envelope::{self, KeyInfo, MasterKeys, OpenError, Record};
 use crate::images::{self, ModelChoice};
 use crate::jwt::{self, AuthError, JwtPolicy};
-use crate::platform::{JwtVerifier, WebCryptoAead};
+use crate::platform::{self, Env, JwtVerifier, Kv, WebCryptoAead};
 use imagegen::engine::{self, NoEvents, Runtime};
 use imagegen::model::{ProviderConfig, Warning, WarningCode};
 use imagegen::runtime::CancelToken;
 use imagegen::validate::{default_base_url, parse_origin};
 use imagegen::wasm::{DateClock, FetchTransport, TimerSleeper};
 use imagegen::{ProviderName, Secret};
-use js_sys::{Function, Reflect, Uint8Array};
+use js_sys::{Function, JsString, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::{Env, KvStore};
 
 /// Providers that take keys.
 const KEYED: [ProviderName; 3] = [
@@ -37,18 +36,56 @@ pub struct Settings {
     verifier: JwtVerifier,
     master_keys: Result<MasterKeys, String>,
     base_urls: Result<[String; 3], String>,
-    /// Generation requests per user per minute (`RATE_LIMIT_PER_MINUTE`; 0 = off).
+    /// Requests that write or call a provider, per user per minute
+    /// (`RATE_LIMIT_PER_MINUTE`; 0 = off).
     rate_limit_per_minute: u32,
     /// Retry budget and circuit breakers of this isolate's engine client.
     client: imagegen::client::ClientSettings,
+    /// `ENABLE_MOCK_PROVIDER`: the offline `mock` provider may be used.
+    mock_enabled: bool,
+    /// `EXPOSE_MEMORY_STATS`: `/healthz` reports the wasm memory size.
+    expose_memory: bool,
 }
+
+/// Rate limit when `RATE_LIMIT_PER_MINUTE` is unset or unreadable.
+const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 30;
 
 fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name)
-        .ok()
-        .map(|v| v.to_string())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+}
+
+fn flag(env: &Env, name: &str) -> bool {
+    var(env, name).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+/// Logs a configuration problem once per isolate (settings are read per request).
+fn warn_once(what: &str) {
+    thread_local! {
+        static WARNED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let first = WARNED.with(|w| {
+        let mut w = w.borrow_mut();
+        let first = !w.iter().any(|x| x == what);
+        if first {
+            w.push(what.to_string());
+        }
+        first
+    });
+    if first {
+        platform::console_warn(what);
+    }
+}
+
+fn rate_limit_setting(env: &Env) -> u32 {
+    match var(env, "RATE_LIMIT_PER_MINUTE") {
+        None => DEFAULT_RATE_LIMIT_PER_MINUTE,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            warn_once(&format!(
+                "RATE_LIMIT_PER_MINUTE is not a whole number; using {DEFAULT_RATE_LIMIT_PER_MINUTE}"
+            ));
+            DEFAULT_RATE_LIMIT_PER_MINUTE
+        }),
+    }
 }
 
 impl Settings {
@@ -94,10 +131,10 @@ impl Settings {
             verifier: JwtVerifier { secret, jwks_url },
             master_keys,
             base_urls,
-            rate_limit_per_minute: var(env, "RATE_LIMIT_PER_MINUTE")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            rate_limit_per_minute: rate_limit_setting(env),
             client: client_settings(env),
+            mock_enabled: flag(env, "ENABLE_MOCK_PROVIDER"),
+            expose_memory: flag(env, "EXPOSE_MEMORY_STATS"),
         }
     }
 
@@ -302,9 +339,9 @@ fn auth_error(e: AuthError) -> ApiError {
     }
 }
 
-fn kv(env: &Env) -> Result<KvStore, ApiError> {
+fn kv(env: &Env) -> Result<Kv, ApiError> {
     env.kv("KEYS")
-        .map_err(|_| ApiError::server("the KEYS KV namespace is not bound"))
+        .ok_or_else(|| ApiError::server("the KEYS KV namespace is not bound"))
 }
 
 fn kv_error<E>(_: E) -> ApiError {
@@ -313,6 +350,13 @@ fn kv_error<E>(_: E) -> ApiError {
         "storage_unavailable",
         "the key store is unavailable; try again",
     )
+}
+
+/// The authenticated user: the token's `sub` (bound into the encryption of
+/// stored keys) and its SHA-256 (what KV names are built from).
+pub struct User {
+    sub: String,
+    hash: String,
 }
 
 /// Handles one request (after CORS preflight handling).
@@ -326,9 +370,9 @@ pub async fn handle(
     let method = req.method();
     let route = api::route(&method, &url.pathname())?;
     if route == Route::Health {
-        return health();
+        return health(settings);
     }
-    let user = jwt::authenticate(
+    let sub = jwt::authenticate(
         header(req, "authorization").as_deref(),
         &settings.policy,
         &settings.verifier,
@@ -336,6 +380,18 @@ pub async fn handle(
     )
     .await
     .map_err(auth_error)?;
+    let user = User {
+        hash: platform::sha256_hex(sub.as_bytes()).await?,
+        sub,
+    };
+    // Every route that writes or calls a provider counts against the
+    // user's limit, before its body is even read.
+    if matches!(
+        route,
+        Route::PutKey(_) | Route::DeleteKey(_) | Route::PutConfig | Route::Generate
+    ) {
+        rate_limit(env, settings, &user).await?;
+    }
 
     let body = if matches!(method.as_str(), "POST" | "PUT") {
         if !api::is_json(header(req, "content-type").as_deref()) {
@@ -351,11 +407,15 @@ pub async fn handle(
     };
     let store = kv(env)?;
     match route {
-        Route::Health => health(),
+        Route::Health => health(settings),
         Route::ListKeys => {
+            let reads = KEYED.map(|p| read_key_record(&store, &user, p));
             let mut data = Vec::new();
-            for p in KEYED {
-                if let Some((_, info)) = load_key(&store, settings, &user, p).await? {
+            for (p, raw) in KEYED
+                .into_iter()
+                .zip(futures_util::future::join_all(reads).await)
+            {
+                if let Some((_, info)) = open_key(settings, &user, p, raw?).await? {
                     data.push(info);
                 }
             }
@@ -363,8 +423,9 @@ pub async fn handle(
         }
         Route::PutKey(p) => put_key(&store, settings, &user, p, &url, &body).await,
         Route::DeleteKey(p) => {
-            let name = api::key_kv_name(&user, p);
-            let existing = store.get(&name).text().await.map_err(kv_error)?;
+            let name = api::key_kv_name(&user.hash, p);
+            let legacy = api::legacy_key_kv_name(&user.sub, p);
+            let existing = read_with_fallback(&store, &name, legacy.as_deref()).await?;
             if existing.is_none() {
                 return Err(ApiError::new(
                     404,
@@ -373,6 +434,9 @@ pub async fn handle(
                 ));
             }
             store.delete(&name).await.map_err(kv_error)?;
+            if let Some(old) = legacy {
+                store.delete(&old).await.map_err(kv_error)?;
+            }
             ok_json(&serde_json::json!({"provider": p, "deleted": true}))
         }
         Route::GetConfig => match load_config(&store, &user).await? {
@@ -385,27 +449,24 @@ pub async fn handle(
         },
         Route::PutConfig => {
             let c = config::parse(&body)?;
+            config::check_mock_allowed(&c, settings.mock_enabled)?;
             let json = serde_json::to_string(&c)
                 .map_err(|_| ApiError::server("could not store the config"))?;
             store
-                .put(&api::config_kv_name(&user), json)
-                .map_err(kv_error)?
-                .execute()
+                .put(&api::config_kv_name(&user.hash), &json.into(), None)
                 .await
                 .map_err(kv_error)?;
+            forget_legacy(&store, api::legacy_config_kv_name(&user.sub)).await;
             ok_json(&c)
         }
-        Route::Generate => {
-            rate_limit(env, settings, &user).await?;
-            match header(req, "idempotency-key") {
-                None => {
-                    let obj = generate(&store, settings, &user, &body).await?;
-                    json_response(200, &stringify(&obj)?, &[])
-                        .map_err(|_| ApiError::server("could not build the response"))
-                }
-                Some(key) => idempotent_generate(&store, settings, &user, &key, &body).await,
+        Route::Generate => match header(req, "idempotency-key") {
+            None => {
+                let obj = generate(&store, settings, &user, &body).await?;
+                json_response(200, &stringify(&obj)?, &[])
+                    .map_err(|_| ApiError::server("could not build the response"))
             }
-        }
+            Some(key) => idempotent_generate(&store, settings, &user, &key, &body).await,
+        },
     }
 }
 
@@ -416,38 +477,33 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
     // Idempotency keys being processed by this isolate.
     static IN_FLIGHT: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-    // Per-isolate sliding windows of generation requests by user.
+    // Per-isolate sliding windows of requests by user.
     static WINDOWS: std::cell::RefCell<crate::ratelimit::Windows> =
         std::cell::RefCell::new(crate::ratelimit::Windows::default());
 }
 
-/// Per-user rate limit on generation: the Workers rate-limiting binding
-/// `RATE_LIMITER` when bound (shared across isolates), else a sliding window
-/// of `RATE_LIMIT_PER_MINUTE` per isolate.
-async fn rate_limit(env: &Env, settings: &Settings, user: &str) -> Result<(), ApiError> {
+/// The per-user rate limit: the `RATE_LIMITER` binding when there is one
+/// (shared across isolates), else `RATE_LIMIT_PER_MINUTE` per isolate.
+async fn rate_limit(env: &Env, settings: &Settings, user: &User) -> Result<(), ApiError> {
     let limited = |retry_after_s: u64| {
         let mut e = ApiError::new(
             429,
             "rate_limit_exceeded",
-            "too many image requests; slow down and retry after the Retry-After delay",
+            "too many requests; slow down and retry after the Retry-After delay",
         );
         e.retry_after_s = Some(retry_after_s.max(1));
         e.retryable = Some(true);
         e
     };
-    if let Ok(limiter) = env.rate_limiter("RATE_LIMITER") {
-        let outcome = limiter.limit(api::kv_user(user)).await.map_err(|_| {
+    if let Some(limiter) = env.rate_limiter("RATE_LIMITER") {
+        let allowed = limiter.allow(&user.hash).await.map_err(|_| {
             ApiError::new(
                 503,
                 "rate_limiter_unavailable",
                 "the rate limiter is unavailable",
             )
         })?;
-        return if outcome.success {
-            Ok(())
-        } else {
-            Err(limited(60))
-        };
+        return if allowed { Ok(()) } else { Err(limited(60)) };
     }
     if settings.rate_limit_per_minute == 0 {
         return Ok(());
@@ -456,98 +512,117 @@ async fn rate_limit(env: &Env, settings: &Settings, user: &str) -> Result<(), Ap
     WINDOWS
         .with(|w| {
             w.borrow_mut()
-                .hit(user, settings.rate_limit_per_minute, now)
+                .hit(&user.hash, settings.rate_limit_per_minute, now)
         })
         .map_err(limited)
 }
 
-/// Liveness, with this isolate's wasm memory (load tests watch it stay flat).
-fn health() -> Result<web_sys::Response, ApiError> {
-    let pages = core::arch::wasm32::memory_size(0);
-    ok_json(&serde_json::json!({"status": "ok", "wasmMemoryBytes": pages * 65536}))
+/// Liveness; with `EXPOSE_MEMORY_STATS`, this isolate's wasm memory (load
+/// tests watch it stay flat). Not for production: it tells anyone how
+/// busy an isolate is.
+fn health(settings: &Settings) -> Result<web_sys::Response, ApiError> {
+    if settings.expose_memory {
+        let pages = core::arch::wasm32::memory_size(0);
+        ok_json(&serde_json::json!({"status": "ok", "wasmMemoryBytes": pages * 65536}))
+    } else {
+        ok_json(&serde_json::json!({"status": "ok"}))
+    }
 }
 
-async fn load_config(store: &KvStore, user: &str) -> Result<Option<UserConfig>, ApiError> {
-    let raw = store
-        .get(&api::config_kv_name(user))
-        .text()
-        .await
-        .map_err(kv_error)?;
-    Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
+/// Reads `name`, or the name the same record had before KV names were
+/// hashed (`legacy`) when `name` is absent. Nothing is written here: records
+/// move to the new name on their next write.
+async fn read_with_fallback(
+    store: &Kv,
+    name: &str,
+    legacy: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    if let Some(v) = store.get_text(name).await.map_err(kv_error)? {
+        return Ok(Some(v));
+    }
+    match legacy {
+        Some(old) => store.get_text(old).await.map_err(kv_error),
+        None => Ok(None),
+    }
 }
 
-/// Loads and decrypts a stored key; re-encrypts it when its master key is
-/// not the active one. Unreadable records (tampered, copied from another
-/// user or provider, unknown key version) count as absent.
-async fn load_key(
-    store: &KvStore,
-    settings: &Settings,
-    user: &str,
+/// Removes a record's old (pre-hash) name after a write to the new one.
+/// A failure only leaves a record that the new one shadows.
+async fn forget_legacy(store: &Kv, legacy: Option<String>) {
+    if let Some(old) = legacy {
+        if store.delete(&old).await.is_err() {
+            platform::console_warn("could not remove a record under its old KV name");
+        }
+    }
+}
+
+async fn read_key_record(
+    store: &Kv,
+    user: &User,
     provider: ProviderName,
-) -> Result<Option<(Secret, KeyInfo)>, ApiError> {
-    let name = api::key_kv_name(user, provider);
-    let raw = store.get(&name).text().await.map_err(kv_error)?;
-    open_key(store, settings, user, provider, raw).await
+) -> Result<Option<String>, ApiError> {
+    read_with_fallback(
+        store,
+        &api::key_kv_name(&user.hash, provider),
+        api::legacy_key_kv_name(&user.sub, provider).as_deref(),
+    )
+    .await
 }
 
-/// Decrypts a stored key read from KV (`raw`), re-encrypting it when needed.
+async fn load_config(store: &Kv, user: &User) -> Result<Option<UserConfig>, ApiError> {
+    let raw = read_with_fallback(
+        store,
+        &api::config_kv_name(&user.hash),
+        api::legacy_config_kv_name(&user.sub).as_deref(),
+    )
+    .await?;
+    Ok(raw.and_then(|r| serde_json::from_slice(r.as_bytes()).ok()))
+}
+
+/// Decrypts a stored key read from KV (`raw`). Unreadable records
+/// (tampered, copied from another user or provider, unknown key version)
+/// count as absent. Records under an older master key are not rewritten
+/// here: a read never writes (it could undo a concurrent PUT or DELETE);
+/// they move to the active key when the user stores the key again.
 async fn open_key(
-    store: &KvStore,
     settings: &Settings,
-    user: &str,
+    user: &User,
     provider: ProviderName,
     raw: Option<String>,
 ) -> Result<Option<(Secret, KeyInfo)>, ApiError> {
-    let name = api::key_kv_name(user, provider);
     let Some(raw) = raw else {
         return Ok(None);
     };
     let keys = settings.keys()?;
-    let aead = WebCryptoAead;
     let record = match envelope::parse_record(&raw) {
         Ok(r) => r,
         Err(_) => {
-            worker::console_warn!("stored key for {provider} is malformed; ignored");
+            platform::console_warn(&format!("stored key for {provider} is malformed; ignored"));
             return Ok(None);
         }
     };
-    let secret = match envelope::open(&aead, keys, user, provider, &record).await {
+    let secret = match envelope::open(&WebCryptoAead, keys, &user.sub, provider, &record).await {
         Ok(s) => s,
-        Err(OpenError::UnknownKeyVersion(kid)) => {
-            worker::console_warn!(
-                "stored key for {provider} uses unknown key version {kid:?}; ignored"
-            );
+        Err(OpenError::UnknownKeyVersion(_)) => {
+            platform::console_warn(&format!(
+                "stored key for {provider} uses an unknown master key version; ignored"
+            ));
             return Ok(None);
         }
         Err(_) => {
-            worker::console_warn!(
+            platform::console_warn(&format!(
                 "stored key for {provider} does not decrypt for this user; ignored"
-            );
+            ));
             return Ok(None);
         }
     };
-    let record = if envelope::needs_rewrap(keys, &record) {
-        let fresh = envelope::seal(&aead, keys, user, provider, &secret, &record.updated_at)
-            .await
-            .map_err(|_| ApiError::server("could not re-encrypt a stored key"))?;
-        store_record(store, &name, &fresh).await?;
-        fresh
-    } else {
-        record
-    };
-    let info = record.info(provider);
-    Ok(Some((secret, info)))
+    Ok(Some((secret, record.info(provider))))
 }
 
-async fn store_record(store: &KvStore, name: &str, record: &Record) -> Result<(), ApiError> {
+async fn store_record(store: &Kv, name: &str, record: &Record) -> Result<(), ApiError> {
     let json =
         serde_json::to_string(record).map_err(|_| ApiError::server("could not store the key"))?;
-    store
-        .put(name, json)
-        .map_err(kv_error)?
-        .execute()
-        .await
-        .map_err(kv_error)
+    store.put(name, &json.into(), None).await.map_err(kv_error)
 }
 
 #[derive(serde::Deserialize)]
@@ -557,9 +632,9 @@ struct PutKeyBody {
 }
 
 async fn put_key(
-    store: &KvStore,
+    store: &Kv,
     settings: &Settings,
-    user: &str,
+    user: &User,
     provider: ProviderName,
     url: &web_sys::Url,
     body: &[u8],
@@ -614,30 +689,48 @@ async fn put_key(
     let record = envelope::seal(
         &WebCryptoAead,
         keys,
-        user,
+        &user.sub,
         provider,
         &key,
         &api::rfc3339(now_ms()),
     )
     .await
     .map_err(|_| ApiError::server("could not encrypt the key"))?;
-    store_record(store, &api::key_kv_name(user, provider), &record).await?;
+    store_record(store, &api::key_kv_name(&user.hash, provider), &record).await?;
+    forget_legacy(store, api::legacy_key_kv_name(&user.sub, provider)).await;
     ok_json(&record.info(provider))
 }
 
 async fn generate(
-    store: &KvStore,
+    store: &Kv,
     settings: &Settings,
-    user: &str,
+    user: &User,
     body: &[u8],
 ) -> Result<JsValue, ApiError> {
     // The config and the stored keys are read from KV concurrently (one round
     // trip instead of up to four); only the keys the chain needs are decrypted.
-    let raw_keys =
-        futures_util::future::join_all(KEYED.map(|p| store.get(&api::key_kv_name(user, p)).text()));
-    let (config, raw_keys) = futures_util::future::join(load_config(store, user), raw_keys).await;
-    let config = config?;
+    let key_names = KEYED.map(|p| api::key_kv_name(&user.hash, p));
+    let config_name = api::config_kv_name(&user.hash);
+    let raw_keys = futures_util::future::join_all(key_names.iter().map(|n| store.get_text(n)));
+    let (config, raw_keys) =
+        futures_util::future::join(store.get_text(&config_name), raw_keys).await;
+    let config_raw = match config.map_err(kv_error)? {
+        Some(c) => Some(c),
+        None => match api::legacy_config_kv_name(&user.sub) {
+            Some(old) => store.get_text(&old).await.map_err(kv_error)?,
+            None => None,
+        },
+    };
+    let mut config: Option<UserConfig> =
+        config_raw.and_then(|r| serde_json::from_slice(r.as_bytes()).ok());
+    if !settings.mock_enabled {
+        // A chain stored while the mock was enabled: skip it now.
+        if let Some(c) = config.as_mut() {
+            c.providers.retain(|i| i.provider != ProviderName::Mock);
+        }
+    }
     let parsed = images::parse_request(body, config.as_ref().map(|c| &c.defaults))?;
+    images::check_mock_allowed(&parsed.choice, settings.mock_enabled)?;
 
     // Which providers have a readable stored key? Only those can be used.
     let wanted: Vec<ProviderName> = match &parsed.choice {
@@ -658,8 +751,14 @@ async fn generate(
     let mut secrets: Vec<(ProviderName, Secret)> = Vec::new();
     for (p, raw) in KEYED.into_iter().zip(raw_keys) {
         if wanted.contains(&p) {
-            let raw = raw.map_err(kv_error)?;
-            if let Some((secret, _)) = open_key(store, settings, user, p, raw).await? {
+            let raw = match raw.map_err(kv_error)? {
+                Some(r) => Some(r),
+                None => match api::legacy_key_kv_name(&user.sub, p) {
+                    Some(old) => store.get_text(&old).await.map_err(kv_error)?,
+                    None => None,
+                },
+            };
+            if let Some((secret, _)) = open_key(settings, user, p, raw).await? {
                 secrets.push((p, secret));
             }
         }
@@ -734,19 +833,30 @@ async fn generate(
 const IDEMPOTENCY_PENDING_MS: f64 = 10.0 * 60.0 * 1000.0;
 /// How long a finished result is replayed.
 const IDEMPOTENCY_TTL_S: u64 = 24 * 60 * 60;
+/// Largest record stored: KV's value limit (25 MiB), less room for the
+/// record's own fields.
+const IDEMPOTENCY_MAX_RECORD_BYTES: usize = 25 * 1024 * 1024 - 4096;
 
-#[derive(Serialize, serde::Deserialize)]
+/// An idempotency record as read back from KV (`body`, the response object,
+/// stays a JS value: images are never copied into wasm memory).
+#[derive(serde::Deserialize)]
 struct IdemRecord {
     state: String,
     fp: String,
     at: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     body: Option<JsBody>,
 }
 
 /// A JS value carried through serde untouched (images stay JS strings).
-#[derive(Serialize, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct JsBody(#[serde(with = "serde_wasm_bindgen::preserve")] JsValue);
+
+/// The JSON of a record without a body (`pending`, or `done` when the
+/// result could not be kept).
+fn idem_marker(state: &str, fp: &str, at: f64) -> String {
+    serde_json::json!({"state": state, "fp": fp, "at": at as u64}).to_string()
+}
 
 /// Removes an idempotency key from this isolate's in-flight list when dropped.
 struct InFlightGuard(String);
@@ -760,10 +870,13 @@ impl Drop for InFlightGuard {
 /// `POST /v1/images/generations` with an `Idempotency-Key`: a repeated key
 /// (per user, same body) returns the stored result instead of paying again;
 /// a concurrent duplicate gets 409; the same key with another body gets 422.
+/// A result that cannot be stored (over KV's value limit, or KV failing) is
+/// still returned, and the key is marked done: a repeat gets 410 instead of
+/// paying again.
 async fn idempotent_generate(
-    store: &KvStore,
+    store: &Kv,
     settings: &Settings,
-    user: &str,
+    user: &User,
     key: &str,
     body: &[u8],
 ) -> Result<web_sys::Response, ApiError> {
@@ -774,12 +887,8 @@ async fn idempotent_generate(
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         ));
     }
-    let name = format!(
-        "idem:{}:{}",
-        api::kv_user(user),
-        crate::platform::sha256_hex(key.as_bytes()).await?
-    );
-    let fp = crate::platform::sha256_hex(body).await?;
+    let name = api::idempotency_kv_name(&user.hash, &platform::sha256_hex(key.as_bytes()).await?);
+    let fp = platform::sha256_hex(body).await?;
     let claimed = IN_FLIGHT.with(|f| {
         let mut f = f.borrow_mut();
         if f.contains(&name) {
@@ -793,7 +902,10 @@ async fn idempotent_generate(
         return Err(in_use());
     }
     let _guard = InFlightGuard(name.clone());
-    let existing: Option<IdemRecord> = store.get(&name).json().await.map_err(kv_error)?;
+    let existing: Option<IdemRecord> = match store.get_json(&name).await.map_err(kv_error)? {
+        Some(v) => serde_wasm_bindgen::from_value(v).ok(),
+        None => None,
+    };
     let now = js_sys::Date::now();
     if let Some(rec) = existing {
         if rec.fp != fp {
@@ -814,39 +926,48 @@ async fn idempotent_generate(
                 )
                 .map_err(|_| ApiError::server("could not build the response"));
             }
+            ("done", None) => return Err(result_not_kept()),
             ("pending", _) if now - rec.at < IDEMPOTENCY_PENDING_MS => return Err(in_use()),
             _ => {}
         }
     }
-    let pending = IdemRecord {
-        state: "pending".into(),
-        fp: fp.clone(),
-        at: now,
-        body: None,
-    };
     store
-        .put(&name, &pending)
-        .map_err(kv_error)?
-        .expiration_ttl((IDEMPOTENCY_PENDING_MS / 1000.0) as u64)
-        .execute()
+        .put(
+            &name,
+            &idem_marker("pending", &fp, now).into(),
+            Some((IDEMPOTENCY_PENDING_MS / 1000.0) as u64),
+        )
         .await
         .map_err(kv_error)?;
     match generate(store, settings, user, body).await {
         Ok(obj) => {
-            let done = IdemRecord {
-                state: "done".into(),
-                fp,
-                at: now,
-                body: Some(JsBody(obj.clone())),
-            };
-            store
-                .put(&name, &done)
-                .map_err(kv_error)?
-                .expiration_ttl(IDEMPOTENCY_TTL_S)
-                .execute()
-                .await
-                .map_err(kv_error)?;
-            json_response(200, &stringify(&obj)?, &[])
+            // Paid for: from here on, nothing may lose these images.
+            let text = stringify(&obj)?;
+            let text_js: JsString = text.clone().unchecked_into();
+            let record = JsString::from(format!(
+                r#"{{"state":"done","fp":"{fp}","at":{},"body":"#,
+                now as u64
+            ))
+            .concat(&text_js)
+            .concat(&"}".into());
+            let stored = platform::utf8_fits(&record, IDEMPOTENCY_MAX_RECORD_BYTES)
+                && store
+                    .put(&name, &record.into(), Some(IDEMPOTENCY_TTL_S))
+                    .await
+                    .is_ok();
+            if !stored {
+                let marker = idem_marker("done", &fp, now);
+                if store
+                    .put(&name, &marker.into(), Some(IDEMPOTENCY_TTL_S))
+                    .await
+                    .is_err()
+                {
+                    platform::console_warn(
+                        "an idempotency key could not be marked done; a repeat gets 409 until its marker expires",
+                    );
+                }
+            }
+            json_response(200, &text, &[])
                 .map_err(|_| ApiError::server("could not build the response"))
         }
         Err(e) => {
@@ -866,5 +987,18 @@ fn in_use() -> ApiError {
     e.param = Some("Idempotency-Key".into());
     e.retryable = Some(true);
     e.retry_after_s = Some(1);
+    e
+}
+
+fn result_not_kept() -> ApiError {
+    let mut e = ApiError::new(
+        410,
+        "idempotency_result_not_kept",
+        "the request with this Idempotency-Key succeeded and its images were returned then, \
+         but the result was too large to keep for replay; it is not generated (or billed) again. \
+         Use a new Idempotency-Key to generate again",
+    );
+    e.param = Some("Idempotency-Key".into());
+    e.retryable = Some(false);
     e
 }

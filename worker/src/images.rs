@@ -66,6 +66,16 @@ pub fn parse_model(model: Option<&str>) -> Result<ModelChoice, ApiError> {
     ))
 }
 
+/// Refuses a request naming `mock` when the deployment has not enabled it.
+pub fn check_mock_allowed(choice: &ModelChoice, mock_enabled: bool) -> Result<(), ApiError> {
+    match choice {
+        ModelChoice::Provider(ProviderName::Mock, _) if !mock_enabled => {
+            Err(crate::config::mock_disabled("model"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A chain entry to run: provider and model (None = provider default).
 pub type Step = (ProviderName, Option<String>);
 
@@ -214,7 +224,10 @@ pub fn parse_request(
         seed: number_field(&obj, "seed")?,
         negative_prompt: string_field(&obj, "negative_prompt")?.or(d.negative_prompt),
         output_format: output_format.or(d.output_format),
-        timeout_ms: d.timeout_ms.map(|t| t as f64),
+        // Configs stored before the minimum existed are held to it too.
+        timeout_ms: d
+            .timeout_ms
+            .map(|t| t.max(crate::config::MIN_TIMEOUT_MS) as f64),
         retry: d.max_attempts.map(|n| imagegen::model::RetryOptions {
             max_attempts: Some(n),
             ..Default::default()
@@ -514,6 +527,21 @@ mod tests {
         assert_eq!(
             err(r#"{"prompt":"x","output_format":"gif"}"#),
             "output_format"
+        );
+        let short = Defaults {
+            timeout_ms: Some(1),
+            ..Default::default()
+        };
+        let p = parse_request(br#"{"prompt":"x"}"#, Some(&short)).unwrap();
+        assert_eq!(p.request.timeout_ms, Some(10_000.0), "stored configs too");
+        let mock = parse_request(br#"{"prompt":"x","model":"mock"}"#, None).unwrap();
+        assert!(check_mock_allowed(&mock.choice, true).is_ok());
+        assert_eq!(
+            check_mock_allowed(&mock.choice, false)
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("model")
         );
         assert_eq!(err("[]"), "body");
         assert_eq!(err("{"), "body");

@@ -109,13 +109,6 @@ struct Header {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Deserialize)]
 struct Claims {
     #[serde(default)]
     sub: Option<serde_json::Value>,
@@ -123,8 +116,9 @@ struct Claims {
     exp: Option<serde_json::Value>,
     #[serde(default)]
     nbf: Option<serde_json::Value>,
+    /// A string or an array of strings.
     #[serde(default)]
-    aud: Option<Audience>,
+    aud: Option<serde_json::Value>,
     #[serde(default)]
     iss: Option<String>,
 }
@@ -155,7 +149,14 @@ pub fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// Parses a token and checks its algorithm against the policy.
+/// A JSON object, not an array (serde would read a struct from either).
+fn is_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Parses a token and checks its algorithm against the policy. Every part
+/// must be strict base64url (no padding, no `+`/`/`, unused bits zero), so
+/// a token has exactly one spelling; header and payload must be JSON objects.
 pub fn parse(token: &str, policy: &JwtPolicy) -> Result<Parsed, AuthError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(AuthError::Malformed("too long"));
@@ -166,9 +167,13 @@ pub fn parse(token: &str, policy: &JwtPolicy) -> Result<Parsed, AuthError> {
     else {
         return Err(AuthError::Malformed("expected three dot-separated parts"));
     };
-    let header_bytes = b64::decode(h).ok_or(AuthError::Malformed("header is not base64url"))?;
+    let header_bytes =
+        b64::decode_url_strict(h).ok_or(AuthError::Malformed("header is not base64url"))?;
+    if !is_object(&header_bytes) {
+        return Err(AuthError::Malformed("header is not a JSON object"));
+    }
     let header: Header = serde_json::from_slice(&header_bytes)
-        .map_err(|_| AuthError::Malformed("header is not JSON"))?;
+        .map_err(|_| AuthError::Malformed("header is not a JSON object"))?;
     let alg_name = header.alg.unwrap_or_default();
     let alg = match alg_name.as_str() {
         "HS256" if policy.hs256 => Alg::Hs256,
@@ -176,10 +181,15 @@ pub fn parse(token: &str, policy: &JwtPolicy) -> Result<Parsed, AuthError> {
         "ES256" if policy.jwks => Alg::Es256,
         _ => return Err(AuthError::Algorithm(alg_name)),
     };
-    let payload = b64::decode(p).ok_or(AuthError::Malformed("payload is not base64url"))?;
+    let payload =
+        b64::decode_url_strict(p).ok_or(AuthError::Malformed("payload is not base64url"))?;
+    if !is_object(&payload) {
+        return Err(AuthError::Malformed("payload is not a JSON object"));
+    }
     let claims: Claims = serde_json::from_slice(&payload)
         .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
-    let signature = b64::decode(s).ok_or(AuthError::Malformed("signature is not base64url"))?;
+    let signature =
+        b64::decode_url_strict(s).ok_or(AuthError::Malformed("signature is not base64url"))?;
     if signature.is_empty() {
         return Err(AuthError::BadSignature);
     }
@@ -214,9 +224,11 @@ fn check_claims(claims: &Claims, policy: &JwtPolicy, now_s: f64) -> Result<Strin
         _ => {}
     }
     let aud_ok = match &claims.aud {
-        Some(Audience::One(a)) => *a == policy.audience,
-        Some(Audience::Many(list)) => list.contains(&policy.audience),
-        None => false,
+        Some(serde_json::Value::String(a)) => *a == policy.audience,
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .any(|a| a.as_str() == Some(policy.audience.as_str())),
+        _ => false,
     };
     if !aud_ok {
         return Err(AuthError::Audience);
@@ -454,6 +466,64 @@ mod tests {
         c["iss"] = serde_json::json!("https://x.supabase.co/auth/v1");
         let t = sign(r#"{"alg":"HS256"}"#, c);
         assert!(run(Some(&format!("Bearer {t}")), &with_issuer).is_ok());
+    }
+
+    #[test]
+    fn only_the_one_canonical_spelling_is_accepted() {
+        let t = sign(r#"{"alg":"HS256","typ":"JWT"}"#, good_claims());
+        assert!(run(Some(&format!("Bearer {t}")), &policy()).is_ok());
+        let (h, rest) = t.split_once('.').unwrap();
+        let (p, sig) = rest.split_once('.').unwrap();
+        let malformed = |token: String| {
+            assert!(
+                matches!(
+                    run(Some(&format!("Bearer {token}")), &policy()),
+                    Err(AuthError::Malformed(_))
+                ),
+                "{token}"
+            );
+        };
+        // Padding on any part.
+        malformed(format!("{h}=.{p}.{sig}"));
+        malformed(format!("{h}.{p}.{sig}="));
+        // The standard alphabet instead of the url-safe one.
+        let std_sig = sig.replace('-', "+").replace('_', "/");
+        let std_sig = if std_sig == sig {
+            format!("{}+", &sig[..sig.len() - 1])
+        } else {
+            std_sig
+        };
+        malformed(format!("{h}.{p}.{std_sig}"));
+        // A flipped unused bit in the last character decodes to the same
+        // bytes (a 32-byte HMAC leaves 2 unused bits).
+        let last = sig.chars().last().unwrap();
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let index = alphabet.find(last).unwrap();
+        let flipped = alphabet.chars().nth(index ^ 1).unwrap();
+        let same_bytes = format!("{}{flipped}", &sig[..sig.len() - 1]);
+        assert_eq!(
+            b64::decode(&same_bytes),
+            b64::decode(sig),
+            "the lenient decoder reads both the same"
+        );
+        malformed(format!("{h}.{p}.{same_bytes}"));
+    }
+
+    #[test]
+    fn header_and_payload_must_be_objects() {
+        // serde would read the struct from an array of its fields.
+        let array_header = sign(r#"["HS256"]"#, good_claims());
+        assert!(matches!(
+            run(Some(&format!("Bearer {array_header}")), &policy()),
+            Err(AuthError::Malformed(_))
+        ));
+        let c = good_claims();
+        let as_array = serde_json::json!([c["sub"], c["exp"], null, c["aud"], null]);
+        let array_payload = sign(r#"{"alg":"HS256"}"#, as_array);
+        assert!(matches!(
+            run(Some(&format!("Bearer {array_payload}")), &policy()),
+            Err(AuthError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -25,8 +25,8 @@ mod platform;
 mod entry {
     use crate::api::{self, ApiError};
     use crate::handlers::{self, Settings};
-    use wasm_bindgen::JsValue;
-    use worker::{event, Context, Env};
+    use crate::platform::{self, Env};
+    use wasm_bindgen::prelude::*;
 
     fn with_common_headers(
         resp: web_sys::Response,
@@ -35,25 +35,29 @@ mod entry {
     ) -> web_sys::Response {
         let h = resp.headers();
         let _ = h.set("x-request-id", request_id);
+        // Responses differ by Origin (allowed or not): caches must know,
+        // whatever this one was.
+        let _ = h.append("vary", "Origin");
         if let Some(origin) = allowed_origin {
             let _ = h.set("access-control-allow-origin", origin);
             let _ = h.set("access-control-expose-headers", api::EXPOSE_HEADERS);
-            let _ = h.append("vary", "Origin");
         }
         resp
     }
 
-    /// The Worker's fetch handler.
-    #[event(fetch)]
+    /// The Worker's fetch handler, called by the entry module
+    /// (`worker/js/index.js`) with the runtime's `env` and context.
+    #[wasm_bindgen]
     pub async fn fetch(
         req: web_sys::Request,
-        env: Env,
-        _ctx: Context,
-    ) -> worker::Result<web_sys::Response> {
+        env: JsValue,
+        _ctx: JsValue,
+    ) -> Result<web_sys::Response, JsValue> {
+        let env = Env::new(env);
         let started = js_sys::Date::now();
         let request_id =
             api::caller_request_id(req.headers().get("x-request-id").ok().flatten().as_deref())
-                .unwrap_or_else(|| crate::platform::random_hex(16));
+                .unwrap_or_else(|| platform::random_hex(16));
         let settings = Settings::from_env(&env);
         let origin = req.headers().get("origin").ok().flatten();
         let allowed = settings.cors.allow(origin.as_deref()).map(str::to_string);
@@ -87,22 +91,28 @@ mod entry {
                 Ok(r) => Ok(r),
                 Err(e) => {
                     if e.status >= 500 {
-                        worker::console_error!("request {request_id}: {} {}", e.code, e.message);
+                        // Code and provider only: messages may carry a
+                        // provider's text, which is never logged verbatim.
+                        platform::console_error(&format!(
+                            "request {request_id}: {} {}{}",
+                            e.status,
+                            e.code,
+                            e.provider.map(|p| format!(" ({p})")).unwrap_or_default()
+                        ));
                     }
                     handlers::error_response(&e)
                 }
             }
         };
-        let resp =
-            result.map_err(|_| worker::Error::RustError("could not build a response".into()))?;
+        let resp = result?;
         let path = web_sys::Url::new(&req.url())
             .map(|u| u.pathname())
             .unwrap_or_default();
-        worker::console_log!(
-            "{method} {path} {} {:.0}ms rid={request_id}",
+        platform::console_log(&format!(
+            "{method} {path} {} {}ms rid={request_id}",
             resp.status(),
-            js_sys::Date::now() - started
-        );
+            (js_sys::Date::now() - started).max(0.0) as u64
+        ));
         Ok(with_common_headers(resp, &request_id, allowed.as_deref()))
     }
 }

@@ -1,13 +1,162 @@
-//! The Worker's platform pieces: WebCrypto (AES-GCM, HMAC, RSA/ECDSA
-//! signatures, random bytes) and the JWKS cache. wasm32 only.
+//! The Worker's platform pieces: its bindings (variables, KV, the rate
+//! limiter), the console, WebCrypto (AES-GCM, HMAC, RSA/ECDSA signatures,
+//! SHA-256, random bytes) and the JWKS cache. wasm32 only.
+//!
+//! The bindings are reached directly through `Reflect` (a few lines each)
+//! rather than through a Workers SDK: the Worker starts faster with less
+//! wasm and JS glue.
 
 use crate::envelope::{Aead, MasterKey};
 use crate::jwt::{Alg, AuthError, Verifier};
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `console.log`.
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    pub fn console_log(message: &str);
+    /// `console.warn`.
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    pub fn console_warn(message: &str);
+    /// `console.error`.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(message: &str);
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    #[wasm_bindgen(method)]
+    fn encode(this: &TextEncoder, text: &JsString) -> Uint8Array;
+}
+
+/// Whether `text` takes at most `limit` bytes in UTF-8, without copying it
+/// into wasm memory (each UTF-16 unit is 1 to 3 bytes; the exact size is
+/// only computed when the bounds do not decide).
+pub fn utf8_fits(text: &JsString, limit: usize) -> bool {
+    let units = text.length() as usize;
+    if units > limit {
+        false
+    } else if units.saturating_mul(3) <= limit {
+        true
+    } else {
+        TextEncoder::new().encode(text).length() as usize <= limit
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+fn get(obj: &JsValue, name: &str) -> Option<JsValue> {
+    Reflect::get(obj, &JsValue::from_str(name))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+async fn call_method(obj: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let f: Function = Reflect::get(obj, &JsValue::from_str(method))?.dyn_into()?;
+    let result = f.apply(obj, &args.iter().collect::<Array>())?;
+    JsFuture::from(Promise::resolve(&result)).await
+}
+
+/// The Worker's `env`: variables, secrets and bindings.
+pub struct Env(JsValue);
+
+impl Env {
+    /// Wraps the `env` object passed to the fetch handler.
+    pub fn new(env: JsValue) -> Env {
+        Env(env)
+    }
+
+    /// A variable or secret, trimmed; `None` when unset or empty.
+    pub fn var(&self, name: &str) -> Option<String> {
+        get(&self.0, name)
+            .and_then(|v| v.as_string())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A KV namespace binding.
+    pub fn kv(&self, name: &str) -> Option<Kv> {
+        get(&self.0, name).map(Kv)
+    }
+
+    /// A rate-limiting binding.
+    pub fn rate_limiter(&self, name: &str) -> Option<RateLimiter> {
+        get(&self.0, name).map(RateLimiter)
+    }
+}
+
+/// A KV namespace.
+pub struct Kv(JsValue);
+
+impl Kv {
+    /// The value as text; `None` when absent.
+    pub async fn get_text(&self, name: &str) -> Result<Option<String>, JsValue> {
+        Ok(call_method(&self.0, "get", &[name.into()])
+            .await?
+            .as_string())
+    }
+
+    /// The value parsed as JSON by the runtime (large strings stay JS
+    /// strings); `None` when absent.
+    pub async fn get_json(&self, name: &str) -> Result<Option<JsValue>, JsValue> {
+        let v = call_method(&self.0, "get", &[name.into(), "json".into()]).await?;
+        Ok(Some(v).filter(|v| !v.is_null() && !v.is_undefined()))
+    }
+
+    /// Stores a value, expiring after `ttl_s` seconds if given.
+    pub async fn put(
+        &self,
+        name: &str,
+        value: &JsValue,
+        ttl_s: Option<u64>,
+    ) -> Result<(), JsValue> {
+        let options = Object::new();
+        if let Some(ttl) = ttl_s {
+            Reflect::set(
+                &options,
+                &"expirationTtl".into(),
+                &JsValue::from_f64(ttl as f64),
+            )?;
+        }
+        call_method(
+            &self.0,
+            "put",
+            &[name.into(), value.clone(), options.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a value (no error when it is absent).
+    pub async fn delete(&self, name: &str) -> Result<(), JsValue> {
+        call_method(&self.0, "delete", &[name.into()]).await?;
+        Ok(())
+    }
+}
+
+/// A Workers rate-limiting binding.
+pub struct RateLimiter(JsValue);
+
+impl RateLimiter {
+    /// Whether one more request under `key` is allowed now.
+    pub async fn allow(&self, key: &str) -> Result<bool, JsValue> {
+        let arg = obj(&[("key", key.into())]);
+        let outcome = call_method(&self.0, "limit", &[arg]).await?;
+        Ok(get(&outcome, "success").and_then(|s| s.as_bool()) == Some(true))
+    }
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -76,11 +225,7 @@ pub async fn sha256_hex(data: &[u8]) -> Result<String, crate::api::ApiError> {
     let out = await_promise(subtle_digest("SHA-256", &Uint8Array::from(data)))
         .await
         .map_err(|_| crate::api::ApiError::server("SHA-256 is unavailable"))?;
-    Ok(Uint8Array::new(&out)
-        .to_vec()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&Uint8Array::new(&out).to_vec()))
 }
 
 /// Random lowercase hex (request ids).
@@ -92,7 +237,7 @@ pub fn random_hex(bytes: usize) -> String {
             *b = (js_sys::Math::random() * 256.0) as u8;
         }
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&buf)
 }
 
 /// AES-256-GCM through WebCrypto.
@@ -167,11 +312,16 @@ impl Aead for WebCryptoAead {
 const JWKS_TTL_MS: f64 = 10.0 * 60.0 * 1000.0;
 /// Least time between two JWKS fetches triggered by unknown key ids.
 const JWKS_REFRESH_MIN_MS: f64 = 30.0 * 1000.0;
+/// How long a failed JWKS fetch is remembered: tokens arriving meanwhile
+/// get 503 without another fetch, so forged tokens cannot hammer the URL.
+const JWKS_FAILURE_TTL_MS: f64 = 10.0 * 1000.0;
 
 struct JwksCache {
     url: String,
     fetched_at: f64,
     keys: Vec<JsValue>,
+    /// When the last fetch failed, and why (cleared by a successful fetch).
+    failed: Option<(f64, String)>,
 }
 
 thread_local! {
@@ -188,10 +338,31 @@ pub struct JwtVerifier {
     pub jwks_url: Option<String>,
 }
 
-fn kid_of(jwk: &JsValue) -> Option<String> {
-    Reflect::get(jwk, &"kid".into())
-        .ok()
-        .and_then(|k| k.as_string())
+fn string_field(jwk: &JsValue, name: &str) -> Option<String> {
+    get(jwk, name).and_then(|v| v.as_string())
+}
+
+/// Whether a JWK may verify a token of `alg` with key id `kid`: the kid
+/// matches, and `use`, `alg` and `key_ops`, when present, allow it.
+fn jwk_fits(jwk: &JsValue, kid: &str, alg: Alg) -> bool {
+    let alg_name = match alg {
+        Alg::Hs256 => "HS256",
+        Alg::Rs256 => "RS256",
+        Alg::Es256 => "ES256",
+    };
+    let ops_ok = match get(jwk, "key_ops") {
+        None => true,
+        Some(ops) => {
+            Array::is_array(&ops)
+                && Array::from(&ops)
+                    .iter()
+                    .any(|o| o.as_string().as_deref() == Some("verify"))
+        }
+    };
+    string_field(jwk, "kid").as_deref() == Some(kid)
+        && string_field(jwk, "use").is_none_or(|u| u == "sig")
+        && string_field(jwk, "alg").is_none_or(|a| a == alg_name)
+        && ops_ok
 }
 
 async fn fetch_jwks(url: &str) -> Result<Vec<JsValue>, AuthError> {
@@ -224,42 +395,67 @@ async fn fetch_jwks(url: &str) -> Result<Vec<JsValue>, AuthError> {
 }
 
 impl JwtVerifier {
-    async fn jwk_for(&self, kid: &str) -> Result<JsValue, AuthError> {
+    async fn jwk_for(&self, kid: &str, alg: Alg) -> Result<JsValue, AuthError> {
         let url = self.jwks_url.clone().ok_or(AuthError::UnknownKey)?;
         let now = js_sys::Date::now();
+        let find = |keys: &[JsValue]| keys.iter().find(|k| jwk_fits(k, kid, alg)).cloned();
         let cached = JWKS.with(|c| {
             c.borrow().as_ref().filter(|j| j.url == url).map(|j| {
                 let fresh = now - j.fetched_at < JWKS_TTL_MS;
-                let found = j
-                    .keys
-                    .iter()
-                    .find(|k| kid_of(k).as_deref() == Some(kid))
-                    .cloned();
-                (fresh, found, now - j.fetched_at)
+                let failure = j
+                    .failed
+                    .as_ref()
+                    .filter(|(at, _)| now - at < JWKS_FAILURE_TTL_MS)
+                    .map(|(_, why)| why.clone());
+                (fresh, find(&j.keys), now - j.fetched_at, failure)
             })
         });
         match cached {
-            Some((true, Some(jwk), _)) => return Ok(jwk),
+            Some((true, Some(jwk), _, _)) => return Ok(jwk),
+            Some((_, _, _, Some(why))) => return Err(AuthError::KeysUnavailable(why)),
             // A fresh cache without the kid: refetch only now and then, so
             // tokens with made-up kids cannot make us hammer the JWKS URL.
-            Some((true, None, age)) if age < JWKS_REFRESH_MIN_MS => {
+            Some((true, None, age, None)) if age < JWKS_REFRESH_MIN_MS => {
                 return Err(AuthError::UnknownKey)
             }
             _ => {}
         }
-        let keys = fetch_jwks(&url).await?;
-        let found = keys
-            .iter()
-            .find(|k| kid_of(k).as_deref() == Some(kid))
-            .cloned();
-        JWKS.with(|c| {
-            *c.borrow_mut() = Some(JwksCache {
-                url,
-                fetched_at: now,
-                keys,
-            })
-        });
-        found.ok_or(AuthError::UnknownKey)
+        match fetch_jwks(&url).await {
+            Ok(keys) => {
+                let found = find(&keys);
+                JWKS.with(|c| {
+                    *c.borrow_mut() = Some(JwksCache {
+                        url,
+                        fetched_at: now,
+                        keys,
+                        failed: None,
+                    })
+                });
+                found.ok_or(AuthError::UnknownKey)
+            }
+            Err(e) => {
+                let why = match &e {
+                    AuthError::KeysUnavailable(w) => w.clone(),
+                    other => other.to_string(),
+                };
+                // Keep the keys fetched before (they may still verify).
+                JWKS.with(|c| {
+                    let mut c = c.borrow_mut();
+                    match c.as_mut().filter(|j| j.url == url) {
+                        Some(j) => j.failed = Some((now, why)),
+                        None => {
+                            *c = Some(JwksCache {
+                                url,
+                                fetched_at: f64::NEG_INFINITY,
+                                keys: Vec::new(),
+                                failed: Some((now, why)),
+                            })
+                        }
+                    }
+                });
+                Err(e)
+            }
+        }
     }
 }
 
@@ -291,7 +487,7 @@ impl Verifier for JwtVerifier {
                 (key, JsValue::from_str("HMAC"))
             }
             Alg::Rs256 | Alg::Es256 => {
-                let jwk = self.jwk_for(kid.ok_or(AuthError::UnknownKey)?).await?;
+                let jwk = self.jwk_for(kid.ok_or(AuthError::UnknownKey)?, alg).await?;
                 let kty = Reflect::get(&jwk, &"kty".into())
                     .ok()
                     .and_then(|k| k.as_string());
