@@ -238,7 +238,7 @@ describe("keys echoed by a provider in other forms", () => {
       await scriptKey(mock, key, [
         { status: 200, body: { created: 1, data: [{ b64_json: "iVBORw0KGgo=", revised_prompt: `a lighthouse, key ${echo}` }] } },
       ]);
-      const res = await generate(worker, token, { prompt: "echo", model: "openai/gpt-image-1" });
+      const res = await generate(worker, token, { prompt: "echo", model: "openai/gpt-image-2" });
       expectStatus(res, 200, "success with an echoing revised prompt");
       assert.match(res.json.data[0].revised_prompt, /^a lighthouse, key .*\*\*\*/, show(res));
     }
