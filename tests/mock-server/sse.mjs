@@ -1,0 +1,126 @@
+// Server-sent events for the mock provider server: OpenAI's image streams
+// (docs/providers.md section 9) with scripted previews, delays, mid-stream errors and cuts.
+
+import { once } from "node:events";
+
+// A step's `stream` object (README: "Streams"). Every key is checked when the script is posted.
+const STREAM_OPTIONS = {
+  partials: (v) => Number.isInteger(v) && v >= 0 && v <= 10,
+  eventDelayMs: (v) => isDelay(v),
+  delaysMs: (v) => Array.isArray(v) && v.every(isDelay),
+  previewBytes: (v) => Number.isInteger(v) && v >= 0 && v <= 256 * 1024 * 1024,
+  errorAfter: (v) => Number.isInteger(v) && v >= 0,
+  errorBody: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+  errorFixture: (v) => typeof v === "string",
+  cutAfter: (v) => Number.isInteger(v) && v >= 0,
+  endAfter: (v) => Number.isInteger(v) && v >= 0,
+  done: (v) => typeof v === "boolean",
+};
+
+function isDelay(v) {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 10 * 60 * 1000;
+}
+
+/** Checks a step's `stream` object; returns a message or null. */
+export function streamOptionsProblem(options, hasFixture) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) return "stream must be an object";
+  for (const [key, value] of Object.entries(options)) {
+    const valid = STREAM_OPTIONS[key];
+    if (!valid) return `unknown stream option ${key} (known: ${Object.keys(STREAM_OPTIONS).join(", ")})`;
+    if (!valid(value)) return `stream.${key} has an invalid value`;
+  }
+  const faults = ["errorAfter", "cutAfter", "endAfter"].filter((k) => options[k] !== undefined);
+  if (faults.length > 1) return `stream: at most one of errorAfter, cutAfter, endAfter (got ${faults.join(", ")})`;
+  if (options.errorFixture !== undefined && !hasFixture(options.errorFixture)) return `unknown fixture: ${options.errorFixture}`;
+  if ((options.errorBody !== undefined || options.errorFixture !== undefined) && options.errorAfter === undefined) {
+    return "stream.errorBody / errorFixture need errorAfter";
+  }
+  return null;
+}
+
+export function sseEvent(event, data) {
+  return `event: ${event}\ndata: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
+}
+
+/** Resolves after `ms` (true), or early (false) when the response closes. */
+function waitOrClose(ms, res, sleep) {
+  if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+  if (!(ms > 0)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onClose = () => resolve(false);
+    res.once("close", onClose);
+    sleep(ms).then(() => {
+      res.off("close", onClose);
+      resolve(!res.destroyed);
+    });
+  });
+}
+
+async function write(res, text) {
+  if (res.destroyed) return false;
+  if (res.write(text)) return true;
+  // Respect backpressure: multi-megabyte previews must not pile up in memory.
+  const closed = once(res, "close").then(() => false);
+  const drained = once(res, "drain").then(() => true);
+  return Promise.race([drained, closed]);
+}
+
+/**
+ * Streams `slots` (functions returning {event, data}: the previews, then the final event) as
+ * text/event-stream. `fault` = {kind: "error"|"cut"|"end"|"malformed", at, data?} replaces slot
+ * `at` (after that slot's delay): an `event: error` then the end, a connection reset, a clean
+ * end, or that slot's event with its JSON cut in half then the end. `record` ({events, outcome})
+ * is updated as events go out, so the request log shows what the client got.
+ */
+export async function writeEventStream(res, { headers, slots, fault, delayFor, done, sleep, record }) {
+  record.events = [];
+  record.outcome = "streaming";
+  res.on("close", () => {
+    if (record.outcome === "streaming") record.outcome = "client_closed";
+  });
+  res.writeHead(200, headers);
+  res.flushHeaders();
+
+  for (let slot = 0; slot < slots.length; slot++) {
+    if (!(await waitOrClose(delayFor(slot), res, sleep))) return;
+    if (fault && fault.at === slot) {
+      if (fault.kind === "cut") {
+        record.outcome = "cut";
+        const socket = res.socket;
+        if (socket && typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+        else socket?.destroy();
+        return;
+      }
+      if (fault.kind === "end") {
+        record.outcome = "ended";
+        res.end();
+        return;
+      }
+      if (fault.kind === "error") {
+        record.outcome = "error";
+        record.events.push("error");
+        await write(res, sseEvent("error", fault.data));
+        res.end();
+        return;
+      }
+      if (fault.kind === "malformed") {
+        const { event, data } = slots[slot]();
+        const json = JSON.stringify(data);
+        record.outcome = "malformed";
+        record.events.push(event);
+        await write(res, sseEvent(event, json.slice(0, Math.ceil(json.length / 2))));
+        res.end();
+        return;
+      }
+    }
+    const { event, data } = slots[slot]();
+    record.events.push(event);
+    if (!(await write(res, sseEvent(event, data)))) return;
+  }
+  if (done) {
+    record.events.push("[DONE]");
+    await write(res, "data: [DONE]\n\n");
+  }
+  if (record.outcome === "streaming") record.outcome = "completed";
+  res.end();
+}
