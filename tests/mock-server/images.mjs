@@ -222,22 +222,31 @@ function unfilter(raw, width, height, bpp) {
     const src = y * (stride + 1) + 1;
     const row = y * stride;
     const prev = row - stride;
-    for (let x = 0; x < stride; x++) {
-      const a = x >= bpp ? out[row + x - bpp] : 0;
-      const b = y > 0 ? out[prev + x] : 0;
-      const c = x >= bpp && y > 0 ? out[prev + x - bpp] : 0;
-      let value = raw[src + x];
-      if (filter === 1) value += a;
-      else if (filter === 2) value += b;
-      else if (filter === 3) value += (a + b) >> 1;
-      else if (filter === 4) {
+    if (filter === 0 || (filter === 2 && y === 0)) {
+      out.set(raw.subarray(src, src + stride), row);
+    } else if (filter === 1) {
+      for (let x = 0; x < stride; x++) out[row + x] = (raw[src + x] + (x >= bpp ? out[row + x - bpp] : 0)) & 0xff;
+    } else if (filter === 2) {
+      for (let x = 0; x < stride; x++) out[row + x] = (raw[src + x] + out[prev + x]) & 0xff;
+    } else if (filter === 3) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? out[row + x - bpp] : 0;
+        const b = y > 0 ? out[prev + x] : 0;
+        out[row + x] = (raw[src + x] + ((a + b) >> 1)) & 0xff;
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? out[row + x - bpp] : 0;
+        const b = y > 0 ? out[prev + x] : 0;
+        const c = x >= bpp && y > 0 ? out[prev + x - bpp] : 0;
         const p = a + b - c;
         const pa = Math.abs(p - a);
         const pb = Math.abs(p - b);
         const pc = Math.abs(p - c);
-        value += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      } else if (filter !== 0) return null;
-      out[row + x] = value & 0xff;
+        out[row + x] = (raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff;
+      }
+    } else {
+      return null;
     }
   }
   return out;
@@ -245,25 +254,35 @@ function unfilter(raw, width, height, bpp) {
 
 function toRgba(pixels, count, colorType, palette, transparency) {
   const rgba = new Uint8Array(count * 4);
-  for (let i = 0; i < count; i++) {
-    let r, g, b, a;
+  if (colorType === 6) {
+    rgba.set(pixels.subarray(0, count * 4));
+    return rgba;
+  }
+  // tRNS for grey / RGB names one 16-bit colour that is fully transparent.
+  const greyKey = colorType === 0 && transparency?.length >= 2 ? transparency.readUInt16BE(0) : -1;
+  const rgbKey = colorType === 2 && transparency?.length >= 6 ? [0, 2, 4].map((o) => transparency.readUInt16BE(o)) : null;
+  for (let i = 0, o = 0; i < count; i++, o += 4) {
     if (colorType === 0) {
-      r = g = b = pixels[i];
-      a = transparency && transparency.length >= 2 && transparency.readUInt16BE(0) === r ? 0 : 255;
-    } else if (colorType === 2) {
-      [r, g, b] = [pixels[i * 3], pixels[i * 3 + 1], pixels[i * 3 + 2]];
-      a = transparency && transparency.length >= 6 && transparency.readUInt16BE(0) === r && transparency.readUInt16BE(2) === g && transparency.readUInt16BE(4) === b ? 0 : 255;
-    } else if (colorType === 3) {
-      const index = pixels[i];
-      [r, g, b] = [palette[index * 3] ?? 0, palette[index * 3 + 1] ?? 0, palette[index * 3 + 2] ?? 0];
-      a = transparency && index < transparency.length ? transparency[index] : 255;
+      const v = pixels[i];
+      rgba[o] = rgba[o + 1] = rgba[o + 2] = v;
+      rgba[o + 3] = v === greyKey ? 0 : 255;
     } else if (colorType === 4) {
-      r = g = b = pixels[i * 2];
-      a = pixels[i * 2 + 1];
+      const v = pixels[i * 2];
+      rgba[o] = rgba[o + 1] = rgba[o + 2] = v;
+      rgba[o + 3] = pixels[i * 2 + 1];
+    } else if (colorType === 2) {
+      const [r, g, b] = [pixels[i * 3], pixels[i * 3 + 1], pixels[i * 3 + 2]];
+      rgba[o] = r;
+      rgba[o + 1] = g;
+      rgba[o + 2] = b;
+      rgba[o + 3] = rgbKey && rgbKey[0] === r && rgbKey[1] === g && rgbKey[2] === b ? 0 : 255;
     } else {
-      [r, g, b, a] = [pixels[i * 4], pixels[i * 4 + 1], pixels[i * 4 + 2], pixels[i * 4 + 3]];
+      const index = pixels[i];
+      rgba[o] = palette[index * 3] ?? 0;
+      rgba[o + 1] = palette[index * 3 + 1] ?? 0;
+      rgba[o + 2] = palette[index * 3 + 2] ?? 0;
+      rgba[o + 3] = transparency && index < transparency.length ? transparency[index] : 255;
     }
-    rgba.set([r, g, b, a], i * 4);
   }
   return rgba;
 }
@@ -336,12 +355,19 @@ export function encodePng(width, height, { colorType = 6, pixel } = {}) {
   if (!channels || colorType === 3) throw new Error(`unsupported colour type ${colorType}`);
   const stride = width * channels;
   const raw = Buffer.alloc((stride + 1) * height);
-  const fallback = { 1: [128], 2: [128, 255], 3: [128, 128, 128], 4: [128, 128, 128, 255] }[channels];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const values = pixel ? pixel(x, y) : fallback;
-      for (let c = 0; c < channels; c++) raw[y * (stride + 1) + 1 + x * channels + c] = values[c] ?? 255;
+  if (pixel) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const values = pixel(x, y);
+        for (let c = 0; c < channels; c++) raw[y * (stride + 1) + 1 + x * channels + c] = values[c] ?? 255;
+      }
     }
+  } else {
+    // Uniform mid-grey, opaque: one row, copied (fast for large images).
+    const fill = { 1: [128], 2: [128, 255], 3: [128, 128, 128], 4: [128, 128, 128, 255] }[channels];
+    const row = Buffer.alloc(stride + 1);
+    for (let x = 0; x < width; x++) row.set(fill, 1 + x * channels);
+    for (let y = 0; y < height; y++) row.copy(raw, y * (stride + 1));
   }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
@@ -369,8 +395,10 @@ export function makePngOfSize(totalBytes, { label = "", seed = 20260901 } = {}) 
   const fill = totalBytes === undefined ? 0 : totalBytes - png.length - 12 - keyword.length;
   if (totalBytes !== undefined && fill < 0) return label ? Buffer.concat([head, pngChunk("tEXt", keyword), iend]) : png;
   const random = mulberry32(seed);
+  const block = Buffer.alloc(Math.min(fill, 4096));
+  for (let i = 0; i < block.length; i++) block[i] = 97 + Math.floor(random() * 26); // a..z
   const text = Buffer.alloc(fill);
-  for (let i = 0; i < fill; i++) text[i] = 97 + Math.floor(random() * 26); // a..z
+  for (let pos = 0; pos < fill; pos += block.length) block.copy(text, pos);
   return Buffer.concat([head, pngChunk("tEXt", Buffer.concat([keyword, text])), iend]);
 }
 

@@ -532,17 +532,16 @@ function inspectOpenaiEdit(ctx) {
   };
 }
 
-function unsupportedMimetype(part, param) {
-  return openaiError(
-    400,
-    `Invalid file '${part.name}': unsupported mimetype ('${declaredType(part)}'). Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.`,
-    { param, code: "unsupported_file_mimetype" },
-  );
+function unsupportedMimetype(ctx, part, param) {
+  return ctx.fixture("openai/unsupported_file_mimetype", (b) => {
+    b.error.message = `Invalid file '${part.name}': unsupported mimetype ('${declaredType(part)}'). Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.`;
+    b.error.param = param;
+  });
 }
 
 /** Declared type, size and bytes of one image part; the magic bytes must match the declared type. */
 function openaiImagePartProblem(ctx, part, described, index, param) {
-  if (!OPENAI_IMAGE_TYPES.includes(declaredType(part))) return unsupportedMimetype(part, param);
+  if (!OPENAI_IMAGE_TYPES.includes(declaredType(part))) return unsupportedMimetype(ctx, part, param);
   if (part.data.length >= ctx.state.limits.openaiMaxImageBytes) {
     return openaiError(400, `Invalid file '${part.name}': file too large (${part.data.length} bytes). Each image must be smaller than ${ctx.state.limits.openaiMaxImageBytes} bytes.`, { param, code: "file_too_large" });
   }
@@ -616,7 +615,7 @@ function openaiEditValidate(ctx) {
   const maskPart = parts.find((p) => p.name === "mask");
   if (maskPart) {
     const mask = inputs.mask;
-    if (!OPENAI_IMAGE_TYPES.includes(declaredType(maskPart))) return unsupportedMimetype(maskPart, "mask");
+    if (!OPENAI_IMAGE_TYPES.includes(declaredType(maskPart))) return unsupportedMimetype(ctx, maskPart, "mask");
     if (mask.format !== "png" || declaredType(maskPart) !== "image/png" || !mask.width) {
       // Observed once for a mask without alpha [3P]; the wording for a non-PNG mask is constructed.
       return openaiError(400, "Invalid mask image format - mask must be a PNG file", { type: "image_generation_user_error", code: "invalid_mask_image_format" });
@@ -712,10 +711,17 @@ const GEMINI_PART_FIELDS = new Set([
 const GEMINI_BLOB_FIELDS = new Set(["mimeType", "mime_type", "data", "displayName", "display_name"]);
 const GEMINI_FILE_DATA_FIELDS = new Set(["mimeType", "mime_type", "fileUri", "file_uri", "displayName", "display_name"]);
 const GEMINI_INPUT_TYPES = ["image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"];
-const GEMINI_UNPROCESSABLE = "Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting";
 
-function geminiError(code, status, message) {
-  return jsonResponse(code, { error: { code, message, status } }, { "content-type": "application/json; charset=UTF-8" });
+function geminiError(code, status, message, details) {
+  const error = details ? { code, message, status, details } : { code, message, status };
+  return jsonResponse(code, { error }, { "content-type": "application/json; charset=UTF-8" });
+}
+
+/** A 400 INVALID_ARGUMENT naming the field, with the BadRequest detail Google adds [3P]. */
+function fieldViolation(field, description) {
+  return geminiError(400, "INVALID_ARGUMENT", description, [
+    { "@type": "type.googleapis.com/google.rpc.BadRequest", fieldViolations: [{ field, description }] },
+  ]);
 }
 
 const unknownName = (name, where) =>
@@ -861,7 +867,7 @@ function geminiPartsProblem(ctx, capabilities) {
       const mimeType = protoField(file, "mimeType", "mime_type");
       const uri = protoField(file, "fileUri", "file_uri");
       if (typeof uri !== "string" || uri === "") return geminiError(400, "INVALID_ARGUMENT", `* GenerateContentRequest.${where}.file_data.file_uri: file_uri is required\n`);
-      if (!GEMINI_INPUT_TYPES.includes(mimeType)) return geminiError(400, "INVALID_ARGUMENT", `Unsupported MIME type: ${mimeType ?? ""}`);
+      if (!GEMINI_INPUT_TYPES.includes(mimeType)) return unsupportedMimeType(ctx, mimeType ?? "");
     }
   }
   if (capabilities.maxInputImages !== null && images > capabilities.maxInputImages) {
@@ -869,6 +875,12 @@ function geminiPartsProblem(ctx, capabilities) {
     return geminiError(400, "INVALID_ARGUMENT", `Too many input images: ${images}. This model accepts at most ${capabilities.maxInputImages} images per request.`);
   }
   return null;
+}
+
+function unsupportedMimeType(ctx, mimeType) {
+  return ctx.fixture("gemini/unsupported_mime_type", (b) => {
+    b.error.message = `Unsupported MIME type: ${mimeType}`;
+  });
 }
 
 function geminiInlineProblem(ctx, inline, where, key) {
@@ -880,16 +892,17 @@ function geminiInlineProblem(ctx, inline, where, key) {
     return geminiError(400, "INVALID_ARGUMENT", `* GenerateContentRequest.${where}.mime_type: mime_type is required\n`);
   }
   // Exact types only: "image/jpg" is refused by the real API too [3P].
-  if (!GEMINI_INPUT_TYPES.includes(mimeType)) return geminiError(400, "INVALID_ARGUMENT", `Unsupported MIME type: ${mimeType}`);
+  if (!GEMINI_INPUT_TYPES.includes(mimeType)) return unsupportedMimeType(ctx, mimeType);
   const data = inline.data;
   if (typeof data !== "string" || !isBase64(data)) {
-    const shown = typeof data === "string" ? data.slice(0, 20) : String(data);
-    return geminiError(400, "INVALID_ARGUMENT", `Invalid value at '${where}.data' (TYPE_BYTES), Base64 decoding failed for "${shown}"`);
+    // e.g. a data: URL sent as the data ("data:image/png;base64,...").
+    const shown = typeof data === "string" ? data.split(",")[0].slice(0, 40) : String(data);
+    return fieldViolation(`${where}.data`, `Invalid value at '${where}.data' (TYPE_BYTES), Base64 decoding failed for "${shown}"`);
   }
   const info = ctx.geminiInline?.get(key);
   // The declared type must match the bytes (HEIC/HEIF are recognised but not measured).
   if (!info || !info.format || mimeTypeOf(info.format) !== mimeType || (["png", "jpeg", "webp"].includes(info.format) && !info.width)) {
-    return geminiError(400, "INVALID_ARGUMENT", GEMINI_UNPROCESSABLE);
+    return ctx.fixture("gemini/unprocessable_image");
   }
   return null;
 }
@@ -1295,7 +1308,9 @@ function tooLargeResponse(ctx, limit) {
   if (ctx.route.provider === "stability") return ctx.fixture("stability/payload_too_large");
   if (ctx.route.provider === "gemini") {
     // What Google's front end answers for oversized requests (docs/providers.md 11.2) [3P].
-    return geminiError(400, "INVALID_ARGUMENT", `Request payload size exceeds the limit: ${limit} bytes.`);
+    return ctx.fixture("gemini/payload_too_large", (b) => {
+      b.error.message = `Request payload size exceeds the limit: ${limit} bytes.`;
+    });
   }
   return openaiError(413, `Request body larger than the mock's ${limit} byte limit.`);
 }

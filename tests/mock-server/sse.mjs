@@ -1,8 +1,6 @@
 // Server-sent events for the mock provider server: OpenAI's image streams
 // (docs/providers.md section 9) with scripted previews, delays, mid-stream errors and cuts.
 
-import { once } from "node:events";
-
 // A step's `stream` object (README: "Streams"). Every key is checked when the script is posted.
 const STREAM_OPTIONS = {
   partials: (v) => Number.isInteger(v) && v >= 0 && v <= 10,
@@ -56,13 +54,20 @@ function waitOrClose(ms, res, sleep) {
   });
 }
 
-async function write(res, text) {
-  if (res.destroyed) return false;
-  if (res.write(text)) return true;
-  // Respect backpressure: multi-megabyte previews must not pile up in memory.
-  const closed = once(res, "close").then(() => false);
-  const drained = once(res, "drain").then(() => true);
-  return Promise.race([drained, closed]);
+/**
+ * Writes and waits until the text has been handed to the socket (so multi-megabyte previews
+ * never pile up, and a cut after it still delivers it). False when the client went away.
+ */
+function write(res, text) {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onClose = () => resolve(false);
+    res.once("close", onClose);
+    res.write(text, (error) => {
+      res.off("close", onClose);
+      resolve(!error && !res.destroyed);
+    });
+  });
 }
 
 /**
@@ -85,10 +90,10 @@ export async function writeEventStream(res, { headers, slots, fault, delayFor, d
     if (!(await waitOrClose(delayFor(slot), res, sleep))) return;
     if (fault && fault.at === slot) {
       if (fault.kind === "cut") {
+        // Close the connection (after what was written went out) without the terminating chunk:
+        // the client sees the body end abruptly, with no final event.
         record.outcome = "cut";
-        const socket = res.socket;
-        if (socket && typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
-        else socket?.destroy();
+        res.socket?.destroy();
         return;
       }
       if (fault.kind === "end") {
