@@ -33,7 +33,7 @@ import {
   sha256Hex,
 } from "./images.mjs";
 import { isMultipart, multipartBoundary, parseMultipartParts, formFields, parseMultipart } from "./multipart.mjs";
-import { streamOptionsProblem, writeEventStream } from "./sse.mjs";
+import { streamOptionsProblem, writeEventStream, MIN_IMAGE_BYTES, MAX_IMAGE_BYTES } from "./sse.mjs";
 
 export { PNG_1X1_BASE64, crc32, mulberry32, makePaddedPngBase64, parseMultipart };
 export { makePngOfSize, encodePng, makeJpegHeader, makeWebpHeader, imageInfo, describeMask, decodePng } from "./images.mjs";
@@ -1332,8 +1332,8 @@ function scriptProblem(definition, fixtures) {
   for (const step of steps) {
     if (!isPlainObject(step)) return "every step must be a JSON object";
     if (step.fixture !== undefined && !hasFixture(step.fixture)) return `unknown fixture: ${step.fixture}`;
-    if (step.imageBytes !== undefined && !(Number.isInteger(step.imageBytes) && step.imageBytes >= 0 && step.imageBytes <= 256 * 1024 * 1024)) {
-      return "imageBytes must be an integer between 0 and 268435456";
+    if (step.imageBytes !== undefined && !(Number.isInteger(step.imageBytes) && step.imageBytes >= MIN_IMAGE_BYTES && step.imageBytes <= MAX_IMAGE_BYTES)) {
+      return `imageBytes must be an integer between ${MIN_IMAGE_BYTES} and ${MAX_IMAGE_BYTES}`;
     }
     if (step.stream !== undefined) {
       const problem = streamOptionsProblem(step.stream, hasFixture);
@@ -1602,6 +1602,9 @@ function fixtureResponse(fixtures, name, edit) {
 export async function startMockServer({ port = 0, host = "127.0.0.1", imageBase64, imageBytes, previewBytes, limits } = {}) {
   const problem = limits === undefined ? null : limitsProblem(limits);
   if (problem) throw new Error(`startMockServer: ${problem}`);
+  if (previewBytes !== undefined && !(Number.isInteger(previewBytes) && previewBytes >= MIN_IMAGE_BYTES && previewBytes <= MAX_IMAGE_BYTES)) {
+    throw new Error(`startMockServer: previewBytes must be an integer between ${MIN_IMAGE_BYTES} and ${MAX_IMAGE_BYTES}`);
+  }
   const timers = new Set();
   const image = imageBase64 ?? (imageBytes ? makePaddedPngBase64(imageBytes) : PNG_1X1_BASE64);
   const startLimits = { ...DEFAULT_LIMITS, ...(limits ?? {}) };
@@ -1609,7 +1612,7 @@ export async function startMockServer({ port = 0, host = "127.0.0.1", imageBase6
     fixtures: loadFixtures(),
     imageBase64: image,
     imageBytes: Buffer.from(image, "base64"),
-    previewBytes: Number.isInteger(previewBytes) ? previewBytes : undefined,
+    previewBytes,
     imageCache: new Map(),
     limits: { ...startLimits },
     requests: [],

@@ -1719,6 +1719,8 @@ describe("openai streaming", () => {
       { stream: { errorAfter: 0, errorFixture: "openai/nope" } },
       { stream: "yes" },
       { imageBytes: -5 },
+      { imageBytes: 100 },
+      { stream: { previewBytes: 50 } },
     ];
     for (const step of bad) {
       const res = await call("/__mock/script", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "k", steps: [step] }) });
@@ -1796,6 +1798,7 @@ describe("image helpers", () => {
   });
 
   test("makePngOfSize: exact sizes, valid, deterministic, labels make images differ", () => {
+    assert.equal(makePngOfSize(128, { label: "preview 10" }).length, 128, "the documented minimum is exact");
     for (const size of [200, 4096, 1000003]) {
       const png = makePngOfSize(size);
       assert.equal(png.length, size);

@@ -1,12 +1,16 @@
 // Server-sent events for the mock provider server: OpenAI's image streams
 // (docs/providers.md section 9) with scripted previews, delays, mid-stream errors and cuts.
 
+/** Generated PNGs have an exact size from this many bytes on (header, label and chunk framing). */
+export const MIN_IMAGE_BYTES = 128;
+export const MAX_IMAGE_BYTES = 256 * 1024 * 1024;
+
 // A step's `stream` object (README: "Streams"). Every key is checked when the script is posted.
 const STREAM_OPTIONS = {
   partials: (v) => Number.isInteger(v) && v >= 0 && v <= 10,
   eventDelayMs: (v) => isDelay(v),
   delaysMs: (v) => Array.isArray(v) && v.every(isDelay),
-  previewBytes: (v) => Number.isInteger(v) && v >= 0 && v <= 256 * 1024 * 1024,
+  previewBytes: (v) => Number.isInteger(v) && v >= MIN_IMAGE_BYTES && v <= MAX_IMAGE_BYTES,
   errorAfter: (v) => Number.isInteger(v) && v >= 0,
   errorBody: (v) => typeof v === "object" && v !== null && !Array.isArray(v),
   errorFixture: (v) => typeof v === "string",
