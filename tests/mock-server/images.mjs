@@ -337,7 +337,8 @@ function boxCounter() {
 // Making images
 // ---------------------------------------------------------------------------------------------
 
-function pngChunk(type, data) {
+/** One PNG chunk: length, type, data, CRC. */
+export function pngChunk(type, data) {
   const typeAndData = Buffer.concat([Buffer.from(type, "latin1"), data]);
   const chunk = Buffer.alloc(typeAndData.length + 8);
   chunk.writeUInt32BE(data.length, 0);

@@ -36,7 +36,7 @@ import { isMultipart, multipartBoundary, parseMultipartParts, formFields, parseM
 import { streamOptionsProblem, writeEventStream, MIN_IMAGE_BYTES, MAX_IMAGE_BYTES } from "./sse.mjs";
 
 export { PNG_1X1_BASE64, crc32, mulberry32, makePaddedPngBase64, parseMultipart };
-export { makePngOfSize, encodePng, makeJpegHeader, makeWebpHeader, imageInfo, describeMask, decodePng } from "./images.mjs";
+export { makePngOfSize, encodePng, makeJpegHeader, makeWebpHeader, imageInfo, describeMask, decodePng, pngChunk } from "./images.mjs";
 export { parseMultipartParts } from "./multipart.mjs";
 
 export const FIXTURE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures");
@@ -1201,20 +1201,26 @@ const AUTH = {
 // success(ctx) -> response (default: successBody as JSON); noImage(ctx) -> JSON value;
 // inspect(ctx) -> what arrived (logged as `inputs`); maxBytes(limits) -> the route's body limit;
 // streams: OpenAI's SSE answer when the request asks for it.
+const OPENAI_IMAGE_ROUTE = {
+  method: "POST", provider: "openai", streams: true,
+  successBody: openaiSuccessBody,
+  noImage: () => ({ created: Math.floor(Date.now() / 1000), data: [] }),
+};
+const STABILITY_IMAGE_ROUTE = {
+  method: "POST", names: ["endpoint"], provider: "stability",
+  maxBytes: (limits) => limits.stabilityMaxRequestBytes,
+  inspect: inspectStability,
+  successBody: stabilitySuccessBody,
+  success: stabilitySuccess,
+  noImage: (ctx) => ({ finish_reason: "SUCCESS", seed: stabilitySeed(ctx) }),
+};
 const ROUTES = [
+  { ...OPENAI_IMAGE_ROUTE, pattern: /^\/v1\/images\/generations$/, kind: "generate", validate: openaiValidate },
   {
-    method: "POST", pattern: /^\/v1\/images\/generations$/, provider: "openai", kind: "generate", streams: true,
-    validate: openaiValidate,
-    successBody: openaiSuccessBody,
-    noImage: () => ({ created: Math.floor(Date.now() / 1000), data: [] }),
-  },
-  {
-    method: "POST", pattern: /^\/v1\/images\/edits$/, provider: "openai", kind: "edit", streams: true,
+    ...OPENAI_IMAGE_ROUTE, pattern: /^\/v1\/images\/edits$/, kind: "edit",
     maxBytes: (limits) => limits.openaiMaxRequestBytes,
     inspect: inspectOpenaiEdit,
     validate: openaiEditValidate,
-    successBody: openaiSuccessBody,
-    noImage: () => ({ created: Math.floor(Date.now() / 1000), data: [] }),
   },
   {
     method: "GET", pattern: /^\/v1\/models$/, provider: "openai", kind: "validate_key",
@@ -1235,24 +1241,8 @@ const ROUTES = [
     successBody: (ctx) => ctx.fixtureBody("gemini/models_list"),
     headers: { "content-type": "application/json; charset=UTF-8" },
   },
-  {
-    method: "POST", pattern: /^\/v2beta\/stable-image\/generate\/(core|ultra|sd3)$/, names: ["endpoint"], provider: "stability", kind: "generate",
-    maxBytes: (limits) => limits.stabilityMaxRequestBytes,
-    inspect: inspectStability,
-    validate: stabilityGenerateValidate,
-    successBody: stabilitySuccessBody,
-    success: stabilitySuccess,
-    noImage: (ctx) => ({ finish_reason: "SUCCESS", seed: stabilitySeed(ctx) }),
-  },
-  {
-    method: "POST", pattern: /^\/v2beta\/stable-image\/edit\/(inpaint)$/, names: ["endpoint"], provider: "stability", kind: "edit",
-    maxBytes: (limits) => limits.stabilityMaxRequestBytes,
-    inspect: inspectStability,
-    validate: stabilityInpaintValidate,
-    successBody: stabilitySuccessBody,
-    success: stabilitySuccess,
-    noImage: (ctx) => ({ finish_reason: "SUCCESS", seed: stabilitySeed(ctx) }),
-  },
+  { ...STABILITY_IMAGE_ROUTE, pattern: /^\/v2beta\/stable-image\/generate\/(core|ultra|sd3)$/, kind: "generate", validate: stabilityGenerateValidate },
+  { ...STABILITY_IMAGE_ROUTE, pattern: /^\/v2beta\/stable-image\/edit\/(inpaint)$/, kind: "edit", validate: stabilityInpaintValidate },
   {
     method: "GET", pattern: /^\/v1\/user\/balance$/, provider: "stability", kind: "validate_key", v1: true,
     successBody: (ctx) => ctx.fixtureBody("stability/balance"),

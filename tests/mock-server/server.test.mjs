@@ -25,6 +25,7 @@ import {
   imageInfo,
   describeMask,
   decodePng,
+  pngChunk,
   DEFAULT_LIMITS,
   PNG_1X1_BASE64,
   FIXTURE_DIR,
@@ -712,19 +713,25 @@ describe("images", () => {
   });
 });
 
+/** Runs server.mjs on a free port; resolves once it printed its URL line. */
+async function startCli(args) {
+  const child = spawn(process.execPath, [SERVER_PATH, "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const line = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("\n")) resolve(out);
+    });
+    child.on("exit", () => reject(new Error(`exited early: ${out}`)));
+  });
+  return { child, exited, line };
+}
+
 describe("CLI", () => {
   test("prints one JSON line with the url, serves, exits on SIGTERM", async () => {
-    const child = spawn(process.execPath, [SERVER_PATH, "--port", "0", "--image-bytes", "5000"], { stdio: ["ignore", "pipe", "pipe"] });
-    const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    const { child, exited, line } = await startCli(["--image-bytes", "5000"]);
     try {
-      const line = await new Promise((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (chunk) => {
-          out += chunk;
-          if (out.includes("\n")) resolve(out);
-        });
-        child.on("exit", () => reject(new Error(`exited early: ${out}`)));
-      });
       assert.match(line, /^\{"url":"http:\/\/127\.0\.0\.1:\d+"\}\n$/);
       const { url } = JSON.parse(line);
       const res = await fetch(`${url}/v1/images/generations`, {
@@ -1131,14 +1138,8 @@ describe("openai edits: validation like the real API", () => {
 /** A grey PNG with a tRNS chunk (transparency without an alpha channel colour type). */
 function encodePngWithTrns(width, height) {
   const png = encodePng(width, height, { colorType: 0, pixel: (x) => [x < width / 2 ? 0 : 255] });
-  const data = Buffer.from([0, 0]); // grey value 0 is transparent
-  const typeAndData = Buffer.concat([Buffer.from("tRNS", "latin1"), data]);
-  const chunk = Buffer.alloc(typeAndData.length + 8);
-  chunk.writeUInt32BE(data.length, 0);
-  typeAndData.copy(chunk, 4);
-  chunk.writeUInt32BE(crc32(typeAndData), chunk.length - 4);
-  // tRNS goes between IHDR (which ends at byte 33) and IDAT.
-  return Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]);
+  // tRNS (grey value 0 is transparent) goes between IHDR, which ends at byte 33, and IDAT.
+  return Buffer.concat([png.subarray(0, 33), pngChunk("tRNS", Buffer.from([0, 0])), png.subarray(33)]);
 }
 
 // ---------- Gemini image inputs ----------
@@ -1850,30 +1851,13 @@ function encodeFilteredPng(width, height, pixel) {
   }
   const reference = encodePng(width, height, { colorType: 6, pixel });
   // Same header and end as a filter-0 PNG; only the IDAT differs.
-  const chunk = (type, data) => {
-    const typeAndData = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const out = Buffer.alloc(typeAndData.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    typeAndData.copy(out, 4);
-    out.writeUInt32BE(crc32(typeAndData), out.length - 4);
-    return out;
-  };
-  return Buffer.concat([reference.subarray(0, 33), chunk("IDAT", zlib.deflateSync(Buffer.concat(raw))), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([reference.subarray(0, 33), pngChunk("IDAT", zlib.deflateSync(Buffer.concat(raw))), pngChunk("IEND", Buffer.alloc(0))]);
 }
 
 describe("CLI limits", () => {
   test("--limit and --preview-bytes are applied", async () => {
-    const child = spawn(process.execPath, [SERVER_PATH, "--port", "0", "--limit", "geminiMaxRequestBytes=1234", "--limit=stabilityMaxRequestBytes=99999", "--preview-bytes", "777"], { stdio: ["ignore", "pipe", "pipe"] });
-    const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    const { child, exited, line } = await startCli(["--limit", "geminiMaxRequestBytes=1234", "--limit=stabilityMaxRequestBytes=99999", "--preview-bytes", "777"]);
     try {
-      const line = await new Promise((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (chunk) => {
-          out += chunk;
-          if (out.includes("\n")) resolve(out);
-        });
-        child.on("exit", () => reject(new Error(`exited early: ${out}`)));
-      });
       const { url } = JSON.parse(line);
       const config = await (await fetch(`${url}/__mock/config`)).json();
       assert.equal(config.limits.geminiMaxRequestBytes, 1234);
@@ -1888,6 +1872,6 @@ describe("CLI limits", () => {
     } finally {
       child.kill("SIGTERM");
     }
-    assert.equal(await exited, 0);
+    assert.deepEqual(await exited, { code: 0, signal: null });
   });
 });
