@@ -1006,7 +1006,7 @@ function inspectStability(ctx) {
 }
 
 /** Transport checks shared by every v2beta route: multipart, Accept, prompt, format, seed. */
-function stabilityCommonProblem(ctx, { promptRequired = true } = {}) {
+function stabilityCommonProblem(ctx) {
   if (!isMultipart(ctx.headers["content-type"]) || !multipartBoundary(ctx.headers["content-type"])) {
     // Sending JSON is an error (docs/providers.md 3.1); the status is [U], 400 is the natural choice.
     return badRequest(ctx, "content-type: must be multipart/form-data with a boundary");
@@ -1017,10 +1017,8 @@ function stabilityCommonProblem(ctx, { promptRequired = true } = {}) {
   if (accept && !/application\/json|image\/|\*\/\*/i.test(accept)) {
     return badRequest(ctx, "accept: must be image/* or application/json");
   }
-  if (promptRequired || form.prompt !== undefined) {
-    if (typeof form.prompt !== "string" || form.prompt.trim() === "") return badRequest(ctx, "prompt: cannot be empty");
-    if (form.prompt.length > 10000) return badRequest(ctx, "prompt: must be at most 10000 characters");
-  }
+  if (typeof form.prompt !== "string" || form.prompt.trim() === "") return badRequest(ctx, "prompt: cannot be empty");
+  if (form.prompt.length > 10000) return badRequest(ctx, "prompt: must be at most 10000 characters");
   if (form.negative_prompt !== undefined && String(form.negative_prompt).length > 10000) {
     return badRequest(ctx, "negative_prompt: must be at most 10000 characters");
   }
