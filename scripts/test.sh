@@ -25,7 +25,7 @@ native_passed=$(echo "$native_out" | awk '/^test result/{s+=$4} END{print s+0}')
 record "native cargo tests: $native_passed passed"
 
 section "mock provider server tests"
-mock_tests=$(node --test tests/mock-server/server.test.mjs 2>&1) || { echo "$mock_tests"; exit 1; }
+mock_tests=$(node --test tests/mock-server/server.test.mjs tests/mock-server/sdk.test.mjs 2>&1) || { echo "$mock_tests"; exit 1; }
 echo "$mock_tests" | grep -E "^# (pass|fail|skipped)"
 record "mock server tests: $(echo "$mock_tests" | awk '/^# pass/{print $3}') passed"
 
