@@ -410,3 +410,89 @@ proptest! {
         let _ = sniff_all(&p, "mask");
     }
 }
+
+mod bodies {
+    use imagegen::inputs::body::{
+        placeholder, render, splice, FormPart, FormValue, Payload, Piece,
+    };
+    use std::rc::Rc;
+
+    #[test]
+    fn json_is_split_at_each_placeholder_and_only_there() {
+        let value = serde_json::json!({
+            "contents": [{"parts": [
+                {"text": format!("\"{}\" stays text", placeholder(0))},
+                {"inlineData": {"mimeType": "image/png", "data": placeholder(0)}},
+                {"inlineData": {"mimeType": "image/jpeg", "data": placeholder(1)}},
+            ]}]
+        });
+        let text = value.to_string();
+        let pieces = splice(&text, 2);
+        let bases: Vec<usize> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Base64(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bases, vec![0, 1]);
+        let inputs: Vec<Rc<[u8]>> = vec![
+            Rc::from(&b"\x89PNG-ish"[..]),
+            Rc::from(&b"\xff\xd8\xff"[..]),
+        ];
+        let (ctype, body) = render(&Payload::Spliced(pieces), &inputs);
+        assert_eq!(ctype, "application/json");
+        let back: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let parts = &back["contents"][0]["parts"];
+        assert_eq!(
+            parts[0]["text"],
+            format!("\"{}\" stays text", placeholder(0))
+        );
+        assert_eq!(parts[1]["inlineData"]["data"], "iVBORy1pc2g=");
+        assert_eq!(parts[2]["inlineData"]["data"], "/9j/");
+    }
+
+    #[test]
+    fn a_form_renders_as_multipart_with_a_boundary_not_in_the_content() {
+        let inputs: Vec<Rc<[u8]>> = vec![Rc::from(&b"one --imagegen-boundary two"[..])];
+        let payload = Payload::Form(vec![
+            FormPart {
+                name: "prompt".into(),
+                value: FormValue::Text("a cat".into()),
+            },
+            FormPart {
+                name: "image[]".into(),
+                value: FormValue::Input {
+                    index: 0,
+                    filename: "image-0.png".into(),
+                    mime: "image/png",
+                },
+            },
+            FormPart {
+                name: "mask".into(),
+                value: FormValue::File {
+                    bytes: b"MASK".to_vec(),
+                    filename: "mask.png".into(),
+                    mime: "image/png",
+                },
+            },
+        ]);
+        let (ctype, body) = render(&payload, &inputs);
+        let boundary = ctype
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap()
+            .to_string();
+        assert_ne!(
+            boundary, "imagegen-boundary",
+            "the boundary must not occur in a part"
+        );
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(text.matches(&format!("--{boundary}\r\n")).count(), 3);
+        assert!(text.ends_with(&format!("--{boundary}--\r\n")));
+        assert!(text.contains("name=\"prompt\"\r\n\r\na cat\r\n"));
+        assert!(text.contains("name=\"image[]\"; filename=\"image-0.png\"\r\nContent-Type: image/png\r\n\r\none --imagegen-boundary two\r\n"));
+        assert!(text.contains(
+            "name=\"mask\"; filename=\"mask.png\"\r\nContent-Type: image/png\r\n\r\nMASK\r\n"
+        ));
+    }
+}

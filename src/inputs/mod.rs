@@ -5,6 +5,7 @@
 //! buffer, on wasm the caller's JS value. Only a header prefix is read to
 //! learn format and size, and only masks are decoded.
 
+pub mod body;
 pub mod png;
 pub mod sniff;
 

@@ -73,3 +73,24 @@ export async function base64Of(input) {
 export function typedBlob(input, mime) {
   return input.blob.slice(0, input.blob.size, mime);
 }
+
+export function newForm() {
+  return new FormData();
+}
+
+export function appendText(form, name, text) {
+  form.append(name, text);
+}
+
+export function appendBlob(form, name, blob, filename) {
+  form.append(name, blob, filename);
+}
+
+// Bytes made by the library (a converted mask), copied out of wasm memory.
+export function bytesBlob(bytes, mime) {
+  return new Blob([bytes.slice()], { type: mime });
+}
+
+export function joinStrings(parts) {
+  return parts.join("");
+}

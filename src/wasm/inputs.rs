@@ -2,6 +2,7 @@
 //! memory. Rust sees a handle, the format and size learnt from the first
 //! bytes, and asks the JS side to assemble request bodies from them.
 
+use crate::inputs::body::{FormValue, Payload, Piece};
 use crate::inputs::sniff::{jpeg_from, sniff, Step, HEADER_BYTES, MAX_JPEG_SEGMENTS};
 use crate::inputs::Input;
 use crate::Error;
@@ -21,11 +22,24 @@ extern "C" {
     fn base64_of(input: &JsValue) -> Promise;
     #[wasm_bindgen(js_name = typedBlob)]
     fn typed_blob(input: &JsValue, mime: &str) -> JsValue;
+    #[wasm_bindgen(js_name = newForm)]
+    fn new_form() -> JsValue;
+    #[wasm_bindgen(js_name = appendText)]
+    fn append_text(form: &JsValue, name: &str, text: &str);
+    #[wasm_bindgen(js_name = appendBlob)]
+    fn append_blob(form: &JsValue, name: &str, blob: &JsValue, filename: &str);
+    #[wasm_bindgen(js_name = bytesBlob)]
+    fn bytes_blob(bytes: &[u8], mime: &str) -> JsValue;
+    #[wasm_bindgen(js_name = joinStrings)]
+    fn join_strings(parts: &js_sys::Array) -> JsString;
 }
 
 /// An input image held by JS (`{blob, base64?}` made by `inputs.js`).
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct JsInput(JsValue);
+
+// Identity of the JS object (`===`), which is reflexive for objects.
+impl Eq for JsInput {}
 
 impl JsInput {
     /// The input as a Blob of the given type, for a multipart part.
@@ -109,4 +123,53 @@ pub async fn load(value: &JsValue, param: &str) -> Result<Input<JsInput>, Error>
         param,
         format!("`{param}` is a damaged JPEG"),
     ))
+}
+
+/// The JS body for a payload: a `FormData` (fetch sets the multipart
+/// boundary) or one JS string with the inputs' base64 spliced in.
+pub async fn payload_to_js(payload: &Payload, inputs: &[JsInput]) -> Result<JsValue, Error> {
+    let missing = || {
+        Error::new(
+            crate::ErrorCode::InvalidRequest,
+            "a request body names an input that is not there",
+        )
+    };
+    match payload {
+        Payload::Form(parts) => {
+            let form = new_form();
+            for part in parts {
+                match &part.value {
+                    FormValue::Text(t) => append_text(&form, &part.name, t),
+                    FormValue::Input {
+                        index,
+                        filename,
+                        mime,
+                    } => {
+                        let input = inputs.get(*index).ok_or_else(missing)?;
+                        append_blob(&form, &part.name, &input.blob(mime), filename);
+                    }
+                    FormValue::File {
+                        bytes,
+                        filename,
+                        mime,
+                    } => {
+                        append_blob(&form, &part.name, &bytes_blob(bytes, mime), filename);
+                    }
+                }
+            }
+            Ok(form)
+        }
+        Payload::Spliced(pieces) => {
+            let strings = js_sys::Array::new();
+            for piece in pieces {
+                match piece {
+                    Piece::Text(t) => strings.push(&JsValue::from_str(t)),
+                    Piece::Base64(i) => {
+                        strings.push(&inputs.get(*i).ok_or_else(missing)?.base64().await?.into())
+                    }
+                };
+            }
+            Ok(join_strings(&strings).into())
+        }
+    }
 }
