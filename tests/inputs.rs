@@ -93,8 +93,8 @@ fn rgba_mask(w: u32, h: u32, clear: impl Fn(u32, u32) -> bool) -> Vec<u8> {
             (0..w)
                 .flat_map(|x| {
                     [
-                        x as u8 * 7,
-                        y as u8 * 3,
+                        (x as u8).wrapping_mul(7),
+                        (y as u8).wrapping_mul(3),
                         90,
                         if clear(x, y) { 0 } else { 255 },
                     ]
@@ -494,5 +494,227 @@ mod bodies {
         assert!(text.contains(
             "name=\"mask\"; filename=\"mask.png\"\r\nContent-Type: image/png\r\n\r\nMASK\r\n"
         ));
+    }
+}
+
+mod edit_requests {
+    use super::{jpeg, rgba_mask};
+    use imagegen::inputs::body::{render, FormValue, Payload};
+    use imagegen::inputs::{EditInputs, Input, MaskInput};
+    use imagegen::providers::edit::{
+        gemini, gemini_payload, input_problem, openai_form, stability, stability_edit, NO_INPUTS,
+        OPENAI_GPT_IMAGE,
+    };
+    use serde_json::{json, Map, Value};
+
+    fn inputs(images: &[Vec<u8>], mask: Option<Vec<u8>>) -> EditInputs {
+        let images = images
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Input::from_bytes(b.clone(), &format!("images[{i}]")).unwrap())
+            .collect();
+        EditInputs::new(images, mask.map(|m| MaskInput::from_bytes(m).unwrap())).unwrap()
+    }
+
+    fn fields(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    /// (name, filename, content type, bytes) of each part, from the rendered form.
+    fn parts(
+        p: &Payload,
+        e: &EditInputs,
+    ) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+        let Payload::Form(form) = p else {
+            panic!("not a form")
+        };
+        let data = e.data();
+        form.iter()
+            .map(|part| match &part.value {
+                FormValue::Text(t) => (part.name.clone(), None, None, t.as_bytes().to_vec()),
+                FormValue::Input {
+                    index,
+                    filename,
+                    mime,
+                } => (
+                    part.name.clone(),
+                    Some(filename.clone()),
+                    Some(mime.to_string()),
+                    data[*index].to_vec(),
+                ),
+                FormValue::File {
+                    bytes,
+                    filename,
+                    mime,
+                } => (
+                    part.name.clone(),
+                    Some(filename.clone()),
+                    Some(mime.to_string()),
+                    bytes.clone(),
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn openai_gets_image_or_repeated_image_parts_with_real_types_and_the_mask() {
+        let png = rgba_mask(8, 6, |_, _| false);
+        let jpg = jpeg(8, 6, 10);
+        let mask = rgba_mask(8, 6, |x, _| x < 3);
+        let one = inputs(std::slice::from_ref(&png), None);
+        let f =
+            fields(json!({"model": "gpt-image-2", "prompt": "a hat", "n": 2, "quality": "medium"}));
+        let got = parts(&openai_form(&f, &one), &one);
+        let names: Vec<&str> = got.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(names, ["model", "n", "prompt", "quality", "image"]);
+        assert_eq!(got[1].3, b"2");
+        assert_eq!(got[4].2.as_deref(), Some("image/png"));
+        assert_eq!(got[4].3, png);
+
+        let three = inputs(&[jpg.clone(), png.clone(), jpg.clone()], Some(mask.clone()));
+        let got = parts(&openai_form(&f, &three), &three);
+        let files: Vec<(&str, Option<&str>)> = got
+            .iter()
+            .filter(|p| p.1.is_some())
+            .map(|p| (p.0.as_str(), p.2.as_deref()))
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("image[]", Some("image/jpeg")),
+                ("image[]", Some("image/png")),
+                ("image[]", Some("image/jpeg")),
+                ("mask", Some("image/png"))
+            ]
+        );
+        assert_eq!(
+            got.last().unwrap().3,
+            mask,
+            "OpenAI takes the mask as given"
+        );
+    }
+
+    #[test]
+    fn gemini_gets_inline_parts_after_the_text_in_order() {
+        let png = rgba_mask(4, 4, |_, _| false);
+        let jpg = jpeg(4, 4, 0);
+        let e = inputs(&[png.clone(), jpg.clone()], None);
+        let body = json!({"contents": [{"role": "user", "parts": [{"text": "swap the sofa"}]}], "generationConfig": {}});
+        let (ctype, bytes) = render(&gemini_payload(body, &e), &e.data());
+        assert_eq!(ctype, "application/json");
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        let parts = v["contents"][0]["parts"].as_array().unwrap();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0]["text"], "swap the sofa");
+        assert_eq!(parts[1]["inlineData"]["mimeType"], "image/png");
+        assert_eq!(parts[2]["inlineData"]["mimeType"], "image/jpeg");
+        let decoded = miniz_free_base64(parts[2]["inlineData"]["data"].as_str().unwrap());
+        assert_eq!(decoded, jpg);
+    }
+
+    fn miniz_free_base64(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let clean: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
+        let mut out = Vec::new();
+        for chunk in clean.chunks(4) {
+            let mut n = 0u32;
+            for (i, c) in chunk.iter().enumerate() {
+                n |= u32::from(val(*c)) << (18 - 6 * i);
+            }
+            for i in 0..chunk.len() - 1 {
+                out.push((n >> (16 - 8 * i)) as u8);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn stability_inpaints_with_a_grayscale_mask_and_otherwise_does_image_to_image() {
+        let png = rgba_mask(64, 64, |_, _| false);
+        let mask = rgba_mask(64, 64, |x, y| x < 10 && y < 10);
+        let f = fields(
+            json!({"prompt": "a hat", "aspect_ratio": "1:1", "output_format": "png", "model": "sd3.5-large"}),
+        );
+
+        let e = inputs(std::slice::from_ref(&png), Some(mask));
+        let (route, payload) = stability_edit("sd3", f.clone(), &Map::new(), &e).unwrap();
+        assert_eq!(route, "edit/inpaint");
+        let got = parts(&payload, &e);
+        let names: Vec<&str> = got.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(names, ["output_format", "prompt", "image", "mask"]);
+        let gray = imagegen::inputs::png::read_mask(&got[3].3);
+        assert!(
+            gray.is_err(),
+            "the grayscale mask has no alpha: it is Stability's convention, not OpenAI's"
+        );
+        assert_eq!(&got[3].3[24..26], &[8, 0], "8-bit grayscale");
+
+        let e = inputs(std::slice::from_ref(&png), None);
+        let (route, payload) = stability_edit("sd3", f.clone(), &Map::new(), &e).unwrap();
+        assert_eq!(route, "generate/sd3");
+        let got = parts(&payload, &e);
+        let text = |name: &str| {
+            got.iter()
+                .find(|p| p.0 == name)
+                .map(|p| String::from_utf8(p.3.clone()).unwrap())
+        };
+        assert_eq!(text("mode").as_deref(), Some("image-to-image"));
+        assert_eq!(text("strength").as_deref(), Some("0.7"));
+        assert_eq!(
+            text("aspect_ratio"),
+            None,
+            "aspect_ratio is text-to-image only"
+        );
+        assert_eq!(text("model").as_deref(), Some("sd3.5-large"));
+
+        let params = fields(json!({"strength": 0.35}));
+        let mut f2 = f.clone();
+        f2.insert("strength".into(), json!(0.35));
+        let (route, payload) = stability_edit("ultra", f2, &params, &e).unwrap();
+        assert_eq!(route, "generate/ultra");
+        let got = parts(&payload, &e);
+        assert!(got.iter().all(|p| p.0 != "mode"));
+        assert_eq!(got.iter().filter(|p| p.0 == "strength").count(), 1);
+        assert!(got.iter().any(|p| p.0 == "strength" && p.3 == b"0.35"));
+    }
+
+    #[test]
+    fn capabilities_say_why_an_entry_cannot_take_the_inputs() {
+        let small = rgba_mask(32, 32, |_, _| false);
+        let mask = rgba_mask(32, 32, |x, _| x == 0);
+        let with_mask = inputs(std::slice::from_ref(&small), Some(mask));
+        assert_eq!(
+            input_problem(&OPENAI_GPT_IMAGE, "gpt-image-2", &with_mask),
+            None
+        );
+        assert!(input_problem(&gemini(14), "gemini-x", &with_mask)
+            .unwrap()
+            .contains("mask"));
+        assert!(input_problem(&NO_INPUTS, "core", &with_mask)
+            .unwrap()
+            .contains("does not take"));
+        // Stability needs sides of 64 px.
+        assert!(input_problem(&stability(true), "sd3", &with_mask)
+            .unwrap()
+            .contains("64"));
+        let four = inputs(&vec![small.clone(); 4], None);
+        assert!(input_problem(&gemini(3), "gemini-2.5-flash-image", &four)
+            .unwrap()
+            .contains("at most 3"));
+        assert_eq!(input_problem(&gemini(14), "g", &four), None);
+        let big = inputs(&[jpeg(4000, 3000, 8 * 1024 * 1024)], None);
+        assert!(input_problem(&stability(false), "sd3", &big)
+            .unwrap()
+            .contains("pixels"));
+        let heavy = inputs(&[jpeg(2000, 2000, 11 * 1024 * 1024)], None);
+        assert!(input_problem(&stability(false), "sd3", &heavy)
+            .unwrap()
+            .contains("bytes"));
     }
 }

@@ -1,6 +1,7 @@
 //! Providers as pure functions: request builders, response parsers (error
 //! classification included) and capability tables. No I/O happens here.
 
+pub mod edit;
 pub mod gemini;
 pub mod mock;
 pub mod openai;
