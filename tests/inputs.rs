@@ -520,11 +520,11 @@ mod edit_requests {
         v.as_object().unwrap().clone()
     }
 
-    /// (name, filename, content type, bytes) of each part, from the rendered form.
-    fn parts(
-        p: &Payload,
-        e: &EditInputs,
-    ) -> Vec<(String, Option<String>, Option<String>, Vec<u8>)> {
+    /// (name, filename, content type, bytes) of a part.
+    type Part = (String, Option<String>, Option<String>, Vec<u8>);
+
+    /// Each part of a form, with the inputs' bytes in place.
+    fn parts(p: &Payload, e: &EditInputs) -> Vec<Part> {
         let Payload::Form(form) = p else {
             panic!("not a form")
         };
