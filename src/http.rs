@@ -1,6 +1,7 @@
 //! HTTP requests and responses as plain data, so providers stay pure and a
 //! transport (fetch on wasm, a scripted fake in tests) does the I/O.
 
+use crate::inputs::body::{InputData, Payload};
 use serde::de::DeserializeOwned;
 use std::fmt;
 
@@ -55,6 +56,10 @@ pub struct HttpRequest {
     pub headers: Vec<Header>,
     /// Body bytes, if any.
     pub body: Option<Vec<u8>>,
+    /// A body that refers to input images (instead of `body`).
+    pub payload: Option<Payload>,
+    /// The input images `payload` refers to, by index.
+    pub inputs: Vec<InputData>,
 }
 
 impl HttpRequest {
@@ -65,6 +70,8 @@ impl HttpRequest {
             url,
             headers: Vec::new(),
             body: None,
+            payload: None,
+            inputs: Vec::new(),
         }
     }
 
@@ -100,6 +107,26 @@ impl HttpRequest {
         self.url.starts_with("http://") || self.url.starts_with("https://")
     }
 
+    /// Sets a body made of input images (the transport assembles it).
+    pub fn payload(mut self, payload: Payload, inputs: Vec<InputData>) -> Self {
+        self.payload = Some(payload);
+        self.inputs = inputs;
+        self
+    }
+
+    /// The body as bytes with its content type when it is a payload (native
+    /// transports and tests); the plain body otherwise.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn rendered_body(&self) -> (Option<String>, Option<Vec<u8>>) {
+        match &self.payload {
+            Some(p) => {
+                let (ctype, bytes) = crate::inputs::body::render(p, &self.inputs);
+                (Some(ctype), Some(bytes))
+            }
+            None => (None, self.body.clone()),
+        }
+    }
+
     /// The value of a header, by case-insensitive name.
     pub fn header_value(&self, name: &str) -> Option<&str> {
         self.headers
@@ -116,6 +143,7 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("headers", &self.headers)
             .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("inputs", &self.inputs.len())
             .finish()
     }
 }

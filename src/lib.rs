@@ -18,6 +18,7 @@ pub mod engine;
 pub mod geometry;
 pub mod http;
 pub mod image_data;
+pub mod inputs;
 pub mod model;
 pub mod policy;
 pub mod providers;

@@ -5,6 +5,7 @@
 //! as `SPEC`, and everything here dispatches through it.
 
 mod common;
+pub mod edit;
 pub mod gemini;
 mod lifecycle;
 pub mod mock;

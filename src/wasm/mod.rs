@@ -2,6 +2,7 @@
 
 #[cfg(feature = "js-api")]
 pub mod api;
+pub mod inputs;
 pub mod js;
 pub mod transport;
 

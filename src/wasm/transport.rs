@@ -100,7 +100,13 @@ impl Transport for FetchTransport {
         let init = js_sys::Object::new();
         set(&init, "method", &JsValue::from_str(request.method.as_str()));
         set(&init, "headers", &headers);
-        if let Some(body) = &request.body {
+        if let Some(payload) = &request.payload {
+            // FormData gets its multipart boundary from fetch; JSON stays a JS string.
+            let body = super::inputs::payload_to_js(payload, &request.inputs)
+                .await
+                .map_err(|e| TransportError::Network(e.message))?;
+            set(&init, "body", &body);
+        } else if let Some(body) = &request.body {
             // Bodies are JSON or multipart text: a string avoids a buffer copy.
             let body = match std::str::from_utf8(body) {
                 Ok(text) => JsValue::from_str(text),
