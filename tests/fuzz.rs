@@ -125,6 +125,7 @@ fn request() -> ImageRequest {
         seed: Some(1),
         negative_prompt: None,
         output_format: None,
+        inputs: None,
     }
 }
 
@@ -195,7 +196,7 @@ proptest! {
         let _ = imagegen::validate::parse_origin("u", &s);
         let resp = HttpResponse::new(429, vec![("retry-after".into(), s.clone())], vec![]);
         let _ = retry_after_from_headers(&resp, 0);
-        let svg = imagegen::providers::mock::render_svg(&s, Size::new(1, 1), 0);
+        let svg = imagegen::providers::mock::render_svg(&s, Size::new(1, 1), 0, "");
         prop_assert!(svg.starts_with("<svg"));
     }
 }

@@ -643,7 +643,7 @@ mod edit_requests {
         );
 
         let e = inputs(std::slice::from_ref(&png), Some(mask));
-        let (route, payload) = stability_edit("sd3", f.clone(), &Map::new(), &e).unwrap();
+        let (route, payload) = stability_edit("sd3", f.clone(), &Map::new(), &e);
         assert_eq!(route, "edit/inpaint");
         let got = parts(&payload, &e);
         let names: Vec<&str> = got.iter().map(|p| p.0.as_str()).collect();
@@ -656,7 +656,7 @@ mod edit_requests {
         assert_eq!(&got[3].3[24..26], &[8, 0], "8-bit grayscale");
 
         let e = inputs(std::slice::from_ref(&png), None);
-        let (route, payload) = stability_edit("sd3", f.clone(), &Map::new(), &e).unwrap();
+        let (route, payload) = stability_edit("sd3", f.clone(), &Map::new(), &e);
         assert_eq!(route, "generate/sd3");
         let got = parts(&payload, &e);
         let text = |name: &str| {
@@ -676,7 +676,7 @@ mod edit_requests {
         let params = fields(json!({"strength": 0.35}));
         let mut f2 = f.clone();
         f2.insert("strength".into(), json!(0.35));
-        let (route, payload) = stability_edit("ultra", f2, &params, &e).unwrap();
+        let (route, payload) = stability_edit("ultra", f2, &params, &e);
         assert_eq!(route, "generate/ultra");
         let got = parts(&payload, &e);
         assert!(got.iter().all(|p| p.0 != "mode"));

@@ -33,6 +33,7 @@ fn request(prompt: &str) -> ImageRequest {
         seed: None,
         negative_prompt: None,
         output_format: None,
+        inputs: None,
     }
 }
 

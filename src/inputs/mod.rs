@@ -62,7 +62,11 @@ impl MaskInput {
     pub fn from_bytes(bytes: impl Into<std::rc::Rc<[u8]>>) -> Result<Self, Error> {
         let bytes: std::rc::Rc<[u8]> = bytes.into();
         let info = sniff::sniff_all(&bytes, "mask")?;
-        Ok(MaskInput { info, bytes })
+        if info.format != ImageFormat::Png {
+            return Err(Error::invalid("mask", "`mask` must be a PNG image"));
+        }
+        let gray = png::to_gray_mask(&bytes)?.into();
+        Ok(MaskInput { info, bytes, gray })
     }
 }
 
@@ -108,6 +112,8 @@ pub struct MaskInput {
     pub info: Sniffed,
     /// The PNG, in OpenAI's convention (alpha 0 = the area to change).
     pub bytes: std::rc::Rc<[u8]>,
+    /// The same mask in Stability's convention (8-bit gray, white = change).
+    pub gray: std::rc::Rc<[u8]>,
 }
 
 /// The inputs of an edit: 1..=16 images and an optional mask, checked.
@@ -125,6 +131,17 @@ impl std::fmt::Debug for EditInputs {
             .field("images", &self.images)
             .field("mask", &self.mask.as_ref().map(|m| m.bytes.len()))
             .finish()
+    }
+}
+
+impl PartialEq for EditInputs {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: &Input<body::InputData>, b: &Input<body::InputData>| {
+            a.info == b.info && a.len == b.len && a.data == b.data
+        };
+        self.images.len() == other.images.len()
+            && self.images.iter().zip(&other.images).all(|(a, b)| same(a, b))
+            && self.mask.as_ref().map(|m| &m.bytes) == other.mask.as_ref().map(|m| &m.bytes)
     }
 }
 

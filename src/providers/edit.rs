@@ -4,9 +4,7 @@
 //! engine, never called with inputs dropped.
 
 use crate::inputs::body::{placeholder, splice, FormPart, FormValue, Payload};
-use crate::inputs::png::to_gray_mask;
 use crate::inputs::{EditInputs, ImageFormat};
-use crate::Error;
 use serde_json::{json, Map, Value};
 
 /// What one model can take as inputs.
@@ -221,7 +219,7 @@ pub fn stability_edit(
     mut fields: Map<String, Value>,
     params: &Map<String, Value>,
     inputs: &EditInputs,
-) -> Result<(String, Payload), Error> {
+) -> (String, Payload) {
     // Text-to-image only; invalid with an input image.
     if !params.contains_key("aspect_ratio") {
         fields.remove("aspect_ratio");
@@ -246,7 +244,7 @@ pub fn stability_edit(
         parts.push(image_part("image", 0, img.info.format));
     }
     if let Some(mask) = &inputs.mask {
-        parts.push(mask_part(to_gray_mask(&mask.bytes)?));
+        parts.push(mask_part(mask.gray.to_vec()));
     }
-    Ok((route, Payload::Form(parts)))
+    (route, Payload::Form(parts))
 }

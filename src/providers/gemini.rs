@@ -6,6 +6,7 @@
 //! Vertex-only (the official SDK refuses to send them to this API); a caller
 //! may still add them through `params`.
 
+use super::edit;
 use super::table::any_params;
 use super::{
     code_for_status, decode_success, merge_params, not_found_hint, provider_error, ratio_for,
@@ -202,6 +203,8 @@ pub fn capabilities(model: &str) -> Capabilities {
         seed: true,
         negative_prompt: false,
         output_formats: &[],
+        // Up to 14 references on 3.x models; 2.5 "works best with up to 3".
+        inputs: edit::gemini(if model.starts_with("gemini-2.5") { 3 } else { 14 }),
     }
 }
 
@@ -231,7 +234,12 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     warnings.extend(ratio_warning);
 
     let mut image_config = Map::new();
-    image_config.insert("aspectRatio".into(), json!(ratio.to_string()));
+    // An edit keeps its input's shape unless the caller asked for another.
+    let keep_input_shape =
+        req.inputs.is_some() && req.aspect_ratio.is_none() && req.size.is_none();
+    if !keep_input_shape {
+        image_config.insert("aspectRatio".into(), json!(ratio.to_string()));
+    }
     if let Some(size) = req.size {
         match tier_for(size.long_edge(), caps.image_size_tiers) {
             Some(tier) => {
@@ -299,8 +307,15 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         ),
     )
     .secret_header("x-goog-api-key", entry.api_key.expose())
-    .header("content-type", "application/json")
-    .body(Value::Object(body).to_string().into_bytes());
+    .header("content-type", "application/json");
+    let request = match &req.inputs {
+        // The images' base64 is spliced into the JSON text by the transport.
+        Some(inputs) => request.payload(
+            edit::gemini_payload(Value::Object(body), inputs),
+            inputs.data(),
+        ),
+        None => request.body(Value::Object(body).to_string().into_bytes()),
+    };
     BuiltRequest { request, warnings }
 }
 

@@ -64,6 +64,8 @@ pub struct Capabilities {
     pub negative_prompt: bool,
     /// Formats the caller can choose.
     pub output_formats: &'static [OutputFormat],
+    /// What the model takes as input images (edits).
+    pub inputs: edit::InputCaps,
 }
 
 /// Where a model stands in its provider's lifecycle.
@@ -189,6 +191,7 @@ pub fn parse_validate_key_response(
         seed: None,
         negative_prompt: None,
         output_format: None,
+        inputs: None,
     };
     let ctx = ParseContext {
         request: &request,

@@ -1,5 +1,6 @@
 //! OpenAI Images: `POST /v1/images/generations` (docs/providers.md section 1).
 
+use super::edit;
 use super::table::any_params;
 use super::{
     code_for_status, decode_success, merge_params, not_found_hint, provider_error,
@@ -131,6 +132,11 @@ pub fn capabilities(model: &str) -> Capabilities {
         seed: false,
         negative_prompt: false,
         output_formats: ALL_FORMATS,
+        inputs: if model.starts_with("dall-e") {
+            edit::NO_INPUTS
+        } else {
+            edit::OPENAI_GPT_IMAGE
+        },
     }
 }
 
@@ -284,16 +290,22 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         ));
     }
     merge_params(&mut body, &entry.params);
+    let route = if req.inputs.is_some() { "edits" } else { "generations" };
     let request = HttpRequest::new(
         Method::Post,
-        format!("{}/v1/images/generations", entry.base_url),
+        format!("{}/v1/images/{route}", entry.base_url),
     )
     .secret_header(
         "authorization",
         format!("Bearer {}", entry.api_key.expose()),
-    )
-    .header("content-type", "application/json")
-    .body(Value::Object(body).to_string().into_bytes());
+    );
+    let request = match &req.inputs {
+        // Multipart: the transport sets the content type with its boundary.
+        Some(inputs) => request.payload(edit::openai_form(&body, inputs), inputs.data()),
+        None => request
+            .header("content-type", "application/json")
+            .body(Value::Object(body).to_string().into_bytes()),
+    };
     BuiltRequest { request, warnings }
 }
 

@@ -1,6 +1,7 @@
 //! Stability AI Stable Image v2beta: `POST /v2beta/stable-image/generate/{core|ultra|sd3}`
 //! (docs/providers.md section 3).
 
+use super::edit;
 use super::table::any_params;
 use super::{
     code_for_status, decode_success, image_type_param, merge_params, not_found_hint,
@@ -117,7 +118,7 @@ pub fn endpoint_for(model: &str) -> (&str, Option<&str>) {
 }
 
 /// Capability table (docs/providers.md 3.2; option mapping 4.2).
-pub fn capabilities(_model: &str) -> Capabilities {
+pub fn capabilities(model: &str) -> Capabilities {
     Capabilities {
         max_images_per_call: 1,
         sizes: SizeRule::AspectRatioOnly,
@@ -126,6 +127,11 @@ pub fn capabilities(_model: &str) -> Capabilities {
         seed: true,
         negative_prompt: true,
         output_formats: ALL_FORMATS,
+        // Image-to-image on sd3 and ultra (inpaint with a mask); core takes no inputs.
+        inputs: match endpoint_for(model).0 {
+            "sd3" | "ultra" => edit::stability(true),
+            _ => edit::NO_INPUTS,
+        },
     }
 }
 
@@ -190,6 +196,10 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         fields.insert("model".into(), json!(model));
     }
     merge_params(&mut fields, &entry.params);
+    if let Some(inputs) = &req.inputs {
+        let request = edit_request(endpoint, fields, entry, inputs);
+        return BuiltRequest { request, warnings };
+    }
     let pairs: Vec<(String, String)> = fields
         .iter()
         .filter_map(|(k, v)| form_value(v).map(|v| (k.clone(), v)))
@@ -218,6 +228,26 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     )
     .body(body);
     BuiltRequest { request, warnings }
+}
+
+/// An edit: inpaint with a mask, else image-to-image on the generate route.
+fn edit_request(
+    endpoint: &str,
+    fields: Map<String, Value>,
+    entry: &ChainEntry,
+    inputs: &crate::inputs::EditInputs,
+) -> HttpRequest {
+    let (route, payload) = edit::stability_edit(endpoint, fields, &entry.params, inputs);
+    HttpRequest::new(
+        Method::Post,
+        format!("{}/v2beta/stable-image/{route}", entry.base_url),
+    )
+    .secret_header(
+        "authorization",
+        format!("Bearer {}", entry.api_key.expose()),
+    )
+    .header("accept", "application/json")
+    .payload(payload, inputs.data())
 }
 
 /// The free request that proves a key works.

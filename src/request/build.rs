@@ -164,6 +164,7 @@ impl RequestInput {
             seed: seed.map(|s| s as u32),
             negative_prompt,
             output_format: self.output_format,
+            inputs: None,
         })
     }
 

@@ -55,6 +55,9 @@ pub struct ImageRequest {
     pub negative_prompt: Option<String>,
     /// Requested format.
     pub output_format: Option<OutputFormat>,
+    /// Input images and mask: an edit. Set by the caller after building
+    /// (loading inputs is asynchronous on wasm).
+    pub inputs: Option<std::rc::Rc<crate::inputs::EditInputs>>,
 }
 
 /// One provider of the chain, with defaults filled in.

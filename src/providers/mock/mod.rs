@@ -15,6 +15,7 @@ mod server;
 pub use render::{generate, render_svg};
 pub use server::{build_request, parse_response, MockServer};
 
+use super::edit;
 use super::table::ProviderSpec;
 use super::{warning, Capabilities, SizeRule};
 use crate::model::{Error, ErrorCode, ProviderName, Warning, WarningCode};
@@ -158,6 +159,15 @@ pub fn capabilities(params: &Map<String, Value>) -> Capabilities {
         seed: true,
         negative_prompt: true,
         output_formats: &[],
+        inputs: edit::InputCaps {
+            max_images: crate::inputs::MAX_IMAGES,
+            mask: true,
+            max_image_bytes: u64::MAX,
+            max_total_bytes: u64::MAX,
+            min_side: 1,
+            max_pixels: 0,
+            base64: false,
+        },
     }
 }
 

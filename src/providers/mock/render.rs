@@ -64,7 +64,8 @@ fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
 }
 
 /// An SVG that shows the prompt on a gradient whose colours come from `seed`.
-pub fn render_svg(prompt: &str, size: Size, seed: u32) -> String {
+/// `note` is added to the footer (an edit's `inputs=N mask=yes|no`).
+pub fn render_svg(prompt: &str, size: Size, seed: u32, note: &str) -> String {
     // Integer arithmetic only: float formatting would add kilobytes to the wasm.
     let (w, h) = (i64::from(size.w), i64::from(size.h));
     let hue1 = seed % 360;
@@ -94,10 +95,11 @@ pub fn render_svg(prompt: &str, size: Size, seed: u32) -> String {
         ));
     }
     svg.push_str(&format!(
-        "<text x=\"{x}\" y=\"{y}\" font-family=\"monospace\" font-size=\"{small}\" fill=\"#fff\" opacity=\"0.8\" text-anchor=\"end\">imagegen mock · seed {seed}</text></svg>",
+        "<text x=\"{x}\" y=\"{y}\" font-family=\"monospace\" font-size=\"{small}\" fill=\"#fff\" opacity=\"0.8\" text-anchor=\"end\">imagegen mock · seed {seed}{note}</text></svg>",
         x = w - font / 2,
         y = h - font / 2,
         small = (font / 2).max(6),
+        note = escape_xml(note),
     ));
     svg
 }
@@ -106,6 +108,7 @@ pub fn render_svg(prompt: &str, size: Size, seed: u32) -> String {
 /// Seeds count up from `seed`, or come from `next_seed` when there is none.
 pub fn generate(
     prompt: &str,
+    note: &str,
     size: Size,
     count: u32,
     seed: Option<u32>,
@@ -117,7 +120,7 @@ pub fn generate(
                 Some(s) => s.wrapping_add(i),
                 None => next_seed(),
             };
-            let svg = render_svg(prompt, size, seed);
+            let svg = render_svg(prompt, size, seed, note);
             (seed, standard_base64(svg.as_bytes()))
         })
         .collect()
@@ -129,13 +132,13 @@ mod tests {
 
     #[test]
     fn svg_shows_the_escaped_prompt_and_seed_colours() {
-        let svg = render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 42);
+        let svg = render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 42, "");
         assert!(svg.contains("a &lt;cat&gt; &amp; &quot;dog&quot;"));
         assert!(svg.contains("hsl(42,70%,55%)"));
         assert!(svg.contains("width=\"1024\" height=\"576\""));
         assert_ne!(
             svg,
-            render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 43)
+            render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 43, "")
         );
     }
 

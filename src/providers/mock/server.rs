@@ -24,6 +24,9 @@ struct MockCall {
     height: u32,
     seed: Option<u32>,
     params: Map<String, Value>,
+    /// What an edit sent (` · inputs=N mask=yes|no`), so tests can see it.
+    #[serde(default)]
+    note: String,
 }
 
 /// One image the mock made.
@@ -64,6 +67,10 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         height: size.h,
         seed: req.seed,
         params: entry.params.clone(),
+        note: req.inputs.as_ref().map_or(String::new(), |i| {
+            let mask = if i.mask.is_some() { "yes" } else { "no" };
+            format!(" · inputs={} mask={mask}", i.images.len())
+        }),
     };
     let body = serde_json::to_vec(&call).unwrap_or_default();
     BuiltRequest {
@@ -167,7 +174,7 @@ impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
             };
         }
         let size = crate::geometry::Size::new(call.width, call.height);
-        let images = generate(&call.prompt, size, call.count, call.seed, || {
+        let images = generate(&call.prompt, &call.note, size, call.count, call.seed, || {
             self.rng.next_u32()
         });
         MockReply {
