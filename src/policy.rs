@@ -146,6 +146,17 @@ pub fn give_up(code: ErrorCode, has_next_provider: bool, fallback_on: &[ErrorCod
     }
 }
 
+/// An entry that cannot take the request's input images is skipped: the
+/// chain moves on whatever `fallbackOn` says (the inputs decided, not a
+/// provider failure); at the end of the chain the part stops.
+pub fn skip_incapable(has_next_provider: bool) -> Decision {
+    if has_next_provider {
+        Decision::Fallback
+    } else {
+        Decision::Stop
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

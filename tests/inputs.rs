@@ -687,6 +687,7 @@ mod edit_requests {
     #[test]
     fn capabilities_say_why_an_entry_cannot_take_the_inputs() {
         let small = rgba_mask(32, 32, |_, _| false);
+        let big_enough = rgba_mask(64, 64, |_, _| false);
         let mask = rgba_mask(32, 32, |x, _| x == 0);
         let with_mask = inputs(std::slice::from_ref(&small), Some(mask));
         assert_eq!(
@@ -696,9 +697,13 @@ mod edit_requests {
         assert!(input_problem(&gemini(14), "gemini-x", &with_mask)
             .unwrap()
             .contains("mask"));
-        assert!(input_problem(&NO_INPUTS, "core", &with_mask)
+        assert!(input_problem(&NO_INPUTS, "dall-e-3", &with_mask)
             .unwrap()
             .contains("does not take"));
+        let bare = inputs(std::slice::from_ref(&big_enough), None);
+        let why = input_problem(&stability(false), "core", &bare).unwrap();
+        assert!(why.contains("only with a mask"), "{why}");
+        assert_eq!(input_problem(&stability(true), "sd3", &bare), None);
         // Stability needs sides of 64 px.
         assert!(input_problem(&stability(true), "sd3", &with_mask)
             .unwrap()
@@ -709,11 +714,11 @@ mod edit_requests {
             .contains("at most 3"));
         assert_eq!(input_problem(&gemini(14), "g", &four), None);
         let big = inputs(&[jpeg(4000, 3000, 8 * 1024 * 1024)], None);
-        assert!(input_problem(&stability(false), "sd3", &big)
+        assert!(input_problem(&stability(true), "sd3", &big)
             .unwrap()
             .contains("pixels"));
         let heavy = inputs(&[jpeg(2000, 2000, 11 * 1024 * 1024)], None);
-        assert!(input_problem(&stability(false), "sd3", &heavy)
+        assert!(input_problem(&stability(true), "sd3", &heavy)
             .unwrap()
             .contains("bytes"));
     }

@@ -53,13 +53,29 @@ struct Tries<'a> {
 }
 
 impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
-    /// Why an entry must be skipped without a call, if it must: an open
-    /// circuit (the provider failed repeatedly in recent calls of this
-    /// client), or a retired model (it can only fail).
-    fn skip_reason(&self, t: &Tries<'_>) -> Option<Error> {
+    /// Why an entry must be skipped without a call, if it must, and what
+    /// then: an open circuit (the provider failed repeatedly in recent calls
+    /// of this client), a retired model (it can only fail), or inputs the
+    /// model cannot take (it would drop them).
+    fn skip_reason(&self, t: &Tries<'_>, has_next: bool) -> Option<(Error, Decision)> {
+        let skip = self.skip_error(t)?;
+        self.state.borrow_mut().last_error = Some(skip.0.clone());
+        let decision = if skip.1 {
+            crate::policy::skip_incapable(has_next)
+        } else {
+            give_up(skip.0.code, has_next, &self.req.fallback_on)
+        };
+        Some((skip.0, decision))
+    }
+
+    /// The skip error, and whether it is about the inputs.
+    fn skip_error(&self, t: &Tries<'_>) -> Option<(Error, bool)> {
         let entry = &self.req.chain[t.entry_index];
+        if let Some(e) = self.inputs_refused(t) {
+            return Some((e, true));
+        }
         if let Some(open) = self.circuit_open(t.entry_index) {
-            return Some(
+            return Some((
                 Error::new(
                     open.code,
                     format!(
@@ -68,7 +84,8 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
                     ),
                 )
                 .with_provider(entry.provider),
-            );
+                false,
+            ));
         }
         let error = providers::retired_model_error(entry.provider, &entry.model)?;
         self.record_skip(t.part, t.entry_index, t.attempt, &error);
@@ -76,6 +93,25 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             provider: entry.provider,
             code: WarningCode::ModelDeprecated,
             message: error.message.clone(),
+        });
+        Some((error, false))
+    }
+
+    /// An entry that cannot take the request's inputs: recorded as a skipped
+    /// `unsupported` attempt with an `input_unsupported` warning.
+    fn inputs_refused(&self, t: &Tries<'_>) -> Option<Error> {
+        let inputs = self.req.image.inputs.as_ref()?;
+        let entry = &self.req.chain[t.entry_index];
+        let caps = providers::capabilities(entry).inputs;
+        let why = crate::providers::edit::input_problem(&caps, &entry.model, inputs)?;
+        let message = format!("{} ({}): skipped, {why}", entry.provider, entry.model);
+        let error =
+            Error::new(ErrorCode::Unsupported, message.clone()).with_provider(entry.provider);
+        self.record_skip(t.part, t.entry_index, t.attempt, &error);
+        self.push_warning(Warning {
+            provider: entry.provider,
+            code: WarningCode::InputUnsupported,
+            message,
         });
         Some(error)
     }
@@ -268,12 +304,8 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         };
         loop {
             t.attempt += 1;
-            let (error, decision) = match self.skip_reason(&t) {
-                Some(e) => {
-                    self.state.borrow_mut().last_error = Some(e.clone());
-                    let d = give_up(e.code, has_next, &self.req.fallback_on);
-                    (e, d)
-                }
+            let (error, decision) = match self.skip_reason(&t, has_next) {
+                Some(skip) => skip,
                 None => match self.attempt(&mut t).await {
                     AttemptEnd::Done => return ProviderOutcome::Done,
                     AttemptEnd::Failed(e) => {

@@ -140,7 +140,11 @@ impl PartialEq for EditInputs {
             a.info == b.info && a.len == b.len && a.data == b.data
         };
         self.images.len() == other.images.len()
-            && self.images.iter().zip(&other.images).all(|(a, b)| same(a, b))
+            && self
+                .images
+                .iter()
+                .zip(&other.images)
+                .all(|(a, b)| same(a, b))
             && self.mask.as_ref().map(|m| &m.bytes) == other.mask.as_ref().map(|m| &m.bytes)
     }
 }

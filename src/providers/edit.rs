@@ -24,6 +24,8 @@ pub struct InputCaps {
     pub max_pixels: u64,
     /// Whether inputs travel as base64 (4/3 of their size) in a JSON body.
     pub base64: bool,
+    /// Whether inputs are taken only with a mask (an inpainting-only route).
+    pub needs_mask: bool,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -37,6 +39,7 @@ pub const NO_INPUTS: InputCaps = InputCaps {
     min_side: 0,
     max_pixels: 0,
     base64: false,
+    needs_mask: false,
 };
 
 /// OpenAI's GPT image models: up to 16 images under 50 MB each, a mask.
@@ -48,6 +51,7 @@ pub const OPENAI_GPT_IMAGE: InputCaps = InputCaps {
     min_side: 1,
     max_pixels: 0,
     base64: false,
+    needs_mask: false,
 };
 
 /// Gemini image models: up to 14 references inline (100 MB request, base64
@@ -61,19 +65,22 @@ pub const fn gemini(max_images: usize) -> InputCaps {
         min_side: 1,
         max_pixels: 0,
         base64: true,
+        needs_mask: false,
     }
 }
 
-/// Stability: one image (10 MiB request), sides ≥ 64 px, ≤ 9,437,184 px.
-pub const fn stability(mask: bool) -> InputCaps {
+/// Stability: one image (10 MiB request), sides ≥ 64 px, ≤ 9,437,184 px;
+/// `image_to_image` false: only inpainting (with a mask).
+pub const fn stability(image_to_image: bool) -> InputCaps {
     InputCaps {
         max_images: 1,
-        mask,
+        mask: true,
         max_image_bytes: 10 * MIB,
         max_total_bytes: 10 * MIB,
         min_side: 64,
         max_pixels: 9_437_184,
         base64: false,
+        needs_mask: !image_to_image,
     }
 }
 
@@ -91,6 +98,11 @@ pub fn input_problem(caps: &InputCaps, model: &str, inputs: &EditInputs) -> Opti
     }
     if inputs.mask.is_some() && !caps.mask {
         return Some(format!("{model} cannot take a mask"));
+    }
+    if inputs.mask.is_none() && caps.needs_mask {
+        return Some(format!(
+            "{model} edits only with a mask (no image-to-image)"
+        ));
     }
     for (i, img) in inputs.images.iter().enumerate() {
         if img.len > caps.max_image_bytes {

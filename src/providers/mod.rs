@@ -6,8 +6,8 @@
 
 #[macro_use]
 pub mod table;
-pub mod edit;
 mod common;
+pub mod edit;
 mod lifecycle;
 
 // The provider table: the only place that lists the providers. Each line

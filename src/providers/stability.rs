@@ -127,9 +127,11 @@ pub fn capabilities(model: &str) -> Capabilities {
         seed: true,
         negative_prompt: true,
         output_formats: ALL_FORMATS,
-        // Image-to-image on sd3 and ultra (inpaint with a mask); core takes no inputs.
+        // Any model inpaints with a mask (edit/inpaint has no model field);
+        // image-to-image only on sd3 and ultra.
         inputs: match endpoint_for(model).0 {
             "sd3" | "ultra" => edit::stability(true),
+            "core" => edit::stability(false),
             _ => edit::NO_INPUTS,
         },
     }

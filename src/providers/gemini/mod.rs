@@ -212,6 +212,16 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         ));
     }
 
+    let body = request_body(req, entry, generation_config);
+    BuiltRequest {
+        request: http_request(req, entry, body),
+        warnings,
+    }
+}
+
+/// The body: the prompt, the generation config, default safety settings,
+/// the entry's `params` merged in.
+fn request_body(req: &ImageRequest, entry: &ChainEntry, generation_config: Map<String, Value>) -> Value {
     let safety: Vec<Value> = HARM_CATEGORIES
         .iter()
         .map(|c| json!({"category": c, "threshold": DEFAULT_SAFETY_THRESHOLD}))
@@ -224,7 +234,10 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     body.insert("generationConfig".into(), Value::Object(generation_config));
     body.insert("safetySettings".into(), Value::Array(safety));
     merge_params(&mut body, &entry.params);
+    Value::Object(body)
+}
 
+fn http_request(req: &ImageRequest, entry: &ChainEntry, body: Value) -> HttpRequest {
     let request = HttpRequest::new(
         Method::Post,
         format!(
@@ -234,15 +247,11 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     )
     .secret_header("x-goog-api-key", entry.api_key.expose())
     .header("content-type", "application/json");
-    let request = match &req.inputs {
+    match &req.inputs {
         // The images' base64 is spliced into the JSON text by the transport.
-        Some(inputs) => request.payload(
-            edit::gemini_payload(Value::Object(body), inputs),
-            inputs.data(),
-        ),
-        None => request.body(Value::Object(body).to_string().into_bytes()),
-    };
-    BuiltRequest { request, warnings }
+        Some(inputs) => request.payload(edit::gemini_payload(body, inputs), inputs.data()),
+        None => request.body(body.to_string().into_bytes()),
+    }
 }
 
 /// The free request that proves a key works.

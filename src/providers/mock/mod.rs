@@ -167,6 +167,7 @@ pub fn capabilities(params: &Map<String, Value>) -> Capabilities {
             min_side: 1,
             max_pixels: 0,
             base64: false,
+            needs_mask: false,
         },
     }
 }
