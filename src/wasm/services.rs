@@ -6,37 +6,29 @@ use super::checks::{
     check_field, check_json_data, from_js, js_extras, parse_provider, string_arg, Kind,
     MAX_FIELD_CHARS, MAX_PROMPT_CHARS,
 };
-use crate::model::{Error, GenerateRequest, ProviderConfig, ProviderName};
+use crate::model::{
+    Error, GenerateRequest, OutputFormat, ProviderConfig, ProviderName, RetryOptions,
+};
 use crate::secret::Secret;
 use js_sys::{JsString, Promise};
 use serde::Deserialize;
+use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+// The option types below derive their declarations with tsify. Written by
+// hand: what tsify cannot express. `signal` and `onEvent` stay JS values (an
+// `AbortSignal`, a function) that serde never sees, so they are added to
+// `ServiceGenerateOptions` by declaration merging; `ImageGenerationService` is
+// an interface with methods, which no Rust type derives.
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SERVICES: &'static str = r#"
-/** Options of `generateImages` on the seed-compatible services. */
+/** Options that stay JS values: a cancellation signal and a progress callback. */
 export interface ServiceGenerateOptions {
-  count?: number;
-  size?: string;
-  aspectRatio?: string;
-  seed?: number;
-  negativePrompt?: string;
-  outputFormat?: OutputFormat;
-  /** Extra provider fields (become `params`). */
-  additionalParams?: Record<string, unknown>;
+  /** Aborting rejects with `aborted` at once and cancels requests in flight. */
   signal?: AbortSignal;
+  /** Called for each progress event, in order. Exceptions it throws are ignored. */
   onEvent?: (e: GenerateEvent) => void;
-}
-
-/** Options of the seed-compatible service constructors. */
-export interface ServiceOptions {
-  model?: string;
-  baseUrl?: string;
-  params?: Record<string, unknown>;
-  retry?: RetryOptions;
-  timeoutMs?: number;
-  deadlineMs?: number;
 }
 
 /** The original design's per-provider service. */
@@ -48,41 +40,67 @@ export interface ImageGenerationService {
 }
 "#;
 
-/// Constructor options of the services.
-#[derive(Deserialize, Default, Clone)]
+/// Options of the seed-compatible service constructors.
+#[derive(Deserialize, Default, Clone, Tsify)]
 #[serde(rename_all = "camelCase")]
 struct ServiceOptions {
+    /// Model id; each provider has a default.
     #[serde(default)]
+    #[tsify(optional)]
     model: Option<String>,
+    /// The provider's origin (scheme, host, port), e.g. `http://127.0.0.1:8080`.
     #[serde(default)]
+    #[tsify(optional)]
     base_url: Option<String>,
+    /// Extra provider fields, deep-merged into the request body (null removes a default).
     #[serde(default)]
+    #[tsify(optional, type = "Record<string, unknown>")]
     params: Option<serde_json::Value>,
+    /// Retry settings.
     #[serde(default)]
-    retry: Option<crate::model::RetryOptions>,
+    #[tsify(optional)]
+    retry: Option<RetryOptions>,
+    /// Per attempt, in ms (default 180000).
     #[serde(default)]
+    #[tsify(optional)]
     timeout_ms: Option<f64>,
+    /// Whole call, in ms (default: none).
     #[serde(default)]
+    #[tsify(optional)]
     deadline_ms: Option<f64>,
 }
 
-/// `generateImages` options of the services.
-#[derive(Deserialize, Default)]
+/// Options of `generateImages` on the seed-compatible services.
+#[derive(Deserialize, Default, Tsify)]
 #[serde(rename_all = "camelCase")]
 struct ServiceGenerateOptions {
+    /// 1..=10, default 1.
     #[serde(default)]
+    #[tsify(optional)]
     count: Option<f64>,
+    /// `"WxH"`, e.g. `"1024x1024"`.
     #[serde(default)]
+    #[tsify(optional)]
     size: Option<String>,
+    /// `"W:H"`, e.g. `"16:9"`.
     #[serde(default)]
+    #[tsify(optional)]
     aspect_ratio: Option<String>,
+    /// Seed for providers that take one (0..=4294967294).
     #[serde(default)]
+    #[tsify(optional)]
     seed: Option<f64>,
+    /// What the image should not contain, for providers that take it.
     #[serde(default)]
+    #[tsify(optional)]
     negative_prompt: Option<String>,
+    /// Requested image format.
     #[serde(default)]
-    output_format: Option<crate::model::OutputFormat>,
+    #[tsify(optional)]
+    output_format: Option<OutputFormat>,
+    /// Extra provider fields (become `params`).
     #[serde(default)]
+    #[tsify(optional, type = "Record<string, unknown>")]
     additional_params: Option<serde_json::Value>,
 }
 
