@@ -10,11 +10,12 @@ use crate::model::{
     Error, GenerateRequest, OutputFormat, ProviderConfig, ProviderName, RetryOptions,
 };
 use crate::secret::Secret;
-use js_sys::{JsString, Promise};
+use js_sys::{Function, JsString, Promise};
 use serde::Deserialize;
 use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
+use web_sys::AbortSignal;
 
 // The option types below derive their declarations with tsify. Written by
 // hand: what tsify cannot express. `signal` and `onEvent` stay JS values (an
@@ -144,33 +145,28 @@ impl Service {
             Ok(None) => return reject(&Error::invalid("prompt", "`prompt` must be a string")),
             Err(e) => return reject(&e),
         };
-        if options.is_object() {
-            let checked = check_field(&options, "additionalParams", "additionalParams", Kind::Obj)
-                .and_then(|p| {
-                    if p.is_object() {
-                        check_json_data(&p, "additionalParams")
-                    } else {
-                        Ok(())
-                    }
-                });
-            if let Err(e) = checked {
-                return reject(&e);
-            }
-        }
-        let parsed = if options.is_undefined() || options.is_null() {
-            Ok((ServiceGenerateOptions::default(), None, None))
-        } else {
-            js_extras(&options).and_then(|(on_event, signal)| {
-                from_js::<ServiceGenerateOptions>(&options, "options")
-                    .map(|o| (o, on_event, signal))
-            })
-        };
-        let (opts, on_event, signal) = match parsed {
+        let (opts, on_event, signal) = match parse_generate_options(&options) {
             Ok(p) => p,
             Err(e) => return reject(&e),
         };
+        let req = self.request(prompt, opts);
+        future_to_promise(async move {
+            let result = run(req, on_event, signal, None)
+                .await
+                .map_err(|e| to_js_error(&e))?;
+            let urls = js_sys::Array::new();
+            for image in &result.images {
+                let prefix = JsString::from(format!("data:{};base64,", image.mime_type).as_str());
+                urls.push(&prefix.concat(image.base64.as_js()));
+            }
+            Ok(urls.into())
+        })
+    }
+
+    /// The one-provider request a service call stands for.
+    fn request(&self, prompt: String, opts: ServiceGenerateOptions) -> GenerateRequest {
         let params = merge_objects(self.options.params.clone(), opts.additional_params);
-        let req = GenerateRequest {
+        GenerateRequest {
             prompt: Some(prompt),
             count: opts.count,
             size: opts.size,
@@ -190,18 +186,7 @@ impl Service {
             timeout_ms: self.options.timeout_ms,
             deadline_ms: self.options.deadline_ms,
             concurrency: None,
-        };
-        future_to_promise(async move {
-            let result = run(req, on_event, signal, None)
-                .await
-                .map_err(|e| to_js_error(&e))?;
-            let urls = js_sys::Array::new();
-            for image in &result.images {
-                let prefix = JsString::from(format!("data:{};base64,", image.mime_type).as_str());
-                urls.push(&prefix.concat(image.base64.as_js()));
-            }
-            Ok(urls.into())
-        })
+        }
     }
 
     fn validate(&self, api_key: JsValue) -> Promise {
@@ -217,6 +202,29 @@ impl Service {
                 .map_err(|e| to_js_error(&e))
         })
     }
+}
+
+/// Service `generateImages` options with the JS-only `onEvent` and `signal`.
+type GenerateOptions = (
+    ServiceGenerateOptions,
+    Option<Function>,
+    Option<AbortSignal>,
+);
+
+/// Checks and reads the options of a service's `generateImages`.
+fn parse_generate_options(options: &JsValue) -> Result<GenerateOptions, Error> {
+    if options.is_object() {
+        let params = check_field(options, "additionalParams", "additionalParams", Kind::Obj)?;
+        if params.is_object() {
+            check_json_data(&params, "additionalParams")?;
+        }
+    }
+    if options.is_undefined() || options.is_null() {
+        return Ok((ServiceGenerateOptions::default(), None, None));
+    }
+    let (on_event, signal) = js_extras(options)?;
+    let opts = from_js::<ServiceGenerateOptions>(options, "options")?;
+    Ok((opts, on_event, signal))
 }
 
 /// Shallow-merges two optional objects (`extra` wins).
