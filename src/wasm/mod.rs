@@ -2,8 +2,14 @@
 
 #[cfg(feature = "js-api")]
 pub mod api;
+#[cfg(feature = "js-api")]
+mod checks;
+#[cfg(feature = "js-api")]
+mod client;
 pub mod inputs;
 pub mod js;
+#[cfg(feature = "js-api")]
+mod services;
 pub mod transport;
 
 #[cfg(feature = "js-api")]
