@@ -21,8 +21,15 @@ use web_sys::AbortSignal;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_EXTRA: &'static str = r#"
-/** Options that stay JS values: a cancellation signal and a progress callback. */
+/** An input image: bytes as a Blob, ArrayBuffer or Uint8Array, base64 with its type, or a `data:` URL (remote URLs are never fetched). Format is read from the bytes: PNG, JPEG or WebP. */
+export type ImageInput = Blob | ArrayBuffer | Uint8Array | { base64: string; mimeType: string } | string;
+
+/** Options that stay JS values: input images, a cancellation signal and a progress callback. */
 export interface GenerateRequest {
+  /** 1 to 16 input images: the call becomes an edit. Entries that cannot take them are skipped (`input_unsupported`). Their bytes stay JS values. */
+  images?: ImageInput[];
+  /** A PNG the size of the first image; fully transparent pixels (alpha 0) mark the area to change. Converted for providers with another convention. */
+  mask?: ImageInput;
   /** Aborting rejects with `aborted` at once and cancels requests in flight. */
   signal?: AbortSignal;
   /** Called for each progress event, in order. Exceptions it throws are ignored. */
@@ -121,14 +128,35 @@ fn runtime() -> Runtime<FetchTransport, TimerSleeper, DateClock, SplitMix64> {
     }
 }
 
+/// A request's JS-only parts: its input images and mask, as given.
+#[derive(Default)]
+pub(super) struct JsRequestInputs {
+    pub images: JsValue,
+    pub mask: JsValue,
+}
+
+impl JsRequestInputs {
+    pub(super) fn of(request: &JsValue) -> Self {
+        let get =
+            |k: &str| Reflect::get(request, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED);
+        JsRequestInputs {
+            images: get("images"),
+            mask: get("mask"),
+        }
+    }
+}
+
 /// Validates and runs a request whose JS extras were already read.
 pub(super) async fn run(
     req: GenerateRequest,
+    inputs: JsRequestInputs,
     on_event: Option<Function>,
     signal: Option<AbortSignal>,
     client: Option<Rc<ClientState>>,
 ) -> Result<crate::model::GenerateResult, Error> {
-    let valid = validate(&req)?;
+    let mut valid = validate(&req)?;
+    let loaded = super::inputs::load_request_inputs(&inputs.images, &inputs.mask).await?;
+    valid.image.inputs = loaded.map(Rc::new);
     let token = CancelToken::new();
     let _bridge = signal.map(|s| AbortBridge::new(s, &token));
     let events = JsEvents(on_event);
@@ -163,8 +191,9 @@ pub(super) fn generate_promise(request: JsValue, client: Option<Rc<ClientState>>
         Ok(p) => p,
         Err(e) => return reject(&e),
     };
+    let inputs = JsRequestInputs::of(&request);
     future_to_promise(async move {
-        run(req, on_event, signal, client)
+        run(req, inputs, on_event, signal, client)
             .await
             .map(|r| to_js(&r))
             .map_err(|e| to_js_error(&e))

@@ -173,3 +173,51 @@ pub async fn payload_to_js(payload: &Payload, inputs: &[JsInput]) -> Result<JsVa
         }
     }
 }
+
+/// Reads a request's `images` and `mask` (either may be `undefined`):
+/// `None` when there are none, else the checked inputs of an edit.
+pub async fn load_request_inputs(
+    images: &JsValue,
+    mask: &JsValue,
+) -> Result<Option<crate::inputs::EditInputs>, Error> {
+    let absent = |v: &JsValue| v.is_undefined() || v.is_null();
+    if absent(images) {
+        if absent(mask) {
+            return Ok(None);
+        }
+        return Err(Error::invalid(
+            "mask",
+            "`mask` needs at least one image in `images`",
+        ));
+    }
+    if !js_sys::Array::is_array(images) {
+        return Err(Error::invalid(
+            "images",
+            "`images` must be an array of images",
+        ));
+    }
+    let list = js_sys::Array::from(images);
+    if list.length() as usize > crate::inputs::MAX_IMAGES {
+        return Err(Error::invalid(
+            "images",
+            format!(
+                "`images` holds {} images; at most {} are accepted",
+                list.length(),
+                crate::inputs::MAX_IMAGES
+            ),
+        ));
+    }
+    let mut loaded = Vec::with_capacity(list.length() as usize);
+    for (i, value) in list.iter().enumerate() {
+        loaded.push(load(&value, &format!("images[{i}]")).await?);
+    }
+    let mask = if absent(mask) {
+        None
+    } else {
+        let input = load(mask, "mask").await?;
+        Some(crate::inputs::MaskInput::from_bytes(
+            input.data.bytes().await?,
+        )?)
+    };
+    crate::inputs::EditInputs::new(loaded, mask).map(Some)
+}

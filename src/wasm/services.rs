@@ -1,7 +1,7 @@
 //! The seed-compatible services: `createImageService` and the per-provider
 //! service classes, thin wrappers over the same engine as `generateImages`.
 
-use super::api::{reject, run, to_js_error, validate_key, ValidateOptions};
+use super::api::{reject, run, to_js_error, validate_key, JsRequestInputs, ValidateOptions};
 use super::checks::{
     check_field, check_json_data, from_js, js_extras, parse_provider, string_arg, Kind,
     MAX_FIELD_CHARS, MAX_PROMPT_CHARS,
@@ -32,11 +32,19 @@ export interface ServiceGenerateOptions {
   onEvent?: (e: GenerateEvent) => void;
 }
 
+/** Options of a service's `editImages`: those of `generateImages` plus the mask. */
+export interface ServiceEditOptions extends ServiceGenerateOptions {
+  /** A PNG the size of the first image; alpha 0 marks the area to change. */
+  mask?: ImageInput;
+}
+
 /** The original design's per-provider service. */
 export interface ImageGenerationService {
   readonly provider: ProviderName;
   /** Resolves with `data:` URLs. */
   generateImages(prompt: string, options?: ServiceGenerateOptions): Promise<string[]>;
+  /** Edits: 1 to 16 input images (and `options.mask`); resolves with `data:` URLs. */
+  editImages(prompt: string, images: ImageInput[], options?: ServiceEditOptions): Promise<string[]>;
   validateApiKey(apiKey: string): Promise<boolean>;
 }
 "#;
@@ -139,7 +147,7 @@ impl Service {
         })
     }
 
-    fn generate(&self, prompt: JsValue, options: JsValue) -> Promise {
+    fn generate(&self, prompt: JsValue, options: JsValue, inputs: JsRequestInputs) -> Promise {
         let prompt = match string_arg(&prompt, "prompt", MAX_PROMPT_CHARS) {
             Ok(Some(p)) => p,
             Ok(None) => return reject(&Error::invalid("prompt", "`prompt` must be a string")),
@@ -151,7 +159,7 @@ impl Service {
         };
         let req = self.request(prompt, opts);
         future_to_promise(async move {
-            let result = run(req, on_event, signal, None)
+            let result = run(req, inputs, on_event, signal, None)
                 .await
                 .map_err(|e| to_js_error(&e))?;
             let urls = js_sys::Array::new();
@@ -279,8 +287,36 @@ macro_rules! service_class {
                 #[wasm_bindgen(unchecked_optional_param_type = "ServiceGenerateOptions")]
                 options: Option<JsValue>,
             ) -> Promise {
+                self.inner.generate(
+                    prompt,
+                    options.unwrap_or(JsValue::UNDEFINED),
+                    JsRequestInputs::default(),
+                )
+            }
+
+            /// Edits images (1 to 16, plus `options.mask`); resolves with `data:` URLs.
+            #[wasm_bindgen(js_name = editImages, unchecked_return_type = "Promise<string[]>")]
+            pub fn edit_images(
+                &self,
+                #[wasm_bindgen(unchecked_param_type = "string")] prompt: JsValue,
+                #[wasm_bindgen(unchecked_param_type = "ImageInput[]")] images: JsValue,
+                #[wasm_bindgen(unchecked_optional_param_type = "ServiceEditOptions")]
+                options: Option<JsValue>,
+            ) -> Promise {
+                let options = options.unwrap_or(JsValue::UNDEFINED);
+                let mask = if options.is_object() {
+                    js_sys::Reflect::get(&options, &JsValue::from_str("mask"))
+                        .unwrap_or(JsValue::UNDEFINED)
+                } else {
+                    JsValue::UNDEFINED
+                };
+                let images = if images.is_undefined() || images.is_null() {
+                    js_sys::Array::new().into()
+                } else {
+                    images
+                };
                 self.inner
-                    .generate(prompt, options.unwrap_or(JsValue::UNDEFINED))
+                    .generate(prompt, options, JsRequestInputs { images, mask })
             }
 
             /// Checks a key: `true` if it works, `false` if it is refused.
