@@ -58,13 +58,20 @@ impl Input<body::InputData> {
 }
 
 impl MaskInput {
-    /// A mask from its bytes (checked as a PNG by its magic bytes).
-    pub fn from_bytes(bytes: impl Into<std::rc::Rc<[u8]>>) -> Result<Self, Error> {
-        let bytes: std::rc::Rc<[u8]> = bytes.into();
-        let info = sniff::sniff_all(&bytes, "mask")?;
+    /// Checks a mask's bytes: a PNG by its magic bytes.
+    pub fn sniff(bytes: &[u8]) -> Result<Sniffed, Error> {
+        let info = sniff::sniff_all(bytes, "mask")?;
         if info.format != ImageFormat::Png {
             return Err(Error::invalid("mask", "`mask` must be a PNG image"));
         }
+        Ok(info)
+    }
+
+    /// A mask from its bytes, checked and converted to grayscale.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_bytes(bytes: impl Into<std::rc::Rc<[u8]>>) -> Result<Self, Error> {
+        let bytes: std::rc::Rc<[u8]> = bytes.into();
+        let info = Self::sniff(&bytes)?;
         let gray = png::to_gray_mask(&bytes)?.into();
         Ok(MaskInput { info, bytes, gray })
     }

@@ -18,6 +18,7 @@ fn bad(message: impl Into<String>) -> Error {
     Error::invalid(PARAM, message)
 }
 
+#[derive(Clone, Copy)]
 struct Header {
     width: u32,
     height: u32,
@@ -240,20 +241,59 @@ pub struct MaskPixels {
     pub change: Vec<bool>,
 }
 
-/// Reads an OpenAI-convention mask PNG.
+/// A mask PNG split into what decoding needs; its pixel data is still
+/// zlib-compressed (inflated natively with miniz_oxide, on wasm by the
+/// platform's `DecompressionStream`).
+pub struct MaskPng {
+    header: Header,
+    palette_alpha: Vec<u8>,
+    key: Option<Vec<u8>>,
+    /// The concatenated IDAT data (zlib).
+    pub zlib: Vec<u8>,
+}
+
+impl MaskPng {
+    /// Parses and checks the chunks of an OpenAI-convention mask.
+    pub fn parse(png: &[u8]) -> Result<MaskPng, Error> {
+        let c = read_chunks(png)?;
+        Ok(MaskPng {
+            palette_alpha: c.palette_alpha.to_vec(),
+            key: c.key.map(<[u8]>::to_vec),
+            header: c.header,
+            zlib: c.data,
+        })
+    }
+
+    /// How many bytes the inflated data must have.
+    pub fn raw_len(&self) -> usize {
+        self.header.height as usize * (self.header.row_bytes() + 1)
+    }
+
+    /// Decodes the inflated data to "change this pixel or not".
+    pub fn pixels(&self, raw: &[u8]) -> Result<MaskPixels, Error> {
+        let rows = unfilter(&self.header, raw)?;
+        let chunks = Chunks {
+            header: Header { ..self.header },
+            palette_alpha: &self.palette_alpha,
+            key: self.key.as_deref(),
+            data: Vec::new(),
+        };
+        let change = transparent_pixels(&chunks, &rows)?;
+        Ok(MaskPixels {
+            width: self.header.width,
+            height: self.header.height,
+            change,
+        })
+    }
+}
+
+/// Reads an OpenAI-convention mask PNG (native: inflates in Rust).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn read_mask(png: &[u8]) -> Result<MaskPixels, Error> {
-    let chunks = read_chunks(png)?;
-    let h = &chunks.header;
-    let expected = h.height as usize * (h.row_bytes() + 1);
-    let raw = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&chunks.data, expected)
+    let mask = MaskPng::parse(png)?;
+    let raw = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&mask.zlib, mask.raw_len())
         .map_err(|_| bad("`mask` PNG data cannot be decompressed"))?;
-    let rows = unfilter(h, &raw)?;
-    let change = transparent_pixels(&chunks, &rows)?;
-    Ok(MaskPixels {
-        width: h.width,
-        height: h.height,
-        change,
-    })
+    mask.pixels(&raw)
 }
 
 fn crc32(parts: &[&[u8]]) -> u32 {
@@ -280,28 +320,41 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]) {
     out.extend_from_slice(&crc32(&[kind, body]).to_be_bytes());
 }
 
-/// Writes an 8-bit grayscale PNG: white where the area is to change, black
-/// elsewhere (Stability's convention).
-pub fn write_gray_mask(mask: &MaskPixels) -> Vec<u8> {
+/// The rows of an 8-bit grayscale image, each with filter byte 0: white
+/// where the area is to change, black elsewhere (Stability's convention).
+/// Compress them with zlib and pass them to [`gray_png`].
+pub fn gray_rows(mask: &MaskPixels) -> Vec<u8> {
     let w = mask.width as usize;
     let mut raw = Vec::with_capacity((w + 1) * mask.height as usize);
     for row in mask.change.chunks(w.max(1)) {
         raw.push(0);
         raw.extend(row.iter().map(|&c| if c { 255u8 } else { 0 }));
     }
+    raw
+}
+
+/// An 8-bit grayscale PNG of the given size around zlib data.
+pub fn gray_png(width: u32, height: u32, zlib: &[u8]) -> Vec<u8> {
     let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&mask.width.to_be_bytes());
-    ihdr.extend_from_slice(&mask.height.to_be_bytes());
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-    let idat = miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &idat);
+    chunk(&mut out, b"IDAT", zlib);
     chunk(&mut out, b"IEND", &[]);
     out
 }
 
+/// Writes Stability's grayscale mask (native: deflates in Rust).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_gray_mask(mask: &MaskPixels) -> Vec<u8> {
+    let zlib = miniz_oxide::deflate::compress_to_vec_zlib(&gray_rows(mask), 6);
+    gray_png(mask.width, mask.height, &zlib)
+}
+
 /// Converts an OpenAI-convention mask to Stability's grayscale mask.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn to_gray_mask(png: &[u8]) -> Result<Vec<u8>, Error> {
     read_mask(png).map(|m| write_gray_mask(&m))
 }

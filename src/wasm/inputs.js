@@ -94,3 +94,17 @@ export function bytesBlob(bytes, mime) {
 export function joinStrings(parts) {
   return parts.join("");
 }
+
+// zlib through the platform's streams (masks only: small).
+async function through(bytes, stream) {
+  const out = new Response(new Blob([bytes.slice()]).stream().pipeThrough(stream));
+  return new Uint8Array(await out.arrayBuffer());
+}
+
+export function inflate(bytes) {
+  return through(bytes, new DecompressionStream("deflate"));
+}
+
+export function deflate(bytes) {
+  return through(bytes, new CompressionStream("deflate"));
+}

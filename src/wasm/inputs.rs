@@ -32,6 +32,31 @@ extern "C" {
     fn bytes_blob(bytes: &[u8], mime: &str) -> JsValue;
     #[wasm_bindgen(js_name = joinStrings)]
     fn join_strings(parts: &js_sys::Array) -> JsString;
+    fn inflate(bytes: &[u8]) -> Promise;
+    fn deflate(bytes: &[u8]) -> Promise;
+}
+
+async fn zlib(promise: Promise) -> Result<Vec<u8>, Error> {
+    let v = JsFuture::from(promise)
+        .await
+        .map_err(|_| Error::invalid("mask", "`mask` PNG data cannot be decompressed"))?;
+    Ok(Uint8Array::from(v).to_vec())
+}
+
+/// A mask from its bytes: checked, decoded and converted to grayscale with
+/// the platform's zlib streams.
+async fn load_mask(bytes: Vec<u8>) -> Result<crate::inputs::MaskInput, Error> {
+    use crate::inputs::png::{gray_png, gray_rows, MaskPng};
+    let info = crate::inputs::MaskInput::sniff(&bytes)?;
+    let png = MaskPng::parse(&bytes)?;
+    let raw = zlib(inflate(&png.zlib)).await?;
+    let pixels = png.pixels(&raw)?;
+    let gray = zlib(deflate(&gray_rows(&pixels))).await?;
+    Ok(crate::inputs::MaskInput {
+        info,
+        bytes: bytes.into(),
+        gray: gray_png(pixels.width, pixels.height, &gray).into(),
+    })
 }
 
 /// An input image held by JS (`{blob, base64?}` made by `inputs.js`).
@@ -215,9 +240,7 @@ pub async fn load_request_inputs(
         None
     } else {
         let input = load(mask, "mask").await?;
-        Some(crate::inputs::MaskInput::from_bytes(
-            input.data.bytes().await?,
-        )?)
+        Some(load_mask(input.data.bytes().await?).await?)
     };
     crate::inputs::EditInputs::new(loaded, mask).map(Some)
 }
