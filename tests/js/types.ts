@@ -18,6 +18,7 @@ import {
   type GeneratedImage,
   type ImageGenError,
   type ImageGenerationService,
+  type ImageInput,
   type ProviderConfig,
   type ProviderName,
   type Warning,
@@ -110,6 +111,18 @@ async function main(): Promise<void> {
   void valid;
   const codes: ErrorCode[] = errorCodes();
   void codes;
+  // Edits: every input type, a mask, and the services' editImages.
+  const inputs: ImageInput[] = [
+    new Uint8Array(8),
+    new ArrayBuffer(8),
+    new Blob([]),
+    { base64: "iVBOR", mimeType: "image/png" },
+    "data:image/png;base64,iVBOR",
+  ];
+  const edited: GenerateResult = await generateImages({ prompt: "a hat", images: inputs, mask: inputs[0], providers });
+  void edited;
+  const editUrls: string[] = await services[3]!.editImages("a hat", inputs, { mask: inputs[0], count: 1 });
+  void editUrls;
 }
 void main;
 
@@ -128,4 +141,8 @@ const badFormat: GenerateRequest = { prompt: "x", providers, outputFormat: "gif"
 const badOnEvent: GenerateRequest = { prompt: "x", providers, onEvent: 5 };
 // @ts-expect-error: not an error code
 const badCode: ErrorCode = "oops";
-void [noPrompt, noProviders, badProvider, badCount, badFormat, badOnEvent, badCode];
+// @ts-expect-error: images is an array of inputs
+const badImages: GenerateRequest = { prompt: "x", providers, images: new Uint8Array(8) };
+// @ts-expect-error: a number is not an image input
+const badInput: ImageInput = 42;
+void [noPrompt, noProviders, badProvider, badCount, badFormat, badOnEvent, badCode, badImages, badInput];
