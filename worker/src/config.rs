@@ -2,7 +2,7 @@
 //! fallbacks: the original design's `fallback_provider_id` generalised) and
 //! default request options. Validated on write.
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 use imagegen::model::ProviderConfig;
 use imagegen::validate::validate;
 use imagegen::{GenerateRequest, OutputFormat, ProviderName};
@@ -68,6 +68,35 @@ pub struct UserConfig {
     pub defaults: Defaults,
 }
 
+impl Defaults {
+    /// Fills the fields `request` leaves unset. The per-attempt timeout is
+    /// held to [`MIN_TIMEOUT_MS`] (configs stored before the minimum existed
+    /// are held to it too). `quality` is OpenAI's alone: the images endpoint
+    /// applies it to OpenAI's options.
+    pub fn apply(&self, request: &mut GenerateRequest) {
+        request.count = request.count.or(self.n.map(f64::from));
+        request.size = request.size.take().or_else(|| self.size.clone());
+        request.aspect_ratio = request
+            .aspect_ratio
+            .take()
+            .or_else(|| self.aspect_ratio.clone());
+        request.negative_prompt = request
+            .negative_prompt
+            .take()
+            .or_else(|| self.negative_prompt.clone());
+        request.output_format = request.output_format.or(self.output_format);
+        request.timeout_ms = request
+            .timeout_ms
+            .or(self.timeout_ms.map(|t| t.max(MIN_TIMEOUT_MS) as f64));
+        if request.retry.is_none() {
+            request.retry = self.max_attempts.map(|n| imagegen::model::RetryOptions {
+                max_attempts: Some(n),
+                ..Default::default()
+            });
+        }
+    }
+}
+
 impl UserConfig {
     /// The model configured for `provider`, if any.
     pub fn model_for(&self, provider: ProviderName) -> Option<&str> {
@@ -113,21 +142,25 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
             format!("`defaults.timeoutMs` must be at least {MIN_TIMEOUT_MS}"),
         ));
     }
-    // Reuse the library's validation for models and defaults, with a dummy
-    // prompt and keys, and report its field names under this document.
+    check_with_library(&config)?;
     let d = &config.defaults;
-    let probe = GenerateRequest {
+    if let Some(q) = &d.quality {
+        if !["low", "medium", "high", "auto", "xhigh", "max"].contains(&q.as_str()) {
+            return Err(ApiError::invalid(
+                "defaults.quality",
+                "`defaults.quality` must be low, medium, high or auto",
+            ));
+        }
+    }
+    Ok(config)
+}
+
+/// The library's validation of the models and defaults, through a request
+/// with a placeholder prompt and keys; its field names are reported under
+/// this document.
+fn check_with_library(config: &UserConfig) -> Result<(), ApiError> {
+    let mut probe = GenerateRequest {
         prompt: Some("config check".into()),
-        count: d.n.map(f64::from),
-        size: d.size.clone(),
-        aspect_ratio: d.aspect_ratio.clone(),
-        negative_prompt: d.negative_prompt.clone(),
-        output_format: d.output_format,
-        timeout_ms: d.timeout_ms.map(|t| t as f64),
-        retry: d.max_attempts.map(|n| imagegen::model::RetryOptions {
-            max_attempts: Some(n),
-            ..Default::default()
-        }),
         providers: Some(
             config
                 .providers
@@ -143,6 +176,7 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
         ),
         ..Default::default()
     };
+    config.defaults.apply(&mut probe);
     validate(&probe).map_err(|e| {
         let param = e.param.as_deref().unwrap_or("config");
         let param = match param {
@@ -153,15 +187,7 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
         };
         ApiError::invalid(&param, e.message.replace("`count`", "`defaults.n`"))
     })?;
-    if let Some(q) = &d.quality {
-        if !["low", "medium", "high", "auto", "xhigh", "max"].contains(&q.as_str()) {
-            return Err(ApiError::invalid(
-                "defaults.quality",
-                "`defaults.quality` must be low, medium, high or auto",
-            ));
-        }
-    }
-    Ok(config)
+    Ok(())
 }
 
 /// The error for a request or config naming `mock` where the deployment

@@ -1,0 +1,170 @@
+//! Settings read from the Worker's environment (variables and secrets) for
+//! one request.
+
+use crate::envelope::MasterKeys;
+use crate::error::ApiError;
+use crate::http::Cors;
+use crate::jwt::JwtPolicy;
+use crate::keystore::KEYED;
+use crate::platform::{self, Env, JwtVerifier};
+use imagegen::validate::{default_base_url, parse_origin};
+use imagegen::{ProviderName, Secret};
+
+/// Settings read from the environment for one request.
+pub struct Settings {
+    /// CORS allow-list.
+    pub cors: Cors,
+    pub(crate) policy: JwtPolicy,
+    pub(crate) verifier: JwtVerifier,
+    master_keys: Result<MasterKeys, String>,
+    base_urls: Result<Vec<(ProviderName, String)>, String>,
+    /// Requests that write or call a provider, per user per minute
+    /// (`RATE_LIMIT_PER_MINUTE`; 0 = off).
+    pub(crate) rate_limit_per_minute: u32,
+    /// Retry budget and circuit breakers of this isolate's engine client.
+    pub(crate) client: imagegen::client::ClientSettings,
+    /// `ENABLE_MOCK_PROVIDER`: the offline `mock` provider may be used.
+    pub(crate) mock_enabled: bool,
+    /// `EXPOSE_MEMORY_STATS`: `/healthz` reports the wasm memory size.
+    pub(crate) expose_memory: bool,
+}
+
+/// Rate limit when `RATE_LIMIT_PER_MINUTE` is unset or unreadable.
+const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 30;
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+}
+
+fn flag(env: &Env, name: &str) -> bool {
+    var(env, name).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+/// Logs a configuration problem once per isolate (settings are read per request).
+fn warn_once(what: &str) {
+    thread_local! {
+        static WARNED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let first = WARNED.with(|w| {
+        let mut w = w.borrow_mut();
+        let first = !w.iter().any(|x| x == what);
+        if first {
+            w.push(what.to_string());
+        }
+        first
+    });
+    if first {
+        platform::console_warn(what);
+    }
+}
+
+fn rate_limit_setting(env: &Env) -> u32 {
+    match var(env, "RATE_LIMIT_PER_MINUTE") {
+        None => DEFAULT_RATE_LIMIT_PER_MINUTE,
+        Some(v) => v.parse().unwrap_or_else(|_| {
+            warn_once(&format!(
+                "RATE_LIMIT_PER_MINUTE is not a whole number; using {DEFAULT_RATE_LIMIT_PER_MINUTE}"
+            ));
+            DEFAULT_RATE_LIMIT_PER_MINUTE
+        }),
+    }
+}
+
+impl Settings {
+    /// Reads every variable and secret the Worker uses.
+    pub fn from_env(env: &Env) -> Settings {
+        let secret = var(env, "JWT_SECRET").map(Secret::new);
+        let jwks_url = var(env, "JWKS_URL");
+        let policy = JwtPolicy {
+            hs256: secret.is_some(),
+            jwks: jwks_url.is_some(),
+            audience: var(env, "JWT_AUDIENCE")
+                .unwrap_or_else(|| JwtPolicy::DEFAULT_AUDIENCE.to_string()),
+            issuer: var(env, "JWT_ISSUER"),
+            leeway_s: JwtPolicy::LEEWAY_S,
+        };
+        let master_keys = match (
+            var(env, "KEY_ENCRYPTION_KEYS"),
+            var(env, "KEY_ENCRYPTION_ACTIVE_KID"),
+        ) {
+            (Some(keys), Some(active)) => {
+                MasterKeys::from_config(&keys, &active).map_err(|e| e.to_string())
+            }
+            _ => Err("KEY_ENCRYPTION_KEYS and KEY_ENCRYPTION_ACTIVE_KID must be set".to_string()),
+        };
+        let base_urls = base_urls(env);
+        Settings {
+            cors: Cors::new(&var(env, "ALLOWED_ORIGINS").unwrap_or_default()),
+            policy,
+            verifier: JwtVerifier { secret, jwks_url },
+            master_keys,
+            base_urls,
+            rate_limit_per_minute: rate_limit_setting(env),
+            client: client_settings(env),
+            mock_enabled: flag(env, "ENABLE_MOCK_PROVIDER"),
+            expose_memory: flag(env, "EXPOSE_MEMORY_STATS"),
+        }
+    }
+
+    pub(crate) fn keys(&self) -> Result<&MasterKeys, ApiError> {
+        self.master_keys
+            .as_ref()
+            .map_err(|e| ApiError::server(e.clone()))
+    }
+
+    pub(crate) fn base_url(&self, provider: ProviderName) -> Result<String, ApiError> {
+        let urls = self
+            .base_urls
+            .as_ref()
+            .map_err(|e| ApiError::server(e.clone()))?;
+        Ok(urls
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or(default_base_url(provider), |(_, url)| url)
+            .to_string())
+    }
+}
+
+/// The origin of each keyed provider: `<PROVIDER>_BASE_URL` (development
+/// and tests only: it points a provider at a mock; never taken from a
+/// request), else the provider's own.
+fn base_urls(env: &Env) -> Result<Vec<(ProviderName, String)>, String> {
+    KEYED
+        .into_iter()
+        .map(|p| {
+            let name = format!("{}_BASE_URL", p.as_str().to_ascii_uppercase());
+            let url = match var(env, &name) {
+                Some(u) => parse_origin(&name, &u).map_err(|e| e.message)?,
+                None => default_base_url(p).to_string(),
+            };
+            Ok((p, url))
+        })
+        .collect()
+}
+
+/// Tuning of the per-isolate retry budget and circuit breakers (optional
+/// variables; the library's defaults otherwise).
+fn client_settings(env: &Env) -> imagegen::client::ClientSettings {
+    let mut s = imagegen::client::ClientSettings::default();
+    let num = |name: &str| {
+        var(env, name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    if let Some(v) = num("RETRY_BUDGET_RATIO") {
+        s.budget.ratio = v;
+    }
+    if let Some(v) = num("RETRY_BUDGET_MIN_RETRIES") {
+        s.budget.min_retries = v as u32;
+    }
+    if let Some(v) = num("CIRCUIT_BREAKER_FAILURES") {
+        s.breaker.failure_threshold = (v as u32).max(1);
+    }
+    if let Some(v) = num("CIRCUIT_BREAKER_COOLDOWN_MS") {
+        s.breaker.cooldown_ms = v as u64;
+    }
+    if let Some(v) = num("CIRCUIT_BREAKER_HARD_COOLDOWN_MS") {
+        s.breaker.hard_cooldown_ms = v as u64;
+    }
+    s
+}
