@@ -18,7 +18,7 @@
 //! `generateImages` without a client keeps no state at all.
 
 use crate::model::ErrorCode;
-use crate::validate::ChainEntry;
+use crate::request::ChainEntry;
 use std::cell::RefCell;
 
 /// Retry budget settings.

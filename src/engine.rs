@@ -12,10 +12,11 @@ use crate::model::{
     ProviderName, Warning, WarningCode,
 };
 use crate::policy::{decide, Decision, PolicyInput};
-use crate::providers::{self, mock, ParseContext};
+use crate::providers::mock::MockServer;
+use crate::providers::{self, ParseContext};
+use crate::request::{ImageRequest, ValidRequest};
 use crate::runtime::{CancelToken, Clock, Rng, Semaphore, Sleeper};
 use crate::secret::scrub_key_like;
-use crate::validate::{ImageRequest, ValidRequest};
 use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use futures_util::FutureExt;
 use std::cell::RefCell;
@@ -81,8 +82,6 @@ struct State {
     next_part: u32,
     /// Parts not finished yet: (part, chain index in use, images still owed).
     open_parts: Vec<(u32, usize, u32)>,
-    /// Calls made to each mock entry (for `failFirst`), by chain index.
-    mock_calls: Vec<u32>,
 }
 
 impl State {
@@ -102,6 +101,8 @@ impl State {
 
 struct Ctx<'a, T, S, C, R> {
     rt: &'a Runtime<T, S, C, R>,
+    /// The runtime's transport, with the mock's requests answered in process.
+    transport: MockServer<'a, T, S, R>,
     req: &'a ValidRequest,
     events: &'a dyn EventSink,
     started_ms: u64,
@@ -321,18 +322,16 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
         st.part_errors.push(error);
     }
 
-    /// One provider call: the HTTP round trip (or the mock), no retries.
+    /// One provider call: the round trip, no retries. Requests served in
+    /// process (the mock's) have no HTTP status.
     async fn call(
         &self,
         entry_index: usize,
         request: &ImageRequest,
-        http: Option<&crate::http::HttpRequest>,
+        http: &crate::http::HttpRequest,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
-        let Some(http) = http else {
-            return (None, self.call_mock(entry_index, request).await);
-        };
-        match self.rt.transport.send(http.clone()).await {
+        match self.transport.send(http.clone()).await {
             Err(TransportError::Aborted) => (
                 None,
                 Err(Error::new(ErrorCode::Aborted, "the request was aborted")
@@ -353,44 +352,15 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 )
             }
             Ok(resp) => {
-                let status = resp.status;
+                let status = Some(resp.status).filter(|_| http.over_http());
                 let ctx = ParseContext {
                     request,
                     entry,
                     now_unix_ms: self.rt.clock.now_ms(),
                 };
-                (Some(status), providers::parse_response(resp, &ctx))
+                (status, providers::parse_response(resp, &ctx))
             }
         }
-    }
-
-    async fn call_mock(
-        &self,
-        entry_index: usize,
-        request: &ImageRequest,
-    ) -> Result<Vec<GeneratedImage>, Error> {
-        let entry = &self.req.chain[entry_index];
-        let settings = mock::MockSettings::from_params(&entry.params, "params").unwrap_or_default();
-        let call_number = {
-            let mut st = self.state.borrow_mut();
-            if st.mock_calls.len() <= entry_index {
-                st.mock_calls.resize(entry_index + 1, 0);
-            }
-            let mut calls = 0;
-            if let Some(n) = st.mock_calls.get_mut(entry_index) {
-                *n += 1;
-                calls = *n;
-            }
-            calls
-        };
-        if settings.latency_ms > 0 {
-            self.rt.sleeper.sleep(settings.latency_ms).await;
-        }
-        let roll = self.rt.rng.next_f64();
-        if let Some(e) = mock::injected_failure(&settings, &entry.model, call_number, roll) {
-            return Err(e);
-        }
-        Ok(mock::generate(request, entry, || self.rt.rng.next_u32()))
     }
 
     /// Runs one part on one provider, with retries.
@@ -442,18 +412,13 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 ..self.req.image.clone()
             };
             let deprecated = providers::deprecation_warning(entry.provider, &entry.model);
-            let built = if entry.provider == ProviderName::Mock {
-                self.add_warnings(entry_index, mock::warnings(&request));
-                Ok(None)
-            } else {
-                providers::build_request(&request, entry).map(|b| {
-                    self.add_warnings(
-                        entry_index,
-                        deprecated.into_iter().chain(b.warnings).collect(),
-                    );
-                    Some(b.request)
-                })
-            };
+            let built = providers::build_request(&request, entry).map(|b| {
+                self.add_warnings(
+                    entry_index,
+                    deprecated.into_iter().chain(b.warnings).collect(),
+                );
+                b.request
+            });
             let error = match built {
                 Err(e) => e,
                 Ok(http) => {
@@ -463,7 +428,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                     }
                     let slot = self.start_attempt(part, entry_index, attempt);
                     let timeout = self.rt.sleeper.sleep(self.req.timeout_ms);
-                    let call = self.call(entry_index, &request, http.as_ref());
+                    let call = self.call(entry_index, &request, &http);
                     let (status, result) = match select(Box::pin(call), Box::pin(timeout)).await {
                         Either::Left((r, _)) => r,
                         Either::Right(((), _)) => (
@@ -706,6 +671,7 @@ where
     let ctx = Ctx {
         client,
         rt,
+        transport: MockServer::new(&rt.transport, &rt.sleeper, &rt.rng),
         req,
         events,
         started_ms: rt.clock.now_ms(),

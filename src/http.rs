@@ -94,6 +94,12 @@ impl HttpRequest {
         self
     }
 
+    /// True when the request goes over HTTP(S); requests to other schemes
+    /// (`mock:`) are answered in process.
+    pub fn over_http(&self) -> bool {
+        self.url.starts_with("http://") || self.url.starts_with("https://")
+    }
+
     /// The value of a header, by case-insensitive name.
     pub fn header_value(&self, name: &str) -> Option<&str> {
         self.headers

@@ -21,6 +21,7 @@ pub mod image_data;
 pub mod model;
 pub mod policy;
 pub mod providers;
+pub mod request;
 pub mod runtime;
 pub mod secret;
 pub mod validate;

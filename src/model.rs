@@ -9,50 +9,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 use tsify::Tsify;
 
-/// The providers the library can call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Tsify)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderName {
-    /// OpenAI Images (`/v1/images/generations`).
-    Openai,
-    /// Google Gemini API native image models (`generateContent`).
-    Gemini,
-    /// Stability AI Stable Image v2beta.
-    Stability,
-    /// Built-in offline provider: SVG images, no network.
-    Mock,
-}
-
-impl ProviderName {
-    /// All providers, in a stable order.
-    pub const ALL: [ProviderName; 4] = [
-        ProviderName::Openai,
-        ProviderName::Gemini,
-        ProviderName::Stability,
-        ProviderName::Mock,
-    ];
-
-    /// The lowercase name used on the wire.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProviderName::Openai => "openai",
-            ProviderName::Gemini => "gemini",
-            ProviderName::Stability => "stability",
-            ProviderName::Mock => "mock",
-        }
-    }
-
-    /// Parses a wire name.
-    pub fn parse(name: &str) -> Option<ProviderName> {
-        ProviderName::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
-
-impl fmt::Display for ProviderName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::providers::ProviderName;
 
 /// What went wrong, in terms a caller can act on. See the error-code table in
 /// the README for retry and fallback behaviour.

@@ -2,7 +2,7 @@
 //! number, the time left and a random roll.
 
 use crate::model::{Error, ErrorCode};
-use crate::validate::RetrySettings;
+use crate::request::RetrySettings;
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,21 +6,41 @@
 //! Vertex-only (the official SDK refuses to send them to this API); a caller
 //! may still add them through `params`.
 
+use super::table::any_params;
 use super::{
     code_for_status, decode_success, merge_params, not_found_hint, provider_error, ratio_for,
     retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, Lifecycle,
-    ModelStatus, ParseContext, SizeRule,
+    ModelStatus, ParseContext, ProviderSpec, SizeRule,
 };
 use crate::geometry::Ratio;
 use crate::http::{parse_duration_ms, retry_after_from_headers, HttpRequest, HttpResponse, Method};
 use crate::image_data::ImageData;
 use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, WarningCode};
+use crate::request::{ChainEntry, ImageRequest};
 use crate::secret::Secret;
-use crate::validate::{ChainEntry, ImageRequest};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 const PROVIDER: ProviderName = ProviderName::Gemini;
+
+/// The provider's entry in the table.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    name: "gemini",
+    display_name: "Google Gemini",
+    default_model: DEFAULT_MODEL,
+    default_origin: "https://generativelanguage.googleapis.com",
+    needs_key: true,
+    key_env: "GEMINI_API_KEY",
+    base_url_env: "GEMINI_BASE_URL",
+    model_prefixes: &["gemini-"],
+    models: MODELS,
+    response_headers: &[],
+    capabilities: |entry| capabilities(&entry.model),
+    check_params: any_params,
+    build: build_request,
+    parse: parse_response,
+    key_check: Some(validate_key_request),
+};
 
 /// The default model.
 pub const DEFAULT_MODEL: &str = "gemini-nano-banana-2.1";

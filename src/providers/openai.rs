@@ -1,20 +1,40 @@
 //! OpenAI Images: `POST /v1/images/generations` (docs/providers.md section 1).
 
+use super::table::any_params;
 use super::{
     code_for_status, decode_success, merge_params, not_found_hint, provider_error,
     retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, Lifecycle,
-    ModelStatus, ParseContext, SizeRule,
+    ModelStatus, ParseContext, ProviderSpec, SizeRule,
 };
 use crate::geometry::{nearest_size, Size};
 use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
 use crate::image_data::ImageData;
 use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, WarningCode};
+use crate::request::{ChainEntry, ImageRequest};
 use crate::secret::Secret;
-use crate::validate::{ChainEntry, ImageRequest};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 const PROVIDER: ProviderName = ProviderName::Openai;
+
+/// The provider's entry in the table.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    name: "openai",
+    display_name: "OpenAI",
+    default_model: DEFAULT_MODEL,
+    default_origin: "https://api.openai.com",
+    needs_key: true,
+    key_env: "OPENAI_API_KEY",
+    base_url_env: "OPENAI_BASE_URL",
+    model_prefixes: &["gpt-image", "dall-e", "chatgpt-image"],
+    models: MODELS,
+    response_headers: &["x-should-retry", "x-request-id"],
+    capabilities: |entry| capabilities(&entry.model),
+    check_params: any_params,
+    build: build_request,
+    parse: parse_response,
+    key_check: Some(validate_key_request),
+};
 
 /// The default model.
 pub const DEFAULT_MODEL: &str = "gpt-image-2";

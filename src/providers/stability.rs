@@ -1,21 +1,41 @@
 //! Stability AI Stable Image v2beta: `POST /v2beta/stable-image/generate/{core|ultra|sd3}`
 //! (docs/providers.md section 3).
 
+use super::table::any_params;
 use super::{
     code_for_status, decode_success, image_type_param, merge_params, not_found_hint,
     provider_error, ratio_for, retry_hint_in_message, standard_base64, unparsed_detail, warning,
-    BuiltRequest, Capabilities, Lifecycle, ModelStatus, ParseContext, SizeRule,
+    BuiltRequest, Capabilities, Lifecycle, ModelStatus, ParseContext, ProviderSpec, SizeRule,
 };
 use crate::geometry::Ratio;
 use crate::http::{retry_after_from_headers, HttpRequest, HttpResponse, Method};
 use crate::image_data::ImageData;
 use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, ProviderName, WarningCode};
+use crate::request::{ChainEntry, ImageRequest};
 use crate::secret::Secret;
-use crate::validate::{ChainEntry, ImageRequest};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 const PROVIDER: ProviderName = ProviderName::Stability;
+
+/// The provider's entry in the table.
+pub static SPEC: ProviderSpec = ProviderSpec {
+    name: "stability",
+    display_name: "Stability AI",
+    default_model: DEFAULT_MODEL,
+    default_origin: "https://api.stability.ai",
+    needs_key: true,
+    key_env: "STABILITY_API_KEY",
+    base_url_env: "STABILITY_BASE_URL",
+    model_prefixes: &[],
+    models: MODELS,
+    response_headers: &["finish-reason", "seed"],
+    capabilities: |entry| capabilities(&entry.model),
+    check_params: any_params,
+    build: build_request,
+    parse: parse_response,
+    key_check: Some(validate_key_request),
+};
 
 /// The nine aspect ratios of every v2beta endpoint (no 4:3 / 3:4).
 pub const RATIOS: &[Ratio] = &[

@@ -70,20 +70,11 @@ fn network(e: JsValue) -> TransportError {
 
 /// The response headers the providers' parsers read (fetching only these is
 /// cheaper than iterating all of them across the JS boundary).
-const READ_HEADERS: [&str; 7] = [
-    "content-type",
-    "retry-after",
-    "retry-after-ms",
-    "x-should-retry",
-    "finish-reason",
-    "seed",
-    "x-request-id",
-];
-
 fn response_headers(resp: &Response) -> Vec<(String, String)> {
     let headers = resp.headers();
-    READ_HEADERS
-        .iter()
+    // The headers some provider's parser reads, from the provider table.
+    crate::providers::response_headers()
+        .into_iter()
         .filter_map(|name| {
             headers
                 .get(name)

@@ -3,19 +3,45 @@
 //! users' own tests run against without keys.
 //!
 //! `params`: `latencyMs` (wait per call), `failFirst` (fail the first N calls
-//! to this chain entry), `failRate` (fail with probability p, from the
+//! to entries with this model and params, counted per
+//! `generateImages` call), `failRate` (fail with probability p, from the
 //! engine's RNG), `failCode` (the code of injected failures, default
 //! `provider_error`), `retryAfterMs` (hint sent with injected failures),
 //! `maxImagesPerCall` (default 4).
 
-use super::{standard_base64, warning, Capabilities, SizeRule};
-use crate::geometry::Size;
-use crate::image_data::ImageData;
-use crate::model::{Error, ErrorCode, GeneratedImage, ProviderName, Warning, WarningCode};
-use crate::validate::{ChainEntry, ImageRequest};
+mod render;
+mod server;
+
+pub use render::{generate, render_svg};
+pub use server::{build_request, parse_response, MockServer};
+
+use super::table::ProviderSpec;
+use super::{warning, Capabilities, SizeRule};
+use crate::model::{Error, ErrorCode, ProviderName, Warning, WarningCode};
+use crate::request::ImageRequest;
 use serde_json::{Map, Value};
 
 const PROVIDER: ProviderName = ProviderName::Mock;
+
+/// The mock's entry in the table: no key, no network (its requests are
+/// answered in process by [`MockServer`]).
+pub static SPEC: ProviderSpec = ProviderSpec {
+    name: "mock",
+    display_name: "Mock",
+    default_model: "mock-svg",
+    default_origin: "mock:",
+    needs_key: false,
+    key_env: "",
+    base_url_env: "",
+    model_prefixes: &[],
+    models: &[],
+    response_headers: &[],
+    capabilities: |entry| capabilities(&entry.params),
+    check_params: |params, field| MockSettings::from_params(params, field).map(|_| ()),
+    build: build_request,
+    parse: parse_response,
+    key_check: None,
+};
 
 /// Images per call unless `params.maxImagesPerCall` says otherwise.
 pub const DEFAULT_MAX_PER_CALL: u32 = 4;
@@ -186,131 +212,6 @@ pub fn injected_failure(
     Some(e)
 }
 
-/// Output size: the requested size, else the aspect ratio at a 1024 long
-/// edge, else 1024×1024.
-fn output_size(req: &ImageRequest) -> Size {
-    if let Some(s) = req.size {
-        return s;
-    }
-    if let Some(r) = req.aspect_ratio {
-        let v = r.value();
-        return if v >= 1.0 {
-            Size::new(1024, ((1024.0 / v).round() as u32).max(1))
-        } else {
-            Size::new(((1024.0 * v).round() as u32).max(1), 1024)
-        };
-    }
-    Size::new(1024, 1024)
-}
-
-fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Splits a prompt into at most `max_lines` lines of about `width` characters.
-fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in text.split_whitespace() {
-        let word: String = word.chars().take(width).collect();
-        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(&word);
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    if lines.len() > max_lines {
-        lines.truncate(max_lines);
-        if let Some(last) = lines.last_mut() {
-            last.push('…');
-        }
-    }
-    lines
-}
-
-/// An SVG that shows the prompt on a gradient whose colours come from `seed`.
-pub fn render_svg(prompt: &str, size: Size, seed: u32) -> String {
-    // Integer arithmetic only: float formatting would add kilobytes to the wasm.
-    let (w, h) = (i64::from(size.w), i64::from(size.h));
-    let hue1 = seed % 360;
-    let hue2 = (hue1 + 137) % 360;
-    let hue3 = (hue1 + 240) % 360;
-    let unit = w.min(h);
-    let font = (unit / 14).max(8);
-    let chars_per_line = ((w * 85 / 100) / (font * 55 / 100).max(1)).clamp(8, 60) as usize;
-    let lines = wrap(prompt, chars_per_line, 8);
-    let line_height = font * 5 / 4;
-    let text_top = h / 2 - line_height * (lines.len() as i64 - 1) / 2;
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
-<defs><linearGradient id=\"g\" x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\">\
-<stop offset=\"0\" stop-color=\"hsl({hue1},70%,55%)\"/><stop offset=\"1\" stop-color=\"hsl({hue2},65%,30%)\"/>\
-</linearGradient></defs><rect width=\"{w}\" height=\"{h}\" fill=\"url(#g)\"/>\
-<circle cx=\"{cx}\" cy=\"{cy}\" r=\"{r}\" fill=\"hsl({hue3},80%,75%)\" opacity=\"0.3\"/>",
-        cx = (i64::from(seed) * 7919) % w.max(1),
-        cy = (i64::from(seed) * 104_729) % h.max(1),
-        r = unit * 35 / 100,
-    );
-    for (i, line) in lines.iter().enumerate() {
-        svg.push_str(&format!(
-            "<text x=\"50%\" y=\"{y}\" font-family=\"sans-serif\" font-size=\"{font}\" fill=\"#fff\" text-anchor=\"middle\">{}</text>",
-            escape_xml(line),
-            y = text_top + line_height * i as i64,
-        ));
-    }
-    svg.push_str(&format!(
-        "<text x=\"{x}\" y=\"{y}\" font-family=\"monospace\" font-size=\"{small}\" fill=\"#fff\" opacity=\"0.8\" text-anchor=\"end\">imagegen mock · seed {seed}</text></svg>",
-        x = w - font / 2,
-        y = h - font / 2,
-        small = (font / 2).max(6),
-    ));
-    svg
-}
-
-/// Makes `req.count` SVG images. `next_seed` supplies seeds when the request
-/// has none.
-pub fn generate(
-    req: &ImageRequest,
-    entry: &ChainEntry,
-    mut next_seed: impl FnMut() -> u32,
-) -> Vec<GeneratedImage> {
-    let size = output_size(req);
-    (0..req.count)
-        .map(|i| {
-            let seed = match req.seed {
-                Some(s) => s.wrapping_add(i),
-                None => next_seed(),
-            };
-            let svg = render_svg(&req.prompt, size, seed);
-            GeneratedImage {
-                mime_type: "image/svg+xml".into(),
-                base64: ImageData::from_string(standard_base64(svg.as_bytes())),
-                provider: PROVIDER,
-                model: entry.model.clone(),
-                seed: Some(u64::from(seed)),
-                revised_prompt: None,
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,25 +253,5 @@ mod tests {
         };
         assert!(injected_failure(&s, "mock-svg", 1, 0.29).is_some());
         assert!(injected_failure(&s, "mock-svg", 1, 0.31).is_none());
-    }
-
-    #[test]
-    fn svg_shows_the_escaped_prompt_and_seed_colours() {
-        let svg = render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 42);
-        assert!(svg.contains("a &lt;cat&gt; &amp; &quot;dog&quot;"));
-        assert!(svg.contains("hsl(42,70%,55%)"));
-        assert!(svg.contains("width=\"1024\" height=\"576\""));
-        assert_ne!(
-            svg,
-            render_svg("a <cat> & \"dog\"", Size::new(1024, 576), 43)
-        );
-    }
-
-    #[test]
-    fn long_prompts_wrap_and_truncate() {
-        let lines = wrap(&"word ".repeat(200), 20, 8);
-        assert_eq!(lines.len(), 8);
-        assert!(lines.iter().all(|l| l.chars().count() <= 21));
-        assert!(lines.last().unwrap().ends_with('…'));
     }
 }
