@@ -4,8 +4,8 @@
 
 use crate::error::ApiError;
 use imagegen::model::ProviderConfig;
-use imagegen::validate::validate;
-use imagegen::{GenerateRequest, OutputFormat, ProviderName};
+use imagegen::request::{Defaults as EngineDefaults, FieldNames, RequestInput};
+use imagegen::{OutputFormat, ProviderName};
 use serde::{Deserialize, Serialize};
 
 /// Most providers in a chain.
@@ -69,30 +69,20 @@ pub struct UserConfig {
 }
 
 impl Defaults {
-    /// Fills the fields `request` leaves unset. The per-attempt timeout is
-    /// held to [`MIN_TIMEOUT_MS`] (configs stored before the minimum existed
-    /// are held to it too). `quality` is OpenAI's alone: the images endpoint
-    /// applies it to OpenAI's options.
-    pub fn apply(&self, request: &mut GenerateRequest) {
-        request.count = request.count.or(self.n.map(f64::from));
-        request.size = request.size.take().or_else(|| self.size.clone());
-        request.aspect_ratio = request
-            .aspect_ratio
-            .take()
-            .or_else(|| self.aspect_ratio.clone());
-        request.negative_prompt = request
-            .negative_prompt
-            .take()
-            .or_else(|| self.negative_prompt.clone());
-        request.output_format = request.output_format.or(self.output_format);
-        request.timeout_ms = request
-            .timeout_ms
-            .or(self.timeout_ms.map(|t| t.max(MIN_TIMEOUT_MS) as f64));
-        if request.retry.is_none() {
-            request.retry = self.max_attempts.map(|n| imagegen::model::RetryOptions {
-                max_attempts: Some(n),
-                ..Default::default()
-            });
+    /// These defaults as the engine applies them ([`EngineDefaults::apply`]
+    /// is the one place defaults fill a request). The per-attempt timeout
+    /// is held to [`MIN_TIMEOUT_MS`] (configs stored before the minimum
+    /// existed are held to it too). `quality` is OpenAI's alone: the images
+    /// endpoint applies it to OpenAI's options.
+    pub fn for_engine(&self) -> EngineDefaults {
+        EngineDefaults {
+            count: self.n,
+            size: self.size.clone(),
+            aspect_ratio: self.aspect_ratio.clone(),
+            output_format: self.output_format,
+            negative_prompt: self.negative_prompt.clone(),
+            max_attempts: self.max_attempts,
+            timeout_ms: self.timeout_ms.map(|t| t.max(MIN_TIMEOUT_MS)),
         }
     }
 }
@@ -155,11 +145,36 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
     Ok(config)
 }
 
-/// The library's validation of the models and defaults, through a request
-/// with a placeholder prompt and keys; its field names are reported under
-/// this document.
+fn chain_field(index: usize, name: &str) -> String {
+    format!("providers[{index}].{name}")
+}
+
+/// This document's names for the request fields the library checks.
+const NAMES: FieldNames = FieldNames {
+    prompt: "defaults.prompt",
+    count: "defaults.n",
+    size: "defaults.size",
+    aspect_ratio: "defaults.aspectRatio",
+    seed: "defaults.seed",
+    negative_prompt: "defaults.negativePrompt",
+    providers: "providers",
+    max_attempts: "defaults.maxAttempts",
+    base_delay_ms: "defaults.baseDelayMs",
+    max_delay_ms: "defaults.maxDelayMs",
+    max_retry_after_ms: "defaults.maxRetryAfterMs",
+    fallback_on: "defaults.fallbackOn",
+    timeout_ms: "defaults.timeoutMs",
+    deadline_ms: "defaults.deadlineMs",
+    concurrency: "defaults.concurrency",
+    entry: chain_field,
+};
+
+/// The library's checks of the models and defaults, through a request with
+/// a placeholder prompt; errors name this document's fields. The library
+/// checks a chain entry only with a key, so each gets a placeholder one
+/// (never stored or sent).
 fn check_with_library(config: &UserConfig) -> Result<(), ApiError> {
-    let mut probe = GenerateRequest {
+    let mut probe = RequestInput {
         prompt: Some("config check".into()),
         providers: Some(
             config
@@ -176,17 +191,15 @@ fn check_with_library(config: &UserConfig) -> Result<(), ApiError> {
         ),
         ..Default::default()
     };
-    config.defaults.apply(&mut probe);
-    validate(&probe).map_err(|e| {
-        let param = e.param.as_deref().unwrap_or("config");
-        let param = match param {
-            "count" => "defaults.n".to_string(),
-            "retry.maxAttempts" => "defaults.maxAttempts".to_string(),
-            p if p.starts_with("providers") => p.to_string(),
-            p => format!("defaults.{p}"),
-        };
-        ApiError::invalid(&param, e.message.replace("`count`", "`defaults.n`"))
-    })?;
+    // Checked as stored: the minimum timeout is checked by `parse`.
+    EngineDefaults {
+        timeout_ms: config.defaults.timeout_ms,
+        ..config.defaults.for_engine()
+    }
+    .apply(&mut probe);
+    probe
+        .build(&NAMES)
+        .map_err(|e| ApiError::invalid(e.param.as_deref().unwrap_or("config"), e.message))?;
     Ok(())
 }
 

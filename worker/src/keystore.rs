@@ -4,12 +4,23 @@
 
 use imagegen::ProviderName;
 
-/// Providers that take keys.
-pub const KEYED: [ProviderName; 3] = [
-    ProviderName::Openai,
-    ProviderName::Gemini,
-    ProviderName::Stability,
-];
+/// The providers that take keys, in the provider table's order.
+pub fn keyed() -> Vec<ProviderName> {
+    ProviderName::ALL
+        .into_iter()
+        .filter(|p| p.spec().needs_key)
+        .collect()
+}
+
+/// The keyed providers' names for messages: `openai, gemini or stability`.
+pub fn keyed_names_for_message() -> String {
+    let names: Vec<&str> = keyed().into_iter().map(ProviderName::as_str).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_string(),
+        None => String::new(),
+    }
+}
 
 /// KV's longest key name, in bytes.
 pub const MAX_KV_NAME_BYTES: usize = 512;
@@ -173,7 +184,8 @@ mod kv {
         /// trip instead of up to four); see [`KeyStore::open_keys`].
         pub async fn load(&self) -> Result<Loaded, ApiError> {
             let hash = &self.user.hash;
-            let key_names = KEYED.map(|p| key_kv_name(hash, p));
+            let keyed = keyed();
+            let key_names: Vec<String> = keyed.iter().map(|p| key_kv_name(hash, *p)).collect();
             let keys =
                 futures_util::future::join_all(key_names.iter().map(|n| self.kv.get_text(n)));
             let (config, keys) =
@@ -183,7 +195,7 @@ mod kv {
                 .await?;
             Ok(Loaded {
                 config: raw.and_then(|r| serde_json::from_slice(r.as_bytes()).ok()),
-                keys: KEYED.into_iter().zip(keys).collect(),
+                keys: keyed.into_iter().zip(keys).collect(),
             })
         }
 
@@ -209,9 +221,11 @@ mod kv {
 
         /// What may be shown of each stored key.
         pub async fn key_infos(&self) -> Result<Vec<KeyInfo>, ApiError> {
-            let reads = futures_util::future::join_all(KEYED.map(|p| self.key_record(p))).await;
+            let keyed = keyed();
+            let reads =
+                futures_util::future::join_all(keyed.iter().map(|p| self.key_record(*p))).await;
             let mut infos = Vec::new();
-            for (p, raw) in KEYED.into_iter().zip(reads) {
+            for (p, raw) in keyed.into_iter().zip(reads) {
                 if let Some((_, info)) = self.open(p, raw?).await? {
                     infos.push(info);
                 }
@@ -296,6 +310,19 @@ mod kv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_providers_come_from_the_table() {
+        assert_eq!(
+            keyed(),
+            [
+                ProviderName::Openai,
+                ProviderName::Gemini,
+                ProviderName::Stability
+            ]
+        );
+        assert_eq!(keyed_names_for_message(), "openai, gemini or stability");
+    }
 
     #[test]
     fn kv_names() {

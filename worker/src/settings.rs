@@ -5,9 +5,8 @@ use crate::envelope::MasterKeys;
 use crate::error::ApiError;
 use crate::http::Cors;
 use crate::jwt::JwtPolicy;
-use crate::keystore::KEYED;
 use crate::platform::{self, Env, JwtVerifier};
-use imagegen::validate::{default_base_url, parse_origin};
+use imagegen::request::parse_origin;
 use imagegen::{ProviderName, Secret};
 
 /// Settings read from the environment for one request.
@@ -120,22 +119,24 @@ impl Settings {
         Ok(urls
             .iter()
             .find(|(p, _)| *p == provider)
-            .map_or(default_base_url(provider), |(_, url)| url)
+            .map_or(provider.spec().default_origin, |(_, url)| url)
             .to_string())
     }
 }
 
-/// The origin of each keyed provider: `<PROVIDER>_BASE_URL` (development
-/// and tests only: it points a provider at a mock; never taken from a
-/// request), else the provider's own.
+/// The origin of each provider that has a development override variable
+/// (the provider table's `base_url_env`, e.g. `OPENAI_BASE_URL`: it points
+/// the provider at a mock and is never taken from a request), else the
+/// provider's own.
 fn base_urls(env: &Env) -> Result<Vec<(ProviderName, String)>, String> {
-    KEYED
+    ProviderName::ALL
         .into_iter()
+        .filter(|p| !p.spec().base_url_env.is_empty())
         .map(|p| {
-            let name = format!("{}_BASE_URL", p.as_str().to_ascii_uppercase());
-            let url = match var(env, &name) {
-                Some(u) => parse_origin(&name, &u).map_err(|e| e.message)?,
-                None => default_base_url(p).to_string(),
+            let name = p.spec().base_url_env;
+            let url = match var(env, name) {
+                Some(u) => parse_origin(name, &u).map_err(|e| e.message)?,
+                None => p.spec().default_origin.to_string(),
             };
             Ok((p, url))
         })

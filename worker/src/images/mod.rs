@@ -8,6 +8,6 @@ pub mod request;
 pub mod response;
 pub mod routing;
 
-pub use request::{parse_request, providers, snake_param, Parsed};
+pub use request::{build, parse_request, providers, Parsed, NAMES};
 pub use response::{response, AttemptOut, DataItem, ErrorOut, ImagesResponse};
 pub use routing::{build_chain, check_mock_allowed, parse_model, wanted, ModelChoice, Step};

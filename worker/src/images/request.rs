@@ -4,15 +4,17 @@
 use super::routing::{parse_model, ModelChoice, Step};
 use crate::error::ApiError;
 use imagegen::model::{ProviderConfig, Warning, WarningCode};
-use imagegen::{GenerateRequest, OutputFormat, ProviderName, Secret};
+use imagegen::request::{FieldNames, Number, RequestInput, ValidRequest};
+use imagegen::{OutputFormat, ProviderName, Secret};
 use serde_json::{Map, Value};
 
 /// A parsed generation request: the library request (without providers)
 /// and the routing and OpenAI-only options.
 #[derive(Debug, Clone)]
 pub struct Parsed {
-    /// The library request; `providers` is filled in later.
-    pub request: GenerateRequest,
+    /// The engine's request, defaults applied; `providers` is filled in
+    /// by [`build`].
+    pub request: RequestInput,
     /// Which providers.
     pub choice: ModelChoice,
     /// Fields only OpenAI takes (`quality`, `background`, `user`, `moderation`).
@@ -97,23 +99,24 @@ pub fn parse_request(
             openai_params.insert(name.to_string(), Value::String(v));
         }
     }
-    let defaults = defaults.cloned().unwrap_or_default();
-    if let Some(q) = &defaults.quality {
-        openai_params
-            .entry("quality")
-            .or_insert(Value::String(q.clone()));
-    }
-    let mut request = GenerateRequest {
+    let mut request = RequestInput {
         prompt: Some(prompt),
-        count: number_field(&obj, "n")?,
+        count: number_field(&obj, "n")?.map(Number),
         size,
         aspect_ratio: string_field(&obj, "aspect_ratio")?,
-        seed: number_field(&obj, "seed")?,
+        seed: number_field(&obj, "seed")?.map(Number),
         negative_prompt: string_field(&obj, "negative_prompt")?,
         output_format,
         ..Default::default()
     };
-    defaults.apply(&mut request);
+    if let Some(d) = defaults {
+        if let Some(q) = &d.quality {
+            openai_params
+                .entry("quality")
+                .or_insert(Value::String(q.clone()));
+        }
+        d.for_engine().apply(&mut request);
+    }
     Ok(Parsed {
         request,
         choice,
@@ -121,16 +124,30 @@ pub fn parse_request(
     })
 }
 
-/// Maps the library's camelCase field names to this endpoint's snake_case.
-pub fn snake_param(param: &str) -> String {
-    match param {
-        "count" => "n".into(),
-        "aspectRatio" => "aspect_ratio".into(),
-        "negativePrompt" => "negative_prompt".into(),
-        "outputFormat" => "output_format".into(),
-        p if p.starts_with("providers") => "model".into(),
-        p => p.to_string(),
-    }
+fn chain_field(_index: usize, _name: &str) -> String {
+    "model".to_string()
+}
+
+/// This endpoint's names for the fields the engine checks: snake_case, and
+/// the chain is what `model` chose (with the user's config).
+pub const NAMES: FieldNames = FieldNames {
+    count: "n",
+    aspect_ratio: "aspect_ratio",
+    negative_prompt: "negative_prompt",
+    providers: "model",
+    entry: chain_field,
+    ..FieldNames::JS
+};
+
+/// The engine's checked request: `request` with its chain.
+pub fn build(
+    mut request: RequestInput,
+    providers: Vec<ProviderConfig>,
+) -> Result<ValidRequest, ApiError> {
+    request.providers = Some(providers);
+    request
+        .build(&NAMES)
+        .map_err(|e| ApiError::invalid(e.param.as_deref().unwrap_or("body"), e.message))
 }
 
 /// The engine's providers for a chain: each with its stored key and its
@@ -193,14 +210,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.request.prompt.as_deref(), Some("a fox"));
-        assert_eq!(p.request.count, Some(3.0));
+        assert_eq!(p.request.count, Some(Number(3.0)));
         assert_eq!(
             p.request.size.as_deref(),
             Some("1024x1536"),
             "size auto → the default"
         );
         assert_eq!(p.request.aspect_ratio.as_deref(), Some("16:9"));
-        assert_eq!(p.request.seed, Some(5.0));
+        assert_eq!(p.request.seed, Some(Number(5.0)));
         assert_eq!(p.openai_params["quality"], "high");
         assert_eq!(p.openai_params["background"], "transparent");
         let err = |body: &str| {
@@ -226,7 +243,11 @@ mod tests {
             ..Default::default()
         };
         let p = parse_request(br#"{"prompt":"x"}"#, Some(&short)).unwrap();
-        assert_eq!(p.request.timeout_ms, Some(10_000.0), "stored configs too");
+        assert_eq!(
+            p.request.timeout_ms,
+            Some(Number(10_000.0)),
+            "stored configs too"
+        );
         let mock = parse_request(br#"{"prompt":"x","model":"mock"}"#, None).unwrap();
         assert!(check_mock_allowed(&mock.choice, true).is_ok());
         assert_eq!(
@@ -238,7 +259,32 @@ mod tests {
         );
         assert_eq!(err("[]"), "body");
         assert_eq!(err("{"), "body");
-        assert_eq!(snake_param("count"), "n");
-        assert_eq!(snake_param("providers[0].model"), "model");
+    }
+
+    #[test]
+    fn engine_errors_name_this_endpoints_fields() {
+        let mock = || ProviderConfig {
+            provider: Some(ProviderName::Mock),
+            ..Default::default()
+        };
+        let err = |body: &str, providers: Vec<ProviderConfig>| {
+            let p = parse_request(body.as_bytes(), None).unwrap();
+            let e = build(p.request, providers).unwrap_err();
+            (e.param.map(String::from).unwrap_or_default(), e.message)
+        };
+        let (param, message) = err(r#"{"prompt":"x","n":11}"#, vec![mock()]);
+        assert_eq!(param, "n");
+        assert!(message.starts_with("`n` must be"), "{message}");
+        let (param, message) = err(r#"{"prompt":"x","aspect_ratio":"wide"}"#, vec![mock()]);
+        assert_eq!(param, "aspect_ratio");
+        assert!(message.starts_with("`aspect_ratio`"), "{message}");
+        let bad_model = ProviderConfig {
+            model: Some("a/b".into()),
+            ..mock()
+        };
+        assert_eq!(err(r#"{"prompt":"x"}"#, vec![bad_model]).0, "model");
+        assert_eq!(err(r#"{"prompt":" "}"#, vec![mock()]).0, "prompt");
+        let p = parse_request(br#"{"prompt":"x","n":2}"#, None).unwrap();
+        assert_eq!(build(p.request, vec![mock()]).unwrap().image.count, 2);
     }
 }

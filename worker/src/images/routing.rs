@@ -14,8 +14,9 @@ pub enum ModelChoice {
 }
 
 /// Reads `model`: `auto`, `<provider>`, `<provider>/<model id>`, or a bare
-/// model id of a known family (`gpt-image-1` → OpenAI, `gemini-…` → Gemini,
-/// `sd3…`/`core`/`ultra` are Stability's only with the `stability/` prefix).
+/// model id of a family the provider table claims (`gpt-image-1` → OpenAI,
+/// `gemini-…` → Gemini; `sd3…`/`core`/`ultra` are Stability's only with the
+/// `stability/` prefix).
 pub fn parse_model(model: Option<&str>) -> Result<ModelChoice, ApiError> {
     let Some(model) = model.map(str::trim).filter(|m| !m.is_empty()) else {
         return Ok(ModelChoice::Auto);
@@ -31,7 +32,8 @@ pub fn parse_model(model: Option<&str>) -> Result<ModelChoice, ApiError> {
             ApiError::invalid(
                 "model",
                 format!(
-                    "unknown provider {p:?} in `model`; expected openai, gemini, stability or mock"
+                    "unknown provider {p:?} in `model`; expected {}",
+                    imagegen::providers::table::names_for_message()
                 ),
             )
         })?;
@@ -40,20 +42,8 @@ pub fn parse_model(model: Option<&str>) -> Result<ModelChoice, ApiError> {
         }
         return Ok(ModelChoice::Provider(provider, Some(m.to_string())));
     }
-    if model.starts_with("gpt-image")
-        || model.starts_with("dall-e")
-        || model.starts_with("chatgpt-image")
-    {
-        return Ok(ModelChoice::Provider(
-            ProviderName::Openai,
-            Some(model.to_string()),
-        ));
-    }
-    if model.starts_with("gemini-") {
-        return Ok(ModelChoice::Provider(
-            ProviderName::Gemini,
-            Some(model.to_string()),
-        ));
+    if let Some(p) = ProviderName::for_model(model) {
+        return Ok(ModelChoice::Provider(p, Some(model.to_string())));
     }
     Err(ApiError::invalid(
         "model",

@@ -55,12 +55,7 @@ async fn generate(r: &Request<'_>) -> Result<JsValue, ApiError> {
     let (providers, warnings) = images::providers(chain, &secrets, &parsed.openai_params, |p| {
         r.settings.base_url(p)
     })?;
-    let mut request = parsed.request;
-    request.providers = Some(providers);
-    let valid = imagegen::validate::validate(&request).map_err(|e| {
-        let param = images::snake_param(e.param.as_deref().unwrap_or("body"));
-        ApiError::invalid(&param, e.message.replace("`count`", "`n`"))
-    })?;
+    let valid = images::build(parsed.request, providers)?;
     let created = platform::now_ms() / 1000;
     let client = CLIENT.with(|c| {
         c.borrow_mut()

@@ -62,7 +62,8 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             if let Some(name) = path.strip_prefix("/v1/keys/") {
                 let provider = ProviderName::parse(name).ok_or_else(|| {
                     ApiError::not_found(&format!(
-                        "no provider named {name:?}; expected openai, gemini or stability"
+                        "no provider named {name:?}; expected {}",
+                        crate::keystore::keyed_names_for_message()
                     ))
                 })?;
                 return match method {
