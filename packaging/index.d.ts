@@ -2,3 +2,4 @@
 // wasm-bindgen initialization functions (each entry initializes itself).
 export * from "./imagegen.js";
 export * from "./errors.js";
+export * from "./providers.js";

@@ -4,6 +4,7 @@
 // package.json with conditional exports so `import { generateImages } from
 // "imagegen"` works in Node, bundlers, edge runtimes and Workers without a
 // manual init.
+import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -51,6 +52,46 @@ write(
     "// The public API, without the wasm-bindgen initialization functions.",
     `export { ${names.join(", ")} } from "./imagegen.js";`,
     'export { ImageGenError, isImageGenError } from "./errors.js";',
+    'export { providers } from "./providers.js";',
+    "",
+  ].join("\n"),
+);
+
+// 2b. The provider table JS needs (names, display names, default models,
+//     key variables, model-family prefixes), printed by the Rust table itself
+//     (examples/provider_table.rs), as `imagegen/providers` and as `providers`
+//     in the main entry; its declarations spell each row out as literal types.
+const table = JSON.parse(
+  execFileSync("cargo", ["run", "--quiet", "--example", "provider_table"], { cwd: root, encoding: "utf8" }),
+);
+if (!Array.isArray(table) || !table.some((p) => p.name === "mock")) fail("unexpected provider table");
+const literalType = (v) => {
+  if (Array.isArray(v)) return `readonly [${v.map(literalType).join(", ")}]`;
+  if (v && typeof v === "object") {
+    return `{ ${Object.entries(v).map(([k, x]) => `readonly ${k}: ${literalType(x)};`).join(" ")} }`;
+  }
+  return JSON.stringify(v);
+};
+write(
+  "providers.js",
+  [
+    "// Generated from the library's provider table (examples/provider_table.rs): do not edit.",
+    "const deepFreeze = (v) => (v && typeof v === \"object\" ? Object.freeze(Array.isArray(v) ? v.map(deepFreeze) : Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deepFreeze(x)]))) : v);",
+    `/** The providers the library can call, in the table's order. */`,
+    `export const providers = deepFreeze(${JSON.stringify(table, null, 2)});`,
+    "",
+  ].join("\n"),
+);
+write(
+  "providers.d.ts",
+  [
+    "// Generated from the library's provider table (examples/provider_table.rs): do not edit.",
+    "/** The providers the library can call, in the table's order: wire name, display name,",
+    " * default model, whether a key is needed, the environment variables servers read the key",
+    " * and a development base URL from, and the model-id prefixes of each provider's families. */",
+    `export declare const providers: readonly [\n${table.map((p) => `  ${literalType(p)},`).join("\n")}\n];`,
+    "/** One row of {@link providers}. */",
+    "export type ProviderInfo = (typeof providers)[number];",
     "",
   ].join("\n"),
 );
@@ -111,6 +152,10 @@ const manifest = {
       node: "./web.node.mjs",
       default: "./web.mjs",
     },
+    "./providers": {
+      types: "./providers.d.ts",
+      default: "./providers.js",
+    },
     "./imagegen_bg.wasm": "./imagegen_bg.wasm",
     "./package.json": "./package.json",
   },
@@ -122,6 +167,8 @@ const manifest = {
     "api.mjs",
     "errors.js",
     "errors.d.ts",
+    "providers.js",
+    "providers.d.ts",
     "index.d.ts",
     "index.browser.mjs",
     "index.node.mjs",

@@ -13,7 +13,6 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![warn(missing_docs)]
 
-pub mod client;
 pub mod engine;
 pub mod geometry;
 pub mod http;
@@ -22,9 +21,14 @@ pub mod model;
 pub mod policy;
 pub mod providers;
 pub mod request;
+pub mod resilience;
 pub mod runtime;
 pub mod secret;
 pub mod validate;
+
+/// The former name of [`resilience`], kept while callers move over.
+#[doc(hidden)]
+pub use resilience as client;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -1,5 +1,6 @@
 //! Retry and fallback decisions, as pure functions of the error, the attempt
-//! number, the time left and a random roll.
+//! number, the time left, a random roll, and the limits of a long-lived
+//! client (open circuits, the retry budget).
 
 use crate::model::{Error, ErrorCode};
 use crate::request::RetrySettings;
@@ -31,6 +32,26 @@ pub struct PolicyInput<'a> {
     pub remaining_ms: Option<u64>,
     /// Whether the chain has another provider.
     pub has_next_provider: bool,
+}
+
+/// What the state of a long-lived client says about this provider: both
+/// are inputs of the decision, so the engine only asks and obeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The provider's circuit is open: it is skipped without a call.
+    pub circuit_open: bool,
+    /// The retry budget has a retry left for this provider and key.
+    pub retry_budget_left: bool,
+}
+
+impl Default for Limits {
+    /// No client: circuits closed, retries unbudgeted.
+    fn default() -> Self {
+        Limits {
+            circuit_open: false,
+            retry_budget_left: true,
+        }
+    }
 }
 
 /// The capped exponential backoff bound for an attempt: `min(max, base·2^(attempt-1))`.
@@ -91,7 +112,34 @@ pub fn decide(
             }
         }
     }
-    if input.has_next_provider && fallback_on.contains(&code) {
+    give_up(code, input.has_next_provider, fallback_on)
+}
+
+/// [`decide`] under a client's limits: an open circuit gives the provider
+/// up without a call, and a retry the budget cannot pay for gives it up too.
+pub fn decide_within(
+    input: &PolicyInput<'_>,
+    limits: Limits,
+    settings: &RetrySettings,
+    fallback_on: &[ErrorCode],
+    roll: f64,
+) -> Decision {
+    let code = input.error.code;
+    if limits.circuit_open && code != ErrorCode::Aborted {
+        return give_up(code, input.has_next_provider, fallback_on);
+    }
+    match decide(input, settings, fallback_on, roll) {
+        Decision::Retry { .. } if !limits.retry_budget_left => {
+            give_up(code, input.has_next_provider, fallback_on)
+        }
+        d => d,
+    }
+}
+
+/// A provider given up: fall back when there is a next provider and the
+/// code is one that falls back; otherwise the part stops.
+pub fn give_up(code: ErrorCode, has_next_provider: bool, fallback_on: &[ErrorCode]) -> Decision {
+    if has_next_provider && fallback_on.contains(&code) {
         Decision::Fallback
     } else {
         Decision::Stop
@@ -113,5 +161,38 @@ mod tests {
         assert_eq!(backoff_delay(3, &s, 0.0), 0);
         assert_eq!(backoff_delay(3, &s, 0.999_999_9), 4000);
         assert_eq!(backoff_delay(3, &s, f64::NAN), 0);
+    }
+
+    #[test]
+    fn limits_give_the_provider_up() {
+        let s = RetrySettings::default();
+        let e = Error::new(ErrorCode::RateLimited, "x");
+        let input = PolicyInput {
+            error: &e,
+            attempt: 1,
+            bad_responses: 0,
+            remaining_ms: None,
+            has_next_provider: true,
+        };
+        let fb = [ErrorCode::RateLimited];
+        let free = decide_within(&input, Limits::default(), &s, &fb, 0.0);
+        assert_eq!(free, Decision::Retry { delay_ms: 0 });
+        let spent = Limits {
+            retry_budget_left: false,
+            ..Limits::default()
+        };
+        assert_eq!(
+            decide_within(&input, spent, &s, &fb, 0.0),
+            Decision::Fallback
+        );
+        assert_eq!(decide_within(&input, spent, &s, &[], 0.0), Decision::Stop);
+        let open = Limits {
+            circuit_open: true,
+            ..Limits::default()
+        };
+        assert_eq!(
+            decide_within(&input, open, &s, &fb, 0.0),
+            Decision::Fallback
+        );
     }
 }

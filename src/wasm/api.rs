@@ -2,18 +2,17 @@
 //! `createImageService` and the seed-compatible service classes.
 
 use super::transport::{seeded_rng, DateClock, FetchTransport, TimerSleeper};
-use crate::client::{ClientSettings, ClientState};
 use crate::engine::{self, EventSink, Runtime};
 use crate::model::{
     Error, ErrorCode, GenerateEvent, GenerateRequest, ProviderConfig, ProviderName,
 };
+use crate::resilience::{ClientSettings, ClientState};
 use crate::runtime::{CancelToken, Clock, SplitMix64};
 use crate::secret::Secret;
 use crate::validate::{default_base_url, parse_origin, validate};
 use js_sys::{Function, JsString, Promise, Reflect};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
-use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
@@ -814,100 +813,7 @@ pub fn error_codes() -> JsValue {
     to_js(&ErrorCode::ALL)
 }
 
-/// Options of `createClient`.
-#[derive(Deserialize, Default, Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct ClientOptions {
-    /// Retries allowed as a fraction of recent provider calls.
-    #[serde(default)]
-    #[tsify(optional)]
-    pub retry_budget: Option<RetryBudgetOptions>,
-    /// Skip a provider for a cooldown after consecutive failures.
-    #[serde(default)]
-    #[tsify(optional)]
-    pub circuit_breaker: Option<CircuitBreakerOptions>,
-}
-
-/// Retry budget options (defaults: 20% over 10 s, at least 3 retries per window).
-#[derive(Deserialize, Default, Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct RetryBudgetOptions {
-    /// Retries per provider call in the window (default 0.2).
-    #[serde(default)]
-    #[tsify(optional)]
-    pub ratio: Option<f64>,
-    /// Window in ms (default 10000).
-    #[serde(default)]
-    #[tsify(optional)]
-    pub window_ms: Option<u64>,
-    /// Retries always allowed per window (default 3).
-    #[serde(default)]
-    #[tsify(optional)]
-    pub min_retries: Option<u32>,
-}
-
-/// Circuit breaker options.
-#[derive(Deserialize, Default, Tsify)]
-#[serde(rename_all = "camelCase")]
-pub struct CircuitBreakerOptions {
-    /// Consecutive transient failures that open the circuit (default 5).
-    #[serde(default)]
-    #[tsify(optional)]
-    pub failure_threshold: Option<u32>,
-    /// Cooldown after transient failures, ms (default 30000).
-    #[serde(default)]
-    #[tsify(optional)]
-    pub cooldown_ms: Option<u64>,
-    /// Cooldown after auth/permission/quota/not_found, ms (default 300000).
-    #[serde(default)]
-    #[tsify(optional)]
-    pub hard_cooldown_ms: Option<u64>,
-}
-
-fn client_settings(o: ClientOptions) -> Result<ClientSettings, Error> {
-    let mut s = ClientSettings::default();
-    if let Some(b) = o.retry_budget {
-        if let Some(r) = b.ratio {
-            if !(r.is_finite() && (0.0..=10.0).contains(&r)) {
-                return Err(Error::invalid(
-                    "retryBudget.ratio",
-                    "`retryBudget.ratio` must be from 0 to 10",
-                ));
-            }
-            s.budget.ratio = r;
-        }
-        if let Some(w) = b.window_ms {
-            if !(1..=3_600_000).contains(&w) {
-                return Err(Error::invalid(
-                    "retryBudget.windowMs",
-                    "`retryBudget.windowMs` must be from 1 to 3600000",
-                ));
-            }
-            s.budget.window_ms = w;
-        }
-        if let Some(m) = b.min_retries {
-            s.budget.min_retries = m;
-        }
-    }
-    if let Some(c) = o.circuit_breaker {
-        if let Some(t) = c.failure_threshold {
-            if t == 0 {
-                return Err(Error::invalid(
-                    "circuitBreaker.failureThreshold",
-                    "`circuitBreaker.failureThreshold` must be at least 1",
-                ));
-            }
-            s.breaker.failure_threshold = t;
-        }
-        if let Some(ms) = c.cooldown_ms {
-            s.breaker.cooldown_ms = ms;
-        }
-        if let Some(ms) = c.hard_cooldown_ms {
-            s.breaker.hard_cooldown_ms = ms;
-        }
-    }
-    Ok(s)
-}
+pub use crate::resilience::{CircuitBreakerOptions, ClientOptions, RetryBudgetOptions};
 
 /// A long-lived client: the same `generateImages`, with a retry budget and
 /// circuit breakers shared by all its calls.
@@ -943,7 +849,7 @@ pub fn create_client(
         None => ClientOptions::default(),
         Some(o) => from_js(&o, "options").map_err(|e| to_js_error(&e))?,
     };
-    let settings = client_settings(options).map_err(|e| to_js_error(&e))?;
+    let settings = ClientSettings::from_options(&options).map_err(|e| to_js_error(&e))?;
     Ok(ImageGenClient {
         state: Rc::new(ClientState::new(settings)),
     })

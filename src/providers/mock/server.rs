@@ -11,11 +11,11 @@ use crate::providers::{decode_success, BuiltRequest, ParseContext};
 use crate::request::{ChainEntry, ImageRequest};
 use crate::runtime::{Rng, Sleeper};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::cell::RefCell;
 
-/// What the mock is asked for.
-#[derive(Serialize, Deserialize)]
+/// What the mock is asked for. Integers only: formatting floats would add
+/// kilobytes to the wasm (`failRate` travels as its bits).
+#[derive(Serialize, Deserialize, PartialEq)]
 struct MockCall {
     model: String,
     prompt: String,
@@ -23,7 +23,24 @@ struct MockCall {
     width: u32,
     height: u32,
     seed: Option<u32>,
-    params: Map<String, Value>,
+    latency_ms: u64,
+    fail_first: u32,
+    fail_rate_bits: u64,
+    fail_code: ErrorCode,
+    retry_after_ms: Option<u64>,
+}
+
+impl MockCall {
+    fn settings(&self) -> MockSettings {
+        MockSettings {
+            latency_ms: self.latency_ms,
+            fail_first: self.fail_first,
+            fail_rate: f64::from_bits(self.fail_rate_bits),
+            fail_code: self.fail_code,
+            retry_after_ms: self.retry_after_ms,
+            max_images_per_call: 1,
+        }
+    }
 }
 
 /// One image the mock made.
@@ -56,6 +73,7 @@ struct MockReply {
 /// server (`mock:`), whatever `baseUrl` says: the mock never uses the network.
 pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     let size = output_size(req);
+    let settings = MockSettings::from_params(&entry.params, "params").unwrap_or_default();
     let call = MockCall {
         model: entry.model.clone(),
         prompt: req.prompt.clone(),
@@ -63,7 +81,11 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         width: size.w,
         height: size.h,
         seed: req.seed,
-        params: entry.params.clone(),
+        latency_ms: settings.latency_ms,
+        fail_first: settings.fail_first,
+        fail_rate_bits: settings.fail_rate.to_bits(),
+        fail_code: settings.fail_code,
+        retry_after_ms: settings.retry_after_ms,
     };
     let body = serde_json::to_vec(&call).unwrap_or_default();
     BuiltRequest {
@@ -104,12 +126,13 @@ pub fn parse_response(
 /// A transport that answers the mock's requests in process (with the
 /// engine's sleeper for `latencyMs` and its RNG for `failRate` and seeds)
 /// and passes every other request to `inner`. One per `generateImages`
-/// call: `failFirst` counts the calls of this call, per model and params.
+/// call: `failFirst` counts the calls of this call, per model and settings.
 pub struct MockServer<'a, T, S, R> {
     inner: &'a T,
     sleeper: &'a S,
     rng: &'a R,
-    calls: RefCell<Vec<(String, u32)>>,
+    /// Calls so far, per model and settings (prompt and count aside).
+    calls: RefCell<Vec<(MockCall, u32)>>,
 }
 
 impl<'a, T, S, R> MockServer<'a, T, S, R> {
@@ -123,9 +146,18 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
         }
     }
 
-    /// Counts a call to the entry with this model and params; returns its number (1-based).
+    /// Counts a call to the entry with this model and settings; returns its
+    /// number (1-based).
     fn count_call(&self, call: &MockCall) -> u32 {
-        let key = format!("{}|{}", call.model, Value::Object(call.params.clone()));
+        let key = MockCall {
+            model: call.model.clone(),
+            prompt: String::new(),
+            count: 0,
+            width: 0,
+            height: 0,
+            seed: None,
+            ..*call
+        };
         let mut calls = self.calls.borrow_mut();
         match calls.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => {
@@ -149,7 +181,7 @@ impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
         else {
             return MockReply::default();
         };
-        let settings = MockSettings::from_params(&call.params, "params").unwrap_or_default();
+        let settings = call.settings();
         let call_number = self.count_call(&call);
         if settings.latency_ms > 0 {
             self.sleeper.sleep(settings.latency_ms).await;
