@@ -7,6 +7,7 @@ use crate::http::Cors;
 use crate::jwt::JwtPolicy;
 use crate::platform::{self, Env, JwtVerifier};
 use imagegen::request::parse_origin;
+use imagegen::resilience::ClientSettings;
 use imagegen::{ProviderName, Secret};
 
 /// Settings read from the environment for one request.
@@ -21,7 +22,7 @@ pub struct Settings {
     /// (`RATE_LIMIT_PER_MINUTE`; 0 = off).
     pub(crate) rate_limit_per_minute: u32,
     /// Retry budget and circuit breakers of this isolate's engine client.
-    pub(crate) client: imagegen::client::ClientSettings,
+    pub(crate) client: ClientSettings,
     /// `ENABLE_MOCK_PROVIDER`: the offline `mock` provider may be used.
     pub(crate) mock_enabled: bool,
     /// `EXPOSE_MEMORY_STATS`: `/healthz` reports the wasm memory size.
@@ -99,7 +100,10 @@ impl Settings {
             master_keys,
             base_urls,
             rate_limit_per_minute: rate_limit_setting(env),
-            client: client_settings(env),
+            // Retry budget and circuit breakers of this isolate's engine
+            // client: the library's parser of RETRY_BUDGET_* and
+            // CIRCUIT_BREAKER_* (its defaults where unset or out of range).
+            client: ClientSettings::from_env(|name| var(env, name)),
             mock_enabled: flag(env, "ENABLE_MOCK_PROVIDER"),
             expose_memory: flag(env, "EXPOSE_MEMORY_STATS"),
         }
@@ -141,31 +145,4 @@ fn base_urls(env: &Env) -> Result<Vec<(ProviderName, String)>, String> {
             Ok((p, url))
         })
         .collect()
-}
-
-/// Tuning of the per-isolate retry budget and circuit breakers (optional
-/// variables; the library's defaults otherwise).
-fn client_settings(env: &Env) -> imagegen::client::ClientSettings {
-    let mut s = imagegen::client::ClientSettings::default();
-    let num = |name: &str| {
-        var(env, name)
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    if let Some(v) = num("RETRY_BUDGET_RATIO") {
-        s.budget.ratio = v;
-    }
-    if let Some(v) = num("RETRY_BUDGET_MIN_RETRIES") {
-        s.budget.min_retries = v as u32;
-    }
-    if let Some(v) = num("CIRCUIT_BREAKER_FAILURES") {
-        s.breaker.failure_threshold = (v as u32).max(1);
-    }
-    if let Some(v) = num("CIRCUIT_BREAKER_COOLDOWN_MS") {
-        s.breaker.cooldown_ms = v as u64;
-    }
-    if let Some(v) = num("CIRCUIT_BREAKER_HARD_COOLDOWN_MS") {
-        s.breaker.hard_cooldown_ms = v as u64;
-    }
-    s
 }

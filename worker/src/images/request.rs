@@ -183,7 +183,7 @@ pub fn providers(
             provider: Some(p),
             api_key,
             model,
-            base_url: Some(base_url(p)?).filter(|_| p != ProviderName::Mock),
+            base_url: Some(base_url(p)?).filter(|_| p.spec().needs_key),
             params,
         });
     }

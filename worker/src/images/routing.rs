@@ -65,13 +65,14 @@ pub fn check_mock_allowed(choice: &ModelChoice, mock_enabled: bool) -> Result<()
 pub type Step = (ProviderName, Option<String>);
 
 /// The chain for a request, from the choice, the user's config and which
-/// providers have a stored key. `mock` needs none.
+/// providers have a stored key (providers that take no key, `mock`, need
+/// none).
 pub fn build_chain(
     choice: &ModelChoice,
     config: Option<&UserConfig>,
     has_key: impl Fn(ProviderName) -> bool,
 ) -> Result<Vec<Step>, ApiError> {
-    let usable = |p: ProviderName| p == ProviderName::Mock || has_key(p);
+    let usable = |p: ProviderName| !p.spec().needs_key || has_key(p);
     let configured: Vec<Step> = config
         .map(|c| {
             c.providers
