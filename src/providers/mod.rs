@@ -1,21 +1,34 @@
 //! Providers as pure functions: request builders, response parsers (error
 //! classification included) and capability tables. No I/O happens here.
 //!
-//! [`table`] lists the providers; each module exports its [`ProviderSpec`]
-//! as `SPEC`, and everything here dispatches through it.
+//! The table below lists the providers; each module exports its
+//! [`ProviderSpec`] as `SPEC`, and everything here dispatches through it.
 
-mod common;
-pub mod gemini;
-mod lifecycle;
-pub mod mock;
-pub mod openai;
-pub mod stability;
+#[macro_use]
 pub mod table;
+mod common;
+mod lifecycle;
+
+// The provider table: the only place that lists the providers. Each line
+// declares the module `providers/<module>` (whose `SPEC` describes the
+// provider) and a variant of `ProviderName`; everything else (default models
+// and origins, key variables, model-family routing, the headers transports
+// read, the package's `imagegen/providers`) is derived from the specs.
+provider_table! {
+    /// OpenAI Images (`/v1/images/generations`).
+    Openai = "openai" => openai,
+    /// Google Gemini API native image models (`generateContent`).
+    Gemini = "gemini" => gemini,
+    /// Stability AI Stable Image v2beta.
+    Stability = "stability" => stability,
+    /// Built-in offline provider: SVG images, no network.
+    Mock = "mock" => mock,
+}
 
 pub(crate) use common::*;
 pub(crate) use lifecycle::not_found_hint;
 pub use lifecycle::{deprecation_warning, model_status, model_table, retired_model_error};
-pub use table::{response_headers, ProviderName, ProviderSpec, COMMON_RESPONSE_HEADERS};
+pub use table::{response_headers, ProviderSpec, COMMON_RESPONSE_HEADERS};
 
 use crate::geometry::{Ratio, Size};
 use crate::http::{HttpRequest, HttpResponse};

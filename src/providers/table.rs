@@ -1,17 +1,60 @@
-//! The provider table: the one place that lists the providers. Everything
-//! else (the `ProviderName` enum, default models and origins, key variables,
-//! model-family routing, the headers a transport reads, the JS lists) is
-//! derived from it.
+//! What the provider table is made of: [`ProviderSpec`], the macro that
+//! turns the table (in `providers/mod.rs`, the one place that lists the
+//! providers) into the provider modules and [`ProviderName`], and what is
+//! derived from it (wire names, model-family routing, the headers a
+//! transport reads).
 
-use super::{BuiltRequest, Capabilities, ModelStatus, ParseContext};
+use super::{BuiltRequest, Capabilities, ModelStatus, ParseContext, ProviderName};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::model::{Error, GeneratedImage};
 use crate::request::{ChainEntry, ImageRequest};
 use crate::secret::Secret;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
-use tsify::Tsify;
+
+#[doc(hidden)]
+macro_rules! count {
+    () => { 0usize };
+    ($head:ident $($tail:ident)*) => { 1usize + count!($($tail)*) };
+}
+
+/// Generates the provider modules and [`ProviderName`] from the table in
+/// `providers/mod.rs`: one line per provider, `Variant = "wire name" =>
+/// module`, where `module::SPEC` is its spec.
+macro_rules! provider_table {
+    ($( $(#[doc = $doc:expr])* $variant:ident = $wire:literal => $module:ident, )*) => {
+        $( pub mod $module; )*
+
+        /// The providers the library can call.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            ::serde::Serialize, ::serde::Deserialize, ::tsify::Tsify,
+        )]
+        #[serde(rename_all = "lowercase")]
+        pub enum ProviderName {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl ProviderName {
+            /// All providers, in a stable order.
+            pub const ALL: [ProviderName; count!($($variant)*)] = [$(ProviderName::$variant),*];
+
+            /// The lowercase name used on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( ProviderName::$variant => $wire, )*
+                }
+            }
+
+            /// The provider's spec.
+            pub fn spec(self) -> &'static $crate::providers::ProviderSpec {
+                match self {
+                    $( ProviderName::$variant => &$module::SPEC, )*
+                }
+            }
+        }
+    };
+}
 
 /// Everything the library knows about one provider, as data and pure
 /// functions. Each provider module exports one as `SPEC`.
@@ -61,54 +104,6 @@ pub const COMMON_RESPONSE_HEADERS: &[&str] = &["content-type", "retry-after", "r
 /// `check_params` for providers that take any object.
 pub fn any_params(_params: &Map<String, Value>, _field: &str) -> Result<(), Error> {
     Ok(())
-}
-
-macro_rules! count {
-    () => { 0usize };
-    ($head:ident $($tail:ident)*) => { 1usize + count!($($tail)*) };
-}
-
-/// Generates [`ProviderName`] from the table: one line per provider,
-/// `Variant = "wire name" => module`, where `module::SPEC` is its spec.
-macro_rules! provider_table {
-    ($( $(#[doc = $doc:expr])* $variant:ident = $wire:literal => $module:ident, )*) => {
-        /// The providers the library can call.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Tsify)]
-        #[serde(rename_all = "lowercase")]
-        pub enum ProviderName {
-            $( $(#[doc = $doc])* $variant, )*
-        }
-
-        impl ProviderName {
-            /// All providers, in a stable order.
-            pub const ALL: [ProviderName; count!($($variant)*)] = [$(ProviderName::$variant),*];
-
-            /// The lowercase name used on the wire.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $( ProviderName::$variant => $wire, )*
-                }
-            }
-
-            /// The provider's spec.
-            pub fn spec(self) -> &'static ProviderSpec {
-                match self {
-                    $( ProviderName::$variant => &super::$module::SPEC, )*
-                }
-            }
-        }
-    };
-}
-
-provider_table! {
-    /// OpenAI Images (`/v1/images/generations`).
-    Openai = "openai" => openai,
-    /// Google Gemini API native image models (`generateContent`).
-    Gemini = "gemini" => gemini,
-    /// Stability AI Stable Image v2beta.
-    Stability = "stability" => stability,
-    /// Built-in offline provider: SVG images, no network.
-    Mock = "mock" => mock,
 }
 
 impl ProviderName {
@@ -207,6 +202,9 @@ mod tests {
         ] {
             assert!(h.contains(&name), "{name}");
         }
-        assert_eq!(names_for_message(), "openai, gemini, stability or mock");
+        let names = names_for_message();
+        assert!(names.starts_with("openai, gemini, "), "{names}");
+        let last = ProviderName::ALL.last().map(|p| p.as_str()).unwrap_or_default();
+        assert!(names.ends_with(&format!(" or {last}")), "{names}");
     }
 }

@@ -1,5 +1,6 @@
 "use client";
 
+import { providers } from "imagegen/providers";
 import type { ProviderName } from "@/lib/protocol";
 
 export interface ChainEntry {
@@ -11,13 +12,15 @@ export interface ChainEntry {
   apiKey: string;
 }
 
-const PROVIDER_OPTIONS: ProviderName[] = ["mock", "openai", "gemini", "stability"];
-const DEFAULT_MODELS: Record<ProviderName, string> = {
-  mock: "",
-  openai: "gpt-image-2",
-  gemini: "gemini-nano-banana-2.1",
-  stability: "core",
-};
+/** The mock first (it needs no key), then the library's table order. */
+const PROVIDER_OPTIONS: ProviderName[] = [
+  ...providers.filter((p) => !p.needsKey),
+  ...providers.filter((p) => p.needsKey),
+].map((p) => p.name);
+/** Model placeholders: each provider's default (the mock's entries are labels instead). */
+const DEFAULT_MODELS = Object.fromEntries(
+  providers.map((p) => [p.name, p.needsKey ? p.defaultModel : ""]),
+) as Record<ProviderName, string>;
 let nextId = 1000;
 
 /** Ordered list of providers: primary first, then fallbacks. */

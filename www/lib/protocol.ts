@@ -1,6 +1,8 @@
 // The HTTP contract of the demo's generation routes (/api/generate-image on
 // the Node runtime, /api/generate-image-edge on the Edge runtime), shared by
-// the routes and the page. Types only: importing this file loads no wasm.
+// the routes and the page. Importing this file loads no wasm: the provider
+// list comes from `imagegen/providers`, plain data generated from the
+// library's provider table.
 import type {
   Attempt,
   ErrorCode,
@@ -10,26 +12,31 @@ import type {
   ProviderName,
   Warning,
 } from "imagegen";
+import { providers } from "imagegen/providers";
 
 export type { Attempt, ErrorCode, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, Warning };
 
-export const PROVIDERS: readonly ProviderName[] = ["openai", "gemini", "stability", "mock"];
+/** Every provider, in the library's table order. */
+export const PROVIDERS: readonly ProviderName[] = providers.map((p) => p.name);
 
-export const ERROR_CODES: readonly ErrorCode[] = [
-  "invalid_request",
-  "unsupported",
-  "auth",
-  "permission",
-  "quota",
-  "rate_limited",
-  "content_policy",
-  "not_found",
-  "provider_error",
-  "timeout",
-  "network",
-  "bad_response",
-  "aborted",
-];
+/** Every error code, checked against the package's `ErrorCode` by tsc. */
+const CODES = {
+  invalid_request: true,
+  unsupported: true,
+  auth: true,
+  permission: true,
+  quota: true,
+  rate_limited: true,
+  content_policy: true,
+  not_found: true,
+  provider_error: true,
+  timeout: true,
+  network: true,
+  bad_response: true,
+  aborted: true,
+} as const satisfies Record<ErrorCode, true>;
+
+export const ERROR_CODES: readonly ErrorCode[] = Object.keys(CODES) as ErrorCode[];
 
 /**
  * Faults injected into the mock provider through its `params`.

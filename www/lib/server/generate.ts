@@ -6,6 +6,7 @@
 // node_modules) for the Node route, the `edge-light` entry (bundled, wasm
 // imported with `?module`) for the Edge route.
 import type { GenerateRequest, GenerateResult, ImageGenError, ProviderConfig, ProviderName } from "imagegen";
+import { providers } from "imagegen/providers";
 import {
   ERROR_CODES,
   NDJSON,
@@ -22,12 +23,10 @@ import {
 export type GenerateFn = (request: GenerateRequest) => Promise<GenerateResult>;
 export type Runtime = ServerInfo["runtime"];
 
-/** Env var of each provider's key, in the server's chain order. */
-const KEY_VARS: ReadonlyArray<readonly [ProviderName, string]> = [
-  ["openai", "OPENAI_API_KEY"],
-  ["gemini", "GEMINI_API_KEY"],
-  ["stability", "STABILITY_API_KEY"],
-];
+/** Env var of each keyed provider's key, in the server's chain order (the library's table order). */
+const KEY_VARS: ReadonlyArray<readonly [ProviderName, string]> = providers.flatMap((p) =>
+  p.keyEnv === null ? [] : [[p.name, p.keyEnv] as const],
+);
 
 const MAX_BODY_BYTES = 64 * 1024;
 const DEFAULT_CHAIN = ["primary", "fallback"];
@@ -45,7 +44,8 @@ function configuredKeys(): Array<{ provider: ProviderName; apiKey: string }> {
 
 /** Development/test only: point a provider at a local mock server (never taken from a request). */
 function devBaseUrl(provider: ProviderName): string | undefined {
-  return process.env[`${provider.toUpperCase()}_BASE_URL`]?.trim() || undefined;
+  const name = providers.find((p) => p.name === provider)?.baseUrlEnv;
+  return (name && process.env[name]?.trim()) || undefined;
 }
 
 /** Replaces every configured key in `text` (defence in depth: the package never puts keys in messages). */
@@ -191,15 +191,22 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
   quota: "is out of credit or over its quota",
 };
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
+/** The route's HTTP status for each code (checked against `ErrorCode` by tsc). */
+const STATUS = {
   invalid_request: 400,
-  content_policy: 400,
+  unsupported: 502,
   auth: 502,
   permission: 502,
   quota: 502,
   rate_limited: 429,
+  content_policy: 400,
+  not_found: 502,
+  provider_error: 502,
   timeout: 504,
-};
+  network: 502,
+  bad_response: 502,
+  aborted: 502,
+} as const satisfies Record<ErrorCode, number>;
 
 /** HTTP status and body for a rejection of `generateImages` (or our own BadRequest). */
 export function errorResponseParts(err: unknown): { status: number; body: ErrorBody; headers: Record<string, string> } {
@@ -228,7 +235,7 @@ export function errorResponseParts(err: unknown): { status: number; body: ErrorB
     const simulated = provider === "mock" ? ", simulated" : "";
     message = `The server's ${provider ?? "provider"} key ${refused} (${code}${simulated}): ${original}`;
   }
-  const status = STATUS[code] ?? 502;
+  const status: number = STATUS[code] ?? 502;
   const headers: Record<string, string> = {};
   if (code === "rate_limited" && typeof e.retryAfterMs === "number") {
     headers["retry-after"] = String(Math.max(1, Math.ceil(e.retryAfterMs / 1000)));
