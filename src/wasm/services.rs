@@ -371,5 +371,13 @@ pub fn create_image_service(
         ProviderName::Gemini => GeminiService { inner }.into(),
         ProviderName::Stability => StabilityService { inner }.into(),
         ProviderName::Mock => MockService { inner }.into(),
+        // Providers added after the seed design have no class of their own.
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(to_js_error(&Error::invalid(
+                "provider",
+                format!("`provider` {other} has no seed-design service; use generateImages"),
+            )))
+        }
     })
 }

@@ -2,10 +2,10 @@
 //! fallbacks: the original design's `fallback_provider_id` generalised) and
 //! default request options. Validated on write.
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 use imagegen::model::ProviderConfig;
-use imagegen::validate::validate;
-use imagegen::{GenerateRequest, OutputFormat, ProviderName};
+use imagegen::request::{Defaults as EngineDefaults, FieldNames, RequestInput};
+use imagegen::{OutputFormat, ProviderName};
 use serde::{Deserialize, Serialize};
 
 /// Most providers in a chain.
@@ -68,6 +68,25 @@ pub struct UserConfig {
     pub defaults: Defaults,
 }
 
+impl Defaults {
+    /// These defaults as the engine applies them ([`EngineDefaults::apply`]
+    /// is the one place defaults fill a request). The per-attempt timeout
+    /// is held to [`MIN_TIMEOUT_MS`] (configs stored before the minimum
+    /// existed are held to it too). `quality` is OpenAI's alone: the images
+    /// endpoint applies it to OpenAI's options.
+    pub fn for_engine(&self) -> EngineDefaults {
+        EngineDefaults {
+            count: self.n,
+            size: self.size.clone(),
+            aspect_ratio: self.aspect_ratio.clone(),
+            output_format: self.output_format,
+            negative_prompt: self.negative_prompt.clone(),
+            max_attempts: self.max_attempts,
+            timeout_ms: self.timeout_ms.map(|t| t.max(MIN_TIMEOUT_MS)),
+        }
+    }
+}
+
 impl UserConfig {
     /// The model configured for `provider`, if any.
     pub fn model_for(&self, provider: ProviderName) -> Option<&str> {
@@ -113,21 +132,50 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
             format!("`defaults.timeoutMs` must be at least {MIN_TIMEOUT_MS}"),
         ));
     }
-    // Reuse the library's validation for models and defaults, with a dummy
-    // prompt and keys, and report its field names under this document.
+    check_with_library(&config)?;
     let d = &config.defaults;
-    let probe = GenerateRequest {
+    if let Some(q) = &d.quality {
+        if !["low", "medium", "high", "auto", "xhigh", "max"].contains(&q.as_str()) {
+            return Err(ApiError::invalid(
+                "defaults.quality",
+                "`defaults.quality` must be low, medium, high or auto",
+            ));
+        }
+    }
+    Ok(config)
+}
+
+fn chain_field(index: usize, name: &str) -> String {
+    format!("providers[{index}].{name}")
+}
+
+/// This document's names for the request fields the library checks.
+const NAMES: FieldNames = FieldNames {
+    prompt: "defaults.prompt",
+    count: "defaults.n",
+    size: "defaults.size",
+    aspect_ratio: "defaults.aspectRatio",
+    seed: "defaults.seed",
+    negative_prompt: "defaults.negativePrompt",
+    providers: "providers",
+    max_attempts: "defaults.maxAttempts",
+    base_delay_ms: "defaults.baseDelayMs",
+    max_delay_ms: "defaults.maxDelayMs",
+    max_retry_after_ms: "defaults.maxRetryAfterMs",
+    fallback_on: "defaults.fallbackOn",
+    timeout_ms: "defaults.timeoutMs",
+    deadline_ms: "defaults.deadlineMs",
+    concurrency: "defaults.concurrency",
+    entry: chain_field,
+};
+
+/// The library's checks of the models and defaults, through a request with
+/// a placeholder prompt; errors name this document's fields. The library
+/// checks a chain entry only with a key, so each gets a placeholder one
+/// (never stored or sent).
+fn check_with_library(config: &UserConfig) -> Result<(), ApiError> {
+    let mut probe = RequestInput {
         prompt: Some("config check".into()),
-        count: d.n.map(f64::from),
-        size: d.size.clone(),
-        aspect_ratio: d.aspect_ratio.clone(),
-        negative_prompt: d.negative_prompt.clone(),
-        output_format: d.output_format,
-        timeout_ms: d.timeout_ms.map(|t| t as f64),
-        retry: d.max_attempts.map(|n| imagegen::model::RetryOptions {
-            max_attempts: Some(n),
-            ..Default::default()
-        }),
         providers: Some(
             config
                 .providers
@@ -143,25 +191,16 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
         ),
         ..Default::default()
     };
-    validate(&probe).map_err(|e| {
-        let param = e.param.as_deref().unwrap_or("config");
-        let param = match param {
-            "count" => "defaults.n".to_string(),
-            "retry.maxAttempts" => "defaults.maxAttempts".to_string(),
-            p if p.starts_with("providers") => p.to_string(),
-            p => format!("defaults.{p}"),
-        };
-        ApiError::invalid(&param, e.message.replace("`count`", "`defaults.n`"))
-    })?;
-    if let Some(q) = &d.quality {
-        if !["low", "medium", "high", "auto", "xhigh", "max"].contains(&q.as_str()) {
-            return Err(ApiError::invalid(
-                "defaults.quality",
-                "`defaults.quality` must be low, medium, high or auto",
-            ));
-        }
+    // Checked as stored: the minimum timeout is checked by `parse`.
+    EngineDefaults {
+        timeout_ms: config.defaults.timeout_ms,
+        ..config.defaults.for_engine()
     }
-    Ok(config)
+    .apply(&mut probe);
+    probe
+        .build(&NAMES)
+        .map_err(|e| ApiError::invalid(e.param.as_deref().unwrap_or("config"), e.message))?;
+    Ok(())
 }
 
 /// The error for a request or config naming `mock` where the deployment

@@ -2,9 +2,15 @@
 //! with users' provider keys encrypted in KV and JWT (Supabase-compatible)
 //! authentication.
 //!
-//! Pure modules (tested natively): [`api`], [`jwt`], [`envelope`],
-//! [`config`], [`images`], [`b64`]. Platform glue (wasm32 only): `platform`
-//! (WebCrypto, JWKS) and `handlers` (routes, KV, engine).
+//! Each concern has its own file. Pure, natively tested: [`error`] (the one
+//! error type and its envelope), [`http`] (body size, content types, CORS,
+//! request ids), [`routes`] (the router), [`jwt`], [`envelope`] (the sealed
+//! key record), [`keystore`] and [`idempotency`] (KV names and rules),
+//! [`config`] (the user's chain and defaults), [`images`] (the
+//! OpenAI-compatible request and response), [`ratelimit`], [`b64`].
+//! On wasm32 only: `entry` (the `fetch` export), `settings` (the
+//! environment), `auth`, `respond` (responses, body reading), the route
+//! handlers under `routes/`, and `platform` (bindings, KV, WebCrypto, JWKS).
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,107 +18,22 @@ pub mod api;
 pub mod b64;
 pub mod config;
 pub mod envelope;
+pub mod error;
+pub mod http;
+pub mod idempotency;
 pub mod images;
 pub mod jwt;
+pub mod keystore;
 pub mod ratelimit;
+pub mod routes;
 
 #[cfg(target_arch = "wasm32")]
-mod handlers;
+mod auth;
+#[cfg(target_arch = "wasm32")]
+mod entry;
 #[cfg(target_arch = "wasm32")]
 mod platform;
-
 #[cfg(target_arch = "wasm32")]
-mod entry {
-    use crate::api::{self, ApiError};
-    use crate::handlers::{self, Settings};
-    use crate::platform::{self, Env};
-    use wasm_bindgen::prelude::*;
-
-    fn with_common_headers(
-        resp: web_sys::Response,
-        request_id: &str,
-        allowed_origin: Option<&str>,
-    ) -> web_sys::Response {
-        let h = resp.headers();
-        let _ = h.set("x-request-id", request_id);
-        // Responses differ by Origin (allowed or not): caches must know,
-        // whatever this one was.
-        let _ = h.append("vary", "Origin");
-        if let Some(origin) = allowed_origin {
-            let _ = h.set("access-control-allow-origin", origin);
-            let _ = h.set("access-control-expose-headers", api::EXPOSE_HEADERS);
-        }
-        resp
-    }
-
-    /// The Worker's fetch handler, called by the entry module
-    /// (`worker/js/index.js`) with the runtime's `env` and context.
-    #[wasm_bindgen]
-    pub async fn fetch(
-        req: web_sys::Request,
-        env: JsValue,
-        _ctx: JsValue,
-    ) -> Result<web_sys::Response, JsValue> {
-        let env = Env::new(env);
-        let started = js_sys::Date::now();
-        let request_id =
-            api::caller_request_id(req.headers().get("x-request-id").ok().flatten().as_deref())
-                .unwrap_or_else(|| platform::random_hex(16));
-        let settings = Settings::from_env(&env);
-        let origin = req.headers().get("origin").ok().flatten();
-        let allowed = settings.cors.allow(origin.as_deref()).map(str::to_string);
-        let method = req.method();
-
-        let result: Result<web_sys::Response, JsValue> = if method == "OPTIONS" {
-            if allowed.is_some() {
-                handlers::empty_response(
-                    204,
-                    &[
-                        (
-                            "access-control-allow-methods",
-                            api::ALLOW_METHODS.to_string(),
-                        ),
-                        (
-                            "access-control-allow-headers",
-                            api::ALLOW_HEADERS.to_string(),
-                        ),
-                        ("access-control-max-age", "600".to_string()),
-                    ],
-                )
-            } else {
-                handlers::error_response(&ApiError::new(
-                    403,
-                    "origin_not_allowed",
-                    "this origin is not allowed",
-                ))
-            }
-        } else {
-            match handlers::handle(&req, &env, &settings).await {
-                Ok(r) => Ok(r),
-                Err(e) => {
-                    if e.status >= 500 {
-                        // Code and provider only: messages may carry a
-                        // provider's text, which is never logged verbatim.
-                        platform::console_error(&format!(
-                            "request {request_id}: {} {}{}",
-                            e.status,
-                            e.code,
-                            e.provider.map(|p| format!(" ({p})")).unwrap_or_default()
-                        ));
-                    }
-                    handlers::error_response(&e)
-                }
-            }
-        };
-        let resp = result?;
-        let path = web_sys::Url::new(&req.url())
-            .map(|u| u.pathname())
-            .unwrap_or_default();
-        platform::console_log(&format!(
-            "{method} {path} {} {}ms rid={request_id}",
-            resp.status(),
-            (js_sys::Date::now() - started).max(0.0) as u64
-        ));
-        Ok(with_common_headers(resp, &request_id, allowed.as_deref()))
-    }
-}
+mod respond;
+#[cfg(target_arch = "wasm32")]
+mod settings;

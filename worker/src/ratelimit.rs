@@ -1,5 +1,5 @@
-//! A per-isolate sliding-window rate limiter (used when no Workers
-//! rate-limiting binding is configured).
+//! The per-user rate limit: the Workers rate-limiting binding when there is
+//! one, else a per-isolate sliding window ([`Windows`]).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -40,6 +40,53 @@ impl Windows {
         times.push_back(now);
         Ok(())
     }
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    // Per-isolate sliding windows of requests by user.
+    static WINDOWS: std::cell::RefCell<Windows> = std::cell::RefCell::new(Windows::default());
+}
+
+/// The per-user rate limit: the `RATE_LIMITER` binding when there is one
+/// (shared across isolates), else `RATE_LIMIT_PER_MINUTE` per isolate.
+#[cfg(target_arch = "wasm32")]
+pub async fn check(
+    env: &crate::platform::Env,
+    settings: &crate::settings::Settings,
+    user: &crate::auth::User,
+) -> Result<(), crate::error::ApiError> {
+    use crate::error::ApiError;
+    let limited = |retry_after_s: u64| {
+        let mut e = ApiError::new(
+            429,
+            "rate_limit_exceeded",
+            "too many requests; slow down and retry after the Retry-After delay",
+        );
+        e.retry_after_s = Some(retry_after_s.max(1));
+        e.retryable = Some(true);
+        e
+    };
+    if let Some(limiter) = env.rate_limiter("RATE_LIMITER") {
+        let allowed = limiter.allow(&user.hash).await.map_err(|_| {
+            ApiError::new(
+                503,
+                "rate_limiter_unavailable",
+                "the rate limiter is unavailable",
+            )
+        })?;
+        return if allowed { Ok(()) } else { Err(limited(60)) };
+    }
+    if settings.rate_limit_per_minute == 0 {
+        return Ok(());
+    }
+    let now = js_sys::Date::now();
+    WINDOWS
+        .with(|w| {
+            w.borrow_mut()
+                .hit(&user.hash, settings.rate_limit_per_minute, now)
+        })
+        .map_err(limited)
 }
 
 #[cfg(test)]

@@ -1,0 +1,13 @@
+//! The OpenAI-compatible `POST /v1/images/generations`, without the
+//! platform: the request turned into the engine's ([`request`]), model
+//! routing over the user's chain ([`routing`]), and the response shape
+//! (OpenAI's, plus `attempts`, `warnings` and `errors`, all snake_case;
+//! [`response`]).
+
+pub mod request;
+pub mod response;
+pub mod routing;
+
+pub use request::{build, parse_request, providers, Parsed, NAMES};
+pub use response::{response, AttemptOut, DataItem, ErrorOut, ImagesResponse};
+pub use routing::{build_chain, check_mock_allowed, parse_model, wanted, ModelChoice, Step};

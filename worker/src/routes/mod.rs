@@ -1,0 +1,199 @@
+//! The router: which room handles a method and path ([`route`], pure), and
+//! on wasm32 [`handle`]: authentication, the rate limit, the body, then the
+//! route's own file.
+
+use crate::error::ApiError;
+use imagegen::ProviderName;
+
+#[cfg(target_arch = "wasm32")]
+mod config;
+#[cfg(target_arch = "wasm32")]
+mod generate;
+#[cfg(target_arch = "wasm32")]
+mod health;
+#[cfg(target_arch = "wasm32")]
+mod keys;
+
+/// The routes of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`.
+    Health,
+    /// `POST /v1/images/generations`.
+    Generate,
+    /// `GET /v1/keys`.
+    ListKeys,
+    /// `PUT /v1/keys/{provider}`.
+    PutKey(ProviderName),
+    /// `DELETE /v1/keys/{provider}`.
+    DeleteKey(ProviderName),
+    /// `GET /v1/config`.
+    GetConfig,
+    /// `PUT /v1/config`.
+    PutConfig,
+}
+
+/// Matches a method and path. `Err` is the error response to send.
+pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let not_allowed = |allow: &'static str| Err(ApiError::method_not_allowed(method, allow));
+    match path {
+        "/healthz" => match method {
+            "GET" | "HEAD" => Ok(Route::Health),
+            _ => not_allowed("GET"),
+        },
+        "/v1/images/generations" => match method {
+            "POST" => Ok(Route::Generate),
+            _ => not_allowed("POST"),
+        },
+        "/v1/keys" => match method {
+            "GET" => Ok(Route::ListKeys),
+            _ => not_allowed("GET"),
+        },
+        "/v1/config" => match method {
+            "GET" => Ok(Route::GetConfig),
+            "PUT" => Ok(Route::PutConfig),
+            _ => not_allowed("GET, PUT"),
+        },
+        _ => {
+            if let Some(name) = path.strip_prefix("/v1/keys/") {
+                let provider = ProviderName::parse(name).ok_or_else(|| {
+                    ApiError::not_found(&format!(
+                        "no provider named {name:?}; expected {}",
+                        crate::keystore::keyed_names_for_message()
+                    ))
+                })?;
+                return match method {
+                    "PUT" => Ok(Route::PutKey(provider)),
+                    "DELETE" => Ok(Route::DeleteKey(provider)),
+                    _ => not_allowed("PUT, DELETE"),
+                };
+            }
+            Err(ApiError::not_found(&format!(
+                "no route for {method} {path}"
+            )))
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use dispatch::{handle, Request};
+
+#[cfg(target_arch = "wasm32")]
+mod dispatch {
+    use super::*;
+    use crate::auth;
+    use crate::http;
+    use crate::keystore::KeyStore;
+    use crate::platform::Env;
+    use crate::ratelimit;
+    use crate::respond::{header, read_body};
+    use crate::settings::Settings;
+
+    /// What a route's handler gets: the request, the settings, the
+    /// authenticated user's store and the body (JSON, at most 1 MiB; empty
+    /// for GET and DELETE).
+    pub struct Request<'a> {
+        /// The request.
+        pub req: &'a web_sys::Request,
+        /// Its URL.
+        pub url: web_sys::Url,
+        /// The deployment's settings.
+        pub settings: &'a Settings,
+        /// The calling user's records.
+        pub store: KeyStore<'a>,
+        /// The body.
+        pub body: Vec<u8>,
+    }
+
+    /// Handles one request (after CORS preflight handling).
+    pub async fn handle(
+        req: &web_sys::Request,
+        env: &Env,
+        settings: &Settings,
+    ) -> Result<web_sys::Response, ApiError> {
+        let url = web_sys::Url::new(&req.url())
+            .map_err(|_| ApiError::invalid("url", "bad request URL"))?;
+        let method = req.method();
+        let route = route(&method, &url.pathname())?;
+        if route == Route::Health {
+            return health::get(settings);
+        }
+        let user = auth::authenticate(req, settings).await?;
+        // Every route that writes or calls a provider counts against the
+        // user's limit, before its body is even read.
+        if matches!(
+            route,
+            Route::PutKey(_) | Route::DeleteKey(_) | Route::PutConfig | Route::Generate
+        ) {
+            ratelimit::check(env, settings, &user).await?;
+        }
+        let body = if matches!(method.as_str(), "POST" | "PUT") {
+            if !http::is_json(header(req, "content-type").as_deref()) {
+                return Err(ApiError::new(
+                    415,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ));
+            }
+            read_body(req).await?
+        } else {
+            Vec::new()
+        };
+        let r = Request {
+            req,
+            url,
+            settings,
+            store: KeyStore::new(env, user, settings)?,
+            body,
+        };
+        match route {
+            Route::Health => health::get(settings),
+            Route::ListKeys => keys::list(&r).await,
+            Route::PutKey(p) => keys::put(&r, p).await,
+            Route::DeleteKey(p) => keys::delete(&r, p).await,
+            Route::GetConfig => config::get(&r).await,
+            Route::PutConfig => config::put(&r).await,
+            Route::Generate => generate::post(&r).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
+        assert_eq!(route("POST", "/v1/images/generations"), Ok(Route::Generate));
+        assert_eq!(
+            route("POST", "/v1/images/generations/"),
+            Ok(Route::Generate)
+        );
+        assert_eq!(
+            route("PUT", "/v1/keys/openai"),
+            Ok(Route::PutKey(ProviderName::Openai))
+        );
+        assert_eq!(
+            route("DELETE", "/v1/keys/gemini"),
+            Ok(Route::DeleteKey(ProviderName::Gemini))
+        );
+        assert_eq!(route("GET", "/v1/config"), Ok(Route::GetConfig));
+        assert_eq!(
+            route("GET", "/v1/images/generations").unwrap_err().status,
+            405
+        );
+        assert_eq!(
+            route("GET", "/v1/images/generations").unwrap_err().allow,
+            Some("POST")
+        );
+        assert_eq!(route("POST", "/v1/keys").unwrap_err().status, 405);
+        assert_eq!(route("GET", "/nope").unwrap_err().status, 404);
+        assert_eq!(route("PUT", "/v1/keys/dalle").unwrap_err().status, 404);
+        assert_eq!(route("GET", "/v1/keys/openai/x").unwrap_err().status, 404);
+    }
+}
