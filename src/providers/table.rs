@@ -204,7 +204,10 @@ mod tests {
         }
         let names = names_for_message();
         assert!(names.starts_with("openai, gemini, "), "{names}");
-        let last = ProviderName::ALL.last().map(|p| p.as_str()).unwrap_or_default();
+        let last = ProviderName::ALL
+            .last()
+            .map(|p| p.as_str())
+            .unwrap_or_default();
         assert!(names.ends_with(&format!(" or {last}")), "{names}");
     }
 }

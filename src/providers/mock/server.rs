@@ -1,24 +1,26 @@
 //! The mock's wire: the request its spec builds, the in-process server that
 //! answers it ([`MockServer`], a [`Transport`]), and the parser of its
 //! answers. The engine calls the mock like every other provider.
+//!
+//! The wire is plain text, one field per line, integers only: a JSON
+//! codec and float formatting would add tens of kilobytes to the wasm for a
+//! conversation that never leaves the process.
 
 use super::render::{generate, output_size};
 use super::{injected_failure, warnings, MockSettings, PROVIDER, SPEC};
+use crate::geometry::Size;
 use crate::http::{HttpRequest, HttpResponse, Method, Transport, TransportError};
 use crate::image_data::ImageData;
 use crate::model::{Error, ErrorCode, GeneratedImage};
-use crate::providers::{decode_success, BuiltRequest, ParseContext};
+use crate::providers::{provider_error, BuiltRequest, ParseContext};
 use crate::request::{ChainEntry, ImageRequest};
 use crate::runtime::{Rng, Sleeper};
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 
-/// What the mock is asked for. Integers only: formatting floats would add
-/// kilobytes to the wasm (`failRate` travels as its bits).
-#[derive(Serialize, Deserialize, PartialEq)]
+/// What the mock is asked for (`failRate` travels as its bits).
+#[derive(Debug, Clone, PartialEq)]
 struct MockCall {
     model: String,
-    prompt: String,
     count: u32,
     width: u32,
     height: u32,
@@ -28,9 +30,58 @@ struct MockCall {
     fail_rate_bits: u64,
     fail_code: ErrorCode,
     retry_after_ms: Option<u64>,
+    /// Last, as it may span lines.
+    prompt: String,
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn read_opt(line: &str) -> Option<Option<u64>> {
+    if line == "-" {
+        Some(None)
+    } else {
+        line.parse().ok().map(Some)
+    }
 }
 
 impl MockCall {
+    fn encode(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.model,
+            self.count,
+            self.width,
+            self.height,
+            opt(self.seed.map(u64::from)),
+            self.latency_ms,
+            self.fail_first,
+            self.fail_rate_bits,
+            self.fail_code.as_str(),
+            opt(self.retry_after_ms),
+            self.prompt
+        )
+    }
+
+    fn decode(text: &str) -> Option<MockCall> {
+        let mut lines = text.splitn(11, '\n');
+        let mut next = || lines.next();
+        Some(MockCall {
+            model: next()?.to_string(),
+            count: next()?.parse().ok()?,
+            width: next()?.parse().ok()?,
+            height: next()?.parse().ok()?,
+            seed: read_opt(next()?)?.and_then(|s| u32::try_from(s).ok()),
+            latency_ms: next()?.parse().ok()?,
+            fail_first: next()?.parse().ok()?,
+            fail_rate_bits: next()?.parse().ok()?,
+            fail_code: ErrorCode::parse(next()?)?,
+            retry_after_ms: read_opt(next()?)?,
+            prompt: next()?.to_string(),
+        })
+    }
+
     fn settings(&self) -> MockSettings {
         MockSettings {
             latency_ms: self.latency_ms,
@@ -43,32 +94,6 @@ impl MockCall {
     }
 }
 
-/// One image the mock made.
-#[derive(Serialize, Deserialize)]
-struct MockImage {
-    base64: String,
-    seed: Option<u64>,
-}
-
-/// An injected failure, as the mock reports it.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MockFailure {
-    code: ErrorCode,
-    message: String,
-    retry_after_ms: Option<u64>,
-    status: Option<u16>,
-}
-
-/// The mock's answer: images, or an injected failure.
-#[derive(Serialize, Deserialize, Default)]
-struct MockReply {
-    #[serde(default)]
-    images: Vec<MockImage>,
-    #[serde(default)]
-    error: Option<MockFailure>,
-}
-
 /// Builds the request for one call. It always goes to the in-process
 /// server (`mock:`), whatever `baseUrl` says: the mock never uses the network.
 pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
@@ -76,7 +101,6 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     let settings = MockSettings::from_params(&entry.params, "params").unwrap_or_default();
     let call = MockCall {
         model: entry.model.clone(),
-        prompt: req.prompt.clone(),
         count: req.count,
         width: size.w,
         height: size.h,
@@ -86,41 +110,51 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         fail_rate_bits: settings.fail_rate.to_bits(),
         fail_code: settings.fail_code,
         retry_after_ms: settings.retry_after_ms,
+        prompt: req.prompt.clone(),
     };
-    let body = serde_json::to_vec(&call).unwrap_or_default();
     BuiltRequest {
         request: HttpRequest::new(Method::Post, format!("{}images", SPEC.default_origin))
-            .header("content-type", "application/json")
-            .body(body),
+            .header("content-type", "text/plain")
+            .body(call.encode().into_bytes()),
         warnings: warnings(req),
     }
 }
 
-/// Reads the mock's answer.
+/// Reads the mock's answer: `images` then `<seed> <base64>` lines, or
+/// `error`, the code, the status, the retry hint and the message.
 pub fn parse_response(
     resp: HttpResponse,
     ctx: &ParseContext<'_>,
 ) -> Result<Vec<GeneratedImage>, Error> {
-    let reply: MockReply = decode_success(&resp, ctx)?;
-    if let Some(f) = reply.error {
-        let mut e = Error::new(f.code, f.message)
+    let text = resp.body.as_bytes().and_then(|b| std::str::from_utf8(b).ok());
+    let bad = || provider_error(ctx, ErrorCode::BadResponse, None, "unreadable mock answer");
+    let text = text.ok_or_else(bad)?;
+    if let Some(rest) = text.strip_prefix("error\n") {
+        let mut lines = rest.splitn(4, '\n');
+        let code = lines.next().and_then(ErrorCode::parse).ok_or_else(bad)?;
+        let status = lines.next().and_then(read_opt).ok_or_else(bad)?;
+        let retry_after_ms = lines.next().and_then(read_opt).ok_or_else(bad)?;
+        let mut e = Error::new(code, lines.next().unwrap_or_default())
             .with_provider(PROVIDER)
-            .with_retry_after(f.retry_after_ms);
-        e.status = f.status;
+            .with_retry_after(retry_after_ms);
+        e.status = status.and_then(|s| u16::try_from(s).ok());
         return Err(e);
     }
-    Ok(reply
-        .images
-        .into_iter()
-        .map(|image| GeneratedImage {
-            mime_type: "image/svg+xml".into(),
-            base64: ImageData::from_string(image.base64),
-            provider: PROVIDER,
-            model: ctx.entry.model.clone(),
-            seed: image.seed,
-            revised_prompt: None,
+    let rest = text.strip_prefix("images").ok_or_else(bad)?;
+    rest.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (seed, base64) = line.split_once(' ').ok_or_else(bad)?;
+            Ok(GeneratedImage {
+                mime_type: "image/svg+xml".into(),
+                base64: ImageData::from_string(base64.to_string()),
+                provider: PROVIDER,
+                model: ctx.entry.model.clone(),
+                seed: Some(seed.parse().map_err(|_| bad())?),
+                revised_prompt: None,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A transport that answers the mock's requests in process (with the
@@ -131,7 +165,7 @@ pub struct MockServer<'a, T, S, R> {
     inner: &'a T,
     sleeper: &'a S,
     rng: &'a R,
-    /// Calls so far, per model and settings (prompt and count aside).
+    /// Calls so far, per model and settings (prompt, count and size aside).
     calls: RefCell<Vec<(MockCall, u32)>>,
 }
 
@@ -150,13 +184,12 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
     /// number (1-based).
     fn count_call(&self, call: &MockCall) -> u32 {
         let key = MockCall {
-            model: call.model.clone(),
-            prompt: String::new(),
             count: 0,
             width: 0,
             height: 0,
             seed: None,
-            ..*call
+            prompt: String::new(),
+            ..call.clone()
         };
         let mut calls = self.calls.borrow_mut();
         match calls.iter_mut().find(|(k, _)| *k == key) {
@@ -173,13 +206,14 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
 }
 
 impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
-    async fn answer(&self, request: &HttpRequest) -> MockReply {
-        let Some(call) = request
+    async fn answer(&self, request: &HttpRequest) -> String {
+        let call = request
             .body
             .as_deref()
-            .and_then(|b| serde_json::from_slice::<MockCall>(b).ok())
-        else {
-            return MockReply::default();
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(MockCall::decode);
+        let Some(call) = call else {
+            return String::new();
         };
         let settings = call.settings();
         let call_number = self.count_call(&call);
@@ -188,30 +222,25 @@ impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
         }
         let roll = self.rng.next_f64();
         if let Some(e) = injected_failure(&settings, &call.model, call_number, roll) {
-            return MockReply {
-                images: Vec::new(),
-                error: Some(MockFailure {
-                    code: e.code,
-                    message: e.message,
-                    retry_after_ms: e.retry_after_ms,
-                    status: e.status,
-                }),
-            };
+            return format!(
+                "error\n{}\n{}\n{}\n{}",
+                e.code.as_str(),
+                opt(e.status.map(u64::from)),
+                opt(e.retry_after_ms),
+                e.message
+            );
         }
-        let size = crate::geometry::Size::new(call.width, call.height);
-        let images = generate(&call.prompt, size, call.count, call.seed, || {
+        let size = Size::new(call.width, call.height);
+        let mut out = String::from("images");
+        for (seed, base64) in generate(&call.prompt, size, call.count, call.seed, || {
             self.rng.next_u32()
-        });
-        MockReply {
-            images: images
-                .into_iter()
-                .map(|(seed, base64)| MockImage {
-                    base64,
-                    seed: Some(u64::from(seed)),
-                })
-                .collect(),
-            error: None,
+        }) {
+            out.push('\n');
+            out.push_str(&seed.to_string());
+            out.push(' ');
+            out.push_str(&base64);
         }
+        out
     }
 }
 
@@ -220,9 +249,32 @@ impl<T: Transport, S: Sleeper, R: Rng> Transport for MockServer<'_, T, S, R> {
         if !request.url.starts_with(SPEC.default_origin) {
             return self.inner.send(request).await;
         }
-        let reply = self.answer(&request).await;
-        let body = serde_json::to_vec(&reply).unwrap_or_default();
-        let headers = vec![("content-type".to_string(), "application/json".to_string())];
+        let body = self.answer(&request).await.into_bytes();
+        let headers = vec![("content-type".to_string(), "text/plain".to_string())];
         Ok(HttpResponse::new(200, headers, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_survive_the_wire() {
+        let call = MockCall {
+            model: "mock-svg".into(),
+            count: 3,
+            width: 1024,
+            height: 576,
+            seed: Some(7),
+            latency_ms: 100,
+            fail_first: 2,
+            fail_rate_bits: 0.25f64.to_bits(),
+            fail_code: ErrorCode::RateLimited,
+            retry_after_ms: None,
+            prompt: "two\nlines".into(),
+        };
+        assert_eq!(MockCall::decode(&call.encode()), Some(call));
+        assert_eq!(MockCall::decode("mock-svg\n1"), None);
     }
 }
