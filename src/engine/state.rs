@@ -93,6 +93,40 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
     /// Records an entry skipped without a call: an attempt with `skipped`,
     /// announced by the usual start/end events.
     pub(super) fn record_skip(&self, part: u32, entry_index: usize, attempt: u32, error: &Error) {
+        let slot = self.open_attempt(part, entry_index, attempt);
+        let outcome = Outcome::Failed(error.code);
+        let event = {
+            let mut st = self.state.borrow_mut();
+            let Some(s) = st.attempts.get_mut(slot) else {
+                return;
+            };
+            s.done = true;
+            s.attempt.outcome = outcome;
+            s.attempt.skipped = true;
+            GenerateEvent::AttemptEnd {
+                provider: s.attempt.provider,
+                model: s.attempt.model.clone(),
+                part,
+                attempt,
+                outcome,
+                status: None,
+                duration_ms: 0,
+            }
+        };
+        self.events.emit(event);
+    }
+
+    /// Starts an attempt that goes out: counted in the client's budget.
+    pub(super) fn start_attempt(&self, part: u32, entry_index: usize, attempt: u32) -> usize {
+        let slot = self.open_attempt(part, entry_index, attempt);
+        if let (Some(c), Some(entry)) = (self.client, self.req.chain.get(entry_index)) {
+            c.record_call(entry, self.rt.clock.now_ms());
+        }
+        slot
+    }
+
+    /// Announces an attempt and records it, in flight.
+    fn open_attempt(&self, part: u32, entry_index: usize, attempt: u32) -> usize {
         let entry = &self.req.chain[entry_index];
         self.events.emit(GenerateEvent::AttemptStart {
             provider: entry.provider,
@@ -101,42 +135,6 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             attempt,
         });
         let started_at_ms = self.elapsed_ms();
-        self.state.borrow_mut().attempts.push(AttemptSlot {
-            attempt: Attempt {
-                provider: entry.provider,
-                model: entry.model.clone(),
-                part,
-                attempt,
-                started_at_ms,
-                duration_ms: 0,
-                outcome: Outcome::Failed(error.code),
-                status: None,
-                retry_after_ms: None,
-                images: 0,
-                skipped: true,
-            },
-            entry_index,
-            done: true,
-        });
-        self.events.emit(GenerateEvent::AttemptEnd {
-            provider: entry.provider,
-            model: entry.model.clone(),
-            part,
-            attempt,
-            outcome: Outcome::Failed(error.code),
-            status: None,
-            duration_ms: 0,
-        });
-    }
-
-    pub(super) fn start_attempt(&self, part: u32, entry_index: usize, attempt: u32) -> usize {
-        let entry = &self.req.chain[entry_index];
-        self.events.emit(GenerateEvent::AttemptStart {
-            provider: entry.provider,
-            model: entry.model.clone(),
-            part,
-            attempt,
-        });
         let mut st = self.state.borrow_mut();
         st.attempts.push(AttemptSlot {
             attempt: Attempt {
@@ -144,7 +142,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 model: entry.model.clone(),
                 part,
                 attempt,
-                started_at_ms: self.elapsed_ms(),
+                started_at_ms,
                 duration_ms: 0,
                 outcome: Outcome::Ok,
                 status: None,
@@ -155,9 +153,6 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             entry_index,
             done: false,
         });
-        if let Some(c) = self.client {
-            c.record_call(entry, self.rt.clock.now_ms());
-        }
         st.attempts.len() - 1
     }
 

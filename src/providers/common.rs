@@ -3,10 +3,10 @@
 
 use super::ParseContext;
 use crate::geometry::Ratio;
-use crate::http::HttpResponse;
+use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::model::{Error, ErrorCode, ProviderName, Warning, WarningCode};
 use crate::request::ImageRequest;
-use crate::secret::scrub_key_like;
+use crate::secret::{scrub_key_like, Secret};
 use serde_json::{Map, Value};
 
 /// Longest provider message kept in an error.
@@ -164,6 +164,12 @@ pub(crate) fn image_type_param(content_type: &str) -> Option<String> {
         .find_map(|p| p.strip_prefix("type="))
         .filter(|t| t.starts_with("image/"))
         .map(str::to_string)
+}
+
+/// A GET with a bearer key: the key check of APIs that take one.
+pub(crate) fn bearer_get(key: &Secret, url: String) -> HttpRequest {
+    HttpRequest::new(Method::Get, url)
+        .secret_header("authorization", format!("Bearer {}", key.expose()))
 }
 
 /// Standard base64 (with padding), for binary image bodies and the mock's SVGs.

@@ -3,6 +3,7 @@
 use super::edit;
 use super::table::any_params;
 use super::{
+    bearer_get,
     code_for_status, decode_success, merge_params, not_found_hint, provider_error,
     retry_hint_in_message, unparsed_error, warning, BuiltRequest, Capabilities, Lifecycle,
     ModelStatus, ParseContext, ProviderSpec, SizeRule,
@@ -311,8 +312,7 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
 
 /// The free request that proves a key works.
 pub fn validate_key_request(key: &Secret, base_url: &str) -> HttpRequest {
-    HttpRequest::new(Method::Get, format!("{base_url}/v1/models"))
-        .secret_header("authorization", format!("Bearer {}", key.expose()))
+    bearer_get(key, format!("{base_url}/v1/models"))
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 use super::edit;
 use super::table::any_params;
 use super::{
+    bearer_get,
     code_for_status, decode_success, image_type_param, merge_params, not_found_hint,
     provider_error, ratio_for, retry_hint_in_message, standard_base64, unparsed_detail, warning,
     BuiltRequest, Capabilities, Lifecycle, ModelStatus, ParseContext, ProviderSpec, SizeRule,
@@ -254,8 +255,7 @@ fn edit_request(
 
 /// The free request that proves a key works.
 pub fn validate_key_request(key: &Secret, base_url: &str) -> HttpRequest {
-    HttpRequest::new(Method::Get, format!("{base_url}/v1/user/balance"))
-        .secret_header("authorization", format!("Bearer {}", key.expose()))
+    bearer_get(key, format!("{base_url}/v1/user/balance"))
 }
 
 #[derive(Deserialize)]

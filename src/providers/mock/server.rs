@@ -1,133 +1,114 @@
 //! The mock's wire: the request its spec builds, the in-process server that
 //! answers it ([`MockServer`], a [`Transport`]), and the parser of its
 //! answers. The engine calls the mock like every other provider.
+//!
+//! The wire is JSON through the same codec the other providers' bodies use
+//! (`serde_json::Value` out, the platform's JSON parser in), so it adds no
+//! codec of its own to the wasm.
 
 use super::render::{generate, output_size};
 use super::{injected_failure, warnings, MockSettings, PROVIDER, SPEC};
-use crate::http::{HttpRequest, HttpResponse, Method, Transport, TransportError};
+use crate::geometry::Size;
+use crate::http::{Body, HttpRequest, HttpResponse, Method, Transport, TransportError};
 use crate::image_data::ImageData;
 use crate::model::{Error, ErrorCode, GeneratedImage};
-use crate::providers::{decode_success, BuiltRequest, ParseContext};
+use crate::providers::{decode_success, provider_error, BuiltRequest, ParseContext};
 use crate::request::{ChainEntry, ImageRequest};
 use crate::runtime::{Rng, Sleeper};
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 
-/// What the mock is asked for. Integers only: formatting floats would add
-/// kilobytes to the wasm (`failRate` travels as its bits).
-#[derive(Serialize, Deserialize, PartialEq)]
+/// What tells mock entries apart: model and params.
+type EntryKey = (String, Map<String, Value>);
+
+/// What the mock is asked for, read back from the request body.
 struct MockCall {
     model: String,
     prompt: String,
     count: u32,
-    width: u32,
-    height: u32,
+    size: Size,
     seed: Option<u32>,
-    latency_ms: u64,
-    fail_first: u32,
-    fail_rate_bits: u64,
-    fail_code: ErrorCode,
-    retry_after_ms: Option<u64>,
+    params: Map<String, Value>,
     /// What an edit sent (` · inputs=N mask=yes|no`), so tests can see it.
-    #[serde(default)]
     note: String,
 }
 
 impl MockCall {
-    fn settings(&self) -> MockSettings {
-        MockSettings {
-            latency_ms: self.latency_ms,
-            fail_first: self.fail_first,
-            fail_rate: f64::from_bits(self.fail_rate_bits),
-            fail_code: self.fail_code,
-            retry_after_ms: self.retry_after_ms,
-            max_images_per_call: 1,
-        }
+    fn read(v: &Value) -> Option<MockCall> {
+        let num = |name: &str| v.get(name).and_then(Value::as_u64);
+        let small = |name: &str| num(name).and_then(|n| u32::try_from(n).ok());
+        Some(MockCall {
+            model: v.get("model")?.as_str()?.to_string(),
+            prompt: v.get("prompt")?.as_str()?.to_string(),
+            count: small("count")?,
+            size: Size::new(small("width")?, small("height")?),
+            seed: small("seed"),
+            params: v.get("params")?.as_object()?.clone(),
+            note: v.get("note").and_then(Value::as_str).unwrap_or_default().to_string(),
+        })
     }
-}
-
-/// One image the mock made.
-#[derive(Serialize, Deserialize)]
-struct MockImage {
-    base64: String,
-    seed: Option<u64>,
-}
-
-/// An injected failure, as the mock reports it.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MockFailure {
-    code: ErrorCode,
-    message: String,
-    retry_after_ms: Option<u64>,
-    status: Option<u16>,
-}
-
-/// The mock's answer: images, or an injected failure.
-#[derive(Serialize, Deserialize, Default)]
-struct MockReply {
-    #[serde(default)]
-    images: Vec<MockImage>,
-    #[serde(default)]
-    error: Option<MockFailure>,
 }
 
 /// Builds the request for one call. It always goes to the in-process
 /// server (`mock:`), whatever `baseUrl` says: the mock never uses the network.
 pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     let size = output_size(req);
-    let settings = MockSettings::from_params(&entry.params, "params").unwrap_or_default();
-    let call = MockCall {
-        model: entry.model.clone(),
-        prompt: req.prompt.clone(),
-        count: req.count,
-        width: size.w,
-        height: size.h,
-        seed: req.seed,
-        latency_ms: settings.latency_ms,
-        fail_first: settings.fail_first,
-        fail_rate_bits: settings.fail_rate.to_bits(),
-        fail_code: settings.fail_code,
-        retry_after_ms: settings.retry_after_ms,
-        note: req.inputs.as_ref().map_or(String::new(), |i| {
+    let body = json!({
+        "model": entry.model,
+        "prompt": req.prompt,
+        "count": req.count,
+        "width": size.w,
+        "height": size.h,
+        "seed": req.seed,
+        "params": entry.params,
+        "note": req.inputs.as_ref().map(|i| {
             let mask = if i.mask.is_some() { "yes" } else { "no" };
             format!(" · inputs={} mask={mask}", i.images.len())
         }),
-    };
-    let body = serde_json::to_vec(&call).unwrap_or_default();
+    });
     BuiltRequest {
         request: HttpRequest::new(Method::Post, format!("{}images", SPEC.default_origin))
             .header("content-type", "application/json")
-            .body(body),
+            .body(body.to_string().into_bytes()),
         warnings: warnings(req),
     }
 }
 
-/// Reads the mock's answer.
+/// Reads the mock's answer: `{"images": [{"seed", "base64"}]}` or
+/// `{"error": {"code", "message", "status", "retryAfterMs"}}`.
 pub fn parse_response(
     resp: HttpResponse,
     ctx: &ParseContext<'_>,
 ) -> Result<Vec<GeneratedImage>, Error> {
-    let reply: MockReply = decode_success(&resp, ctx)?;
-    if let Some(f) = reply.error {
-        let mut e = Error::new(f.code, f.message)
+    let v: Value = decode_success(&resp, ctx)?;
+    let bad = || provider_error(ctx, ErrorCode::BadResponse, None, "unreadable mock answer");
+    if let Some(f) = v.get("error") {
+        let code = f.get("code").and_then(Value::as_str).and_then(ErrorCode::parse);
+        let message = f.get("message").and_then(Value::as_str).unwrap_or_default();
+        let mut e = Error::new(code.ok_or_else(bad)?, message)
             .with_provider(PROVIDER)
-            .with_retry_after(f.retry_after_ms);
-        e.status = f.status;
+            .with_retry_after(f.get("retryAfterMs").and_then(Value::as_u64));
+        e.status = f
+            .get("status")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok());
         return Err(e);
     }
-    Ok(reply
-        .images
-        .into_iter()
-        .map(|image| GeneratedImage {
-            mime_type: "image/svg+xml".into(),
-            base64: ImageData::from_string(image.base64),
-            provider: PROVIDER,
-            model: ctx.entry.model.clone(),
-            seed: image.seed,
-            revised_prompt: None,
+    let images = v.get("images").and_then(Value::as_array).ok_or_else(bad)?;
+    images
+        .iter()
+        .map(|image| {
+            let base64 = image.get("base64").and_then(Value::as_str).ok_or_else(bad)?;
+            Ok(GeneratedImage {
+                mime_type: "image/svg+xml".into(),
+                base64: ImageData::from_string(base64.to_string()),
+                provider: PROVIDER,
+                model: ctx.entry.model.clone(),
+                seed: image.get("seed").and_then(Value::as_u64),
+                revised_prompt: None,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A transport that answers the mock's requests in process (with the
@@ -138,8 +119,8 @@ pub struct MockServer<'a, T, S, R> {
     inner: &'a T,
     sleeper: &'a S,
     rng: &'a R,
-    /// Calls so far, per model and settings (prompt and count aside).
-    calls: RefCell<Vec<(MockCall, u32)>>,
+    /// Calls so far, per model and params.
+    calls: RefCell<Vec<(EntryKey, u32)>>,
 }
 
 impl<'a, T, S, R> MockServer<'a, T, S, R> {
@@ -153,19 +134,10 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
         }
     }
 
-    /// Counts a call to the entry with this model and settings; returns its
+    /// Counts a call to the entry with this model and params; returns its
     /// number (1-based).
     fn count_call(&self, call: &MockCall) -> u32 {
-        let key = MockCall {
-            model: call.model.clone(),
-            prompt: String::new(),
-            count: 0,
-            width: 0,
-            height: 0,
-            seed: None,
-            note: String::new(),
-            ..*call
-        };
+        let key = (call.model.clone(), call.params.clone());
         let mut calls = self.calls.borrow_mut();
         match calls.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => {
@@ -181,45 +153,36 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
 }
 
 impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
-    async fn answer(&self, request: &HttpRequest) -> MockReply {
-        let Some(call) = request
+    async fn answer(&self, request: &HttpRequest) -> Value {
+        let call = request
             .body
-            .as_deref()
-            .and_then(|b| serde_json::from_slice::<MockCall>(b).ok())
-        else {
-            return MockReply::default();
+            .clone()
+            .and_then(|b| Body::Bytes(b).decode_json::<Value>().ok())
+            .and_then(|v| MockCall::read(&v));
+        let Some(call) = call else {
+            return Value::Null;
         };
-        let settings = call.settings();
+        let settings = MockSettings::from_params(&call.params, "params").unwrap_or_default();
         let call_number = self.count_call(&call);
         if settings.latency_ms > 0 {
             self.sleeper.sleep(settings.latency_ms).await;
         }
         let roll = self.rng.next_f64();
         if let Some(e) = injected_failure(&settings, &call.model, call_number, roll) {
-            return MockReply {
-                images: Vec::new(),
-                error: Some(MockFailure {
-                    code: e.code,
-                    message: e.message,
-                    retry_after_ms: e.retry_after_ms,
-                    status: e.status,
-                }),
-            };
+            return json!({"error": {
+                "code": e.code.as_str(),
+                "message": e.message,
+                "status": e.status,
+                "retryAfterMs": e.retry_after_ms,
+            }});
         }
-        let size = crate::geometry::Size::new(call.width, call.height);
-        let images = generate(&call.prompt, &call.note, size, call.count, call.seed, || {
+        let images: Vec<Value> = generate(&call.prompt, &call.note, call.size, call.count, call.seed, || {
             self.rng.next_u32()
-        });
-        MockReply {
-            images: images
-                .into_iter()
-                .map(|(seed, base64)| MockImage {
-                    base64,
-                    seed: Some(u64::from(seed)),
-                })
-                .collect(),
-            error: None,
-        }
+        })
+        .into_iter()
+        .map(|(seed, base64)| json!({"seed": seed, "base64": base64}))
+        .collect();
+        json!({ "images": images })
     }
 }
 
@@ -228,9 +191,24 @@ impl<T: Transport, S: Sleeper, R: Rng> Transport for MockServer<'_, T, S, R> {
         if !request.url.starts_with(SPEC.default_origin) {
             return self.inner.send(request).await;
         }
-        let reply = self.answer(&request).await;
-        let body = serde_json::to_vec(&reply).unwrap_or_default();
+        let body = self.answer(&request).await.to_string().into_bytes();
         let headers = vec![("content-type".to_string(), "application/json".to_string())];
         Ok(HttpResponse::new(200, headers, body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn calls_survive_the_wire() {
+        let v = json!({"model": "m", "prompt": "two\nlines", "count": 3, "width": 1024,
+            "height": 576, "seed": null, "params": {"failFirst": 2}});
+        let call = MockCall::read(&v).unwrap();
+        assert_eq!((call.count, call.size, call.seed), (3, Size::new(1024, 576), None));
+        assert_eq!(call.prompt, "two\nlines");
+        assert!(MockCall::read(&json!({"model": "m"})).is_none());
     }
 }
