@@ -29,6 +29,15 @@ impl ImageFormat {
         }
     }
 
+    /// The format's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "PNG",
+            ImageFormat::Jpeg => "JPEG",
+            ImageFormat::Webp => "WebP",
+        }
+    }
+
     /// The usual file extension.
     pub const fn extension(self) -> &'static str {
         match self {
@@ -84,7 +93,7 @@ fn damaged(param: &str, format: ImageFormat) -> Error {
         param,
         format!(
             "`{param}` starts like a {} image but its header is damaged or cut short",
-            format.extension().to_uppercase()
+            format.name()
         ),
     )
 }
