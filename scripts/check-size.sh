@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a wasm artifact outgrows its budget (gzip): the npm package
-# 150 KB, the Worker 195 KB (it starts faster the smaller it is; see
+# 180 KB, the Worker 195 KB (it starts faster the smaller it is; see
 # bench/RESULTS.md). Deterministic, so it may fail CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,6 @@ check() {
     echo "size FAIL: $file ${kb} KB gzip exceeds ${limit_kb} KB"; status=1
   fi
 }
-check pkg/imagegen_bg.wasm 150
+check pkg/imagegen_bg.wasm 180
 check worker/build/index_bg.wasm 195
 exit $status
