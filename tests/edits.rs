@@ -295,7 +295,7 @@ fn stability_inpaints_with_a_converted_mask_after_a_fallback() {
     let req = request(
         vec![
             cfg(ProviderName::Openai, OPENAI, None),
-            cfg(ProviderName::Stability, STABILITY, None),
+            cfg(ProviderName::Stability, STABILITY, Some("sd3.5-large")),
         ],
         edit_inputs(1, 64, true),
     );

@@ -128,11 +128,10 @@ pub fn capabilities(model: &str) -> Capabilities {
         seed: true,
         negative_prompt: true,
         output_formats: ALL_FORMATS,
-        // Any model inpaints with a mask (edit/inpaint has no model field);
-        // image-to-image only on sd3 and ultra.
+        // sd3 and ultra: inpaint with a mask, else image-to-image; core takes
+        // no inputs (the design's rule, though edit/inpaint has no model field).
         inputs: match endpoint_for(model).0 {
             "sd3" | "ultra" => edit::stability(true),
-            "core" => edit::stability(false),
             _ => edit::NO_INPUTS,
         },
     }
