@@ -113,7 +113,7 @@ function stabilitySuccess(req) {
 
 function defaultAnswer(req) {
   let m;
-  if (req.method === "POST" && req.path === "/v1/images/generations") return openaiSuccess(req);
+  if (req.method === "POST" && (req.path === "/v1/images/generations" || req.path === "/v1/images/edits")) return openaiSuccess(req);
   if (req.method === "POST" && (m = /^\/v1(?:beta|alpha)?\/models\/([^/:]+):generateContent$/.exec(req.path))) {
     return geminiSuccess(req, decodeURIComponent(m[1]));
   }
