@@ -43,7 +43,7 @@ pub fn whole_number(field: &str, v: f64, min: u64, max: u64) -> Result<u64, Erro
 /// returns it without a trailing slash. Credentials, paths, queries and
 /// fragments are refused: keys must only go where the caller can see.
 pub fn parse_origin(field: &str, url: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::invalid(field, format!("`{field}` {why}"));
+    let bad = |why: &str| invalid(field, why);
     let trimmed = url.trim().trim_end_matches('/');
     let rest = trimmed
         .strip_prefix("https://")
@@ -71,12 +71,19 @@ fn number(field: &str, v: Option<Number>, min: u64, max: u64) -> Result<Option<u
         .transpose()
 }
 
-fn too_long(field: &str) -> Error {
-    Error::invalid(
-        field,
-        format!("`{field}` is longer than {MAX_PROMPT_CHARS} characters"),
-    )
+/// The error for `field`: "`field` why" (one formatting site for all).
+fn invalid(field: &str, why: &str) -> Error {
+    Error::invalid(field, format!("`{field}` {why}"))
 }
+
+fn too_long(field: &str) -> Error {
+    invalid(field, TOO_LONG)
+}
+
+const MAX_PROVIDERS_TEXT: &str = "may list at most 10 providers";
+const _: () = assert!(MAX_PROVIDERS == 10, "update MAX_PROVIDERS_TEXT");
+const TOO_LONG: &str = "is longer than 100000 characters";
+const _: () = assert!(MAX_PROMPT_CHARS == 100_000, "update TOO_LONG");
 
 impl RequestInput {
     /// Checks the request and fills in defaults. Fields are checked in a
@@ -90,10 +97,7 @@ impl RequestInput {
             None => default_fallback_on(),
             Some(codes) if codes.contains(&ErrorCode::Aborted) => {
                 let f = names.fallback_on;
-                return Err(Error::invalid(
-                    f,
-                    format!("`{f}` may not contain \"aborted\""),
-                ));
+                return Err(invalid(f, "may not contain \"aborted\""));
             }
             Some(codes) => codes.clone(),
         };
@@ -117,10 +121,10 @@ impl RequestInput {
         let prompt = self
             .prompt
             .as_deref()
-            .ok_or_else(|| Error::invalid(f, format!("`{f}` is required")))?
+            .ok_or_else(|| invalid(f, "is required"))?
             .trim();
         if prompt.is_empty() {
-            return Err(Error::invalid(f, format!("`{f}` must not be empty")));
+            return Err(invalid(f, "must not be empty"));
         }
         if prompt.chars().count() > MAX_PROMPT_CHARS {
             return Err(too_long(f));
@@ -174,18 +178,12 @@ impl RequestInput {
         let providers = self
             .providers
             .as_ref()
-            .ok_or_else(|| Error::invalid(f, format!("`{f}` is required (at least one)")))?;
+            .ok_or_else(|| invalid(f, "is required (at least one)"))?;
         if providers.is_empty() {
-            return Err(Error::invalid(
-                f,
-                format!("`{f}` must list at least one provider"),
-            ));
+            return Err(invalid(f, "must list at least one provider"));
         }
         if providers.len() > MAX_PROVIDERS {
-            return Err(Error::invalid(
-                f,
-                format!("`{f}` may list at most {MAX_PROVIDERS} providers"),
-            ));
+            return Err(invalid(f, MAX_PROVIDERS_TEXT));
         }
         providers
             .iter()
@@ -197,10 +195,7 @@ impl RequestInput {
 
 /// Checks one chain entry; `field` names its fields in errors.
 fn chain_entry(p: &ProviderConfig, field: impl Fn(&str) -> String) -> Result<ChainEntry, Error> {
-    let invalid = |name: &str, why: &str| {
-        let f = field(name);
-        Error::invalid(&f, format!("`{f}` {why}"))
-    };
+    let invalid = |name: &str, why: &str| invalid(&field(name), why);
     let provider = p
         .provider
         .ok_or_else(|| invalid("provider", "is required"))?;
@@ -258,7 +253,7 @@ fn retry_settings(r: Option<&RetryOptions>, names: &FieldNames) -> Result<RetryS
         }
         retry.max_attempts = n;
     }
-    const HOUR_MS: u64 = 3_600_000;
+    const HOUR_MS: u64 = 3_600_000; // the message below says it
     for (name, value, slot) in [
         (
             names.base_delay_ms,
@@ -274,10 +269,7 @@ fn retry_settings(r: Option<&RetryOptions>, names: &FieldNames) -> Result<RetryS
     ] {
         if let Some(v) = value {
             if v > HOUR_MS {
-                return Err(Error::invalid(
-                    name,
-                    format!("`{name}` must be at most {HOUR_MS} ms"),
-                ));
+                return Err(invalid(name, "must be at most 3600000 ms"));
             }
             *slot = v;
         }

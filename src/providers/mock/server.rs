@@ -2,50 +2,99 @@
 //! answers it ([`MockServer`], a [`Transport`]), and the parser of its
 //! answers. The engine calls the mock like every other provider.
 //!
-//! The wire is JSON through the same codec the other providers' bodies use
-//! (`serde_json::Value` out, the platform's JSON parser in), so it adds no
-//! codec of its own to the wasm.
+//! The wire is plain text, one field per line, integers only: a JSON
+//! codec and float formatting would add tens of kilobytes to the wasm for a
+//! conversation that never leaves the process.
 
 use super::render::{generate, output_size};
 use super::{injected_failure, warnings, MockSettings, PROVIDER, SPEC};
 use crate::geometry::Size;
-use crate::http::{Body, HttpRequest, HttpResponse, Method, Transport, TransportError};
+use crate::http::{HttpRequest, HttpResponse, Method, Transport, TransportError};
 use crate::image_data::ImageData;
 use crate::model::{Error, ErrorCode, GeneratedImage};
-use crate::providers::{decode_success, provider_error, BuiltRequest, ParseContext};
+use crate::providers::{provider_error, BuiltRequest, ParseContext};
 use crate::request::{ChainEntry, ImageRequest};
 use crate::runtime::{Rng, Sleeper};
-use serde_json::{json, Map, Value};
 use std::cell::RefCell;
 
-/// What tells mock entries apart: model and params.
-type EntryKey = (String, Map<String, Value>);
-
-/// What the mock is asked for, read back from the request body.
+/// What the mock is asked for (`failRate` travels as its bits).
+#[derive(Debug, Clone, PartialEq)]
 struct MockCall {
     model: String,
-    prompt: String,
     count: u32,
-    size: Size,
+    width: u32,
+    height: u32,
     seed: Option<u32>,
-    params: Map<String, Value>,
-    /// What an edit sent (` · inputs=N mask=yes|no`), so tests can see it.
+    latency_ms: u64,
+    fail_first: u32,
+    fail_rate_bits: u64,
+    fail_code: ErrorCode,
+    retry_after_ms: Option<u64>,
+    /// What an edit sent (` · inputs=N mask=yes|no`, one line), so tests can see it.
     note: String,
+    /// Last, as it may span lines.
+    prompt: String,
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn read_opt(line: &str) -> Option<Option<u64>> {
+    if line == "-" {
+        Some(None)
+    } else {
+        line.parse().ok().map(Some)
+    }
 }
 
 impl MockCall {
-    fn read(v: &Value) -> Option<MockCall> {
-        let num = |name: &str| v.get(name).and_then(Value::as_u64);
-        let small = |name: &str| num(name).and_then(|n| u32::try_from(n).ok());
+    fn encode(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.model,
+            self.count,
+            self.width,
+            self.height,
+            opt(self.seed.map(u64::from)),
+            self.latency_ms,
+            self.fail_first,
+            self.fail_rate_bits,
+            self.fail_code.as_str(),
+            opt(self.retry_after_ms),
+            self.note,
+            self.prompt
+        )
+    }
+
+    fn decode(text: &str) -> Option<MockCall> {
+        let mut lines = text.splitn(12, '\n');
+        let mut next = || lines.next();
         Some(MockCall {
-            model: v.get("model")?.as_str()?.to_string(),
-            prompt: v.get("prompt")?.as_str()?.to_string(),
-            count: small("count")?,
-            size: Size::new(small("width")?, small("height")?),
-            seed: small("seed"),
-            params: v.get("params")?.as_object()?.clone(),
-            note: v.get("note").and_then(Value::as_str).unwrap_or_default().to_string(),
+            model: next()?.to_string(),
+            count: next()?.parse().ok()?,
+            width: next()?.parse().ok()?,
+            height: next()?.parse().ok()?,
+            seed: read_opt(next()?)?.and_then(|s| u32::try_from(s).ok()),
+            latency_ms: next()?.parse().ok()?,
+            fail_first: next()?.parse().ok()?,
+            fail_rate_bits: next()?.parse().ok()?,
+            fail_code: ErrorCode::parse(next()?)?,
+            retry_after_ms: read_opt(next()?)?,
+            note: next()?.to_string(),
+            prompt: next()?.to_string(),
         })
+    }
+
+    fn settings(&self) -> MockSettings {
+        MockSettings {
+            latency_ms: self.latency_ms,
+            fail_first: self.fail_first,
+            fail_rate: f64::from_bits(self.fail_rate_bits),
+            fail_code: self.fail_code,
+            retry_after_ms: self.retry_after_ms,
+            max_images_per_call: 1,
+        }
     }
 }
 
@@ -53,58 +102,63 @@ impl MockCall {
 /// server (`mock:`), whatever `baseUrl` says: the mock never uses the network.
 pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     let size = output_size(req);
-    let body = json!({
-        "model": entry.model,
-        "prompt": req.prompt,
-        "count": req.count,
-        "width": size.w,
-        "height": size.h,
-        "seed": req.seed,
-        "params": entry.params,
-        "note": req.inputs.as_ref().map(|i| {
+    let settings = MockSettings::from_params(&entry.params, "params").unwrap_or_default();
+    let call = MockCall {
+        model: entry.model.clone(),
+        count: req.count,
+        width: size.w,
+        height: size.h,
+        seed: req.seed,
+        latency_ms: settings.latency_ms,
+        fail_first: settings.fail_first,
+        fail_rate_bits: settings.fail_rate.to_bits(),
+        fail_code: settings.fail_code,
+        retry_after_ms: settings.retry_after_ms,
+        note: req.inputs.as_ref().map_or(String::new(), |i| {
             let mask = if i.mask.is_some() { "yes" } else { "no" };
             format!(" · inputs={} mask={mask}", i.images.len())
         }),
-    });
+        prompt: req.prompt.clone(),
+    };
     BuiltRequest {
         request: HttpRequest::new(Method::Post, format!("{}images", SPEC.default_origin))
-            .header("content-type", "application/json")
-            .body(body.to_string().into_bytes()),
+            .header("content-type", "text/plain")
+            .body(call.encode().into_bytes()),
         warnings: warnings(req),
     }
 }
 
-/// Reads the mock's answer: `{"images": [{"seed", "base64"}]}` or
-/// `{"error": {"code", "message", "status", "retryAfterMs"}}`.
+/// Reads the mock's answer: `images` then `<seed> <base64>` lines, or
+/// `error`, the code, the status, the retry hint and the message.
 pub fn parse_response(
     resp: HttpResponse,
     ctx: &ParseContext<'_>,
 ) -> Result<Vec<GeneratedImage>, Error> {
-    let v: Value = decode_success(&resp, ctx)?;
+    let text = resp.body.as_bytes().and_then(|b| std::str::from_utf8(b).ok());
     let bad = || provider_error(ctx, ErrorCode::BadResponse, None, "unreadable mock answer");
-    if let Some(f) = v.get("error") {
-        let code = f.get("code").and_then(Value::as_str).and_then(ErrorCode::parse);
-        let message = f.get("message").and_then(Value::as_str).unwrap_or_default();
-        let mut e = Error::new(code.ok_or_else(bad)?, message)
+    let text = text.ok_or_else(bad)?;
+    if let Some(rest) = text.strip_prefix("error\n") {
+        let mut lines = rest.splitn(4, '\n');
+        let code = lines.next().and_then(ErrorCode::parse).ok_or_else(bad)?;
+        let status = lines.next().and_then(read_opt).ok_or_else(bad)?;
+        let retry_after_ms = lines.next().and_then(read_opt).ok_or_else(bad)?;
+        let mut e = Error::new(code, lines.next().unwrap_or_default())
             .with_provider(PROVIDER)
-            .with_retry_after(f.get("retryAfterMs").and_then(Value::as_u64));
-        e.status = f
-            .get("status")
-            .and_then(Value::as_u64)
-            .and_then(|s| u16::try_from(s).ok());
+            .with_retry_after(retry_after_ms);
+        e.status = status.and_then(|s| u16::try_from(s).ok());
         return Err(e);
     }
-    let images = v.get("images").and_then(Value::as_array).ok_or_else(bad)?;
-    images
-        .iter()
-        .map(|image| {
-            let base64 = image.get("base64").and_then(Value::as_str).ok_or_else(bad)?;
+    let rest = text.strip_prefix("images").ok_or_else(bad)?;
+    rest.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (seed, base64) = line.split_once(' ').ok_or_else(bad)?;
             Ok(GeneratedImage {
                 mime_type: "image/svg+xml".into(),
                 base64: ImageData::from_string(base64.to_string()),
                 provider: PROVIDER,
                 model: ctx.entry.model.clone(),
-                seed: image.get("seed").and_then(Value::as_u64),
+                seed: Some(seed.parse().map_err(|_| bad())?),
                 revised_prompt: None,
             })
         })
@@ -119,8 +173,8 @@ pub struct MockServer<'a, T, S, R> {
     inner: &'a T,
     sleeper: &'a S,
     rng: &'a R,
-    /// Calls so far, per model and params.
-    calls: RefCell<Vec<(EntryKey, u32)>>,
+    /// Calls so far, per model and settings (prompt, count and size aside).
+    calls: RefCell<Vec<(MockCall, u32)>>,
 }
 
 impl<'a, T, S, R> MockServer<'a, T, S, R> {
@@ -134,10 +188,18 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
         }
     }
 
-    /// Counts a call to the entry with this model and params; returns its
+    /// Counts a call to the entry with this model and settings; returns its
     /// number (1-based).
     fn count_call(&self, call: &MockCall) -> u32 {
-        let key = (call.model.clone(), call.params.clone());
+        let key = MockCall {
+            count: 0,
+            width: 0,
+            height: 0,
+            seed: None,
+            prompt: String::new(),
+            note: String::new(),
+            ..call.clone()
+        };
         let mut calls = self.calls.borrow_mut();
         match calls.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => {
@@ -153,36 +215,41 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
 }
 
 impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
-    async fn answer(&self, request: &HttpRequest) -> Value {
+    async fn answer(&self, request: &HttpRequest) -> String {
         let call = request
             .body
-            .clone()
-            .and_then(|b| Body::Bytes(b).decode_json::<Value>().ok())
-            .and_then(|v| MockCall::read(&v));
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(MockCall::decode);
         let Some(call) = call else {
-            return Value::Null;
+            return String::new();
         };
-        let settings = MockSettings::from_params(&call.params, "params").unwrap_or_default();
+        let settings = call.settings();
         let call_number = self.count_call(&call);
         if settings.latency_ms > 0 {
             self.sleeper.sleep(settings.latency_ms).await;
         }
         let roll = self.rng.next_f64();
         if let Some(e) = injected_failure(&settings, &call.model, call_number, roll) {
-            return json!({"error": {
-                "code": e.code.as_str(),
-                "message": e.message,
-                "status": e.status,
-                "retryAfterMs": e.retry_after_ms,
-            }});
+            return format!(
+                "error\n{}\n{}\n{}\n{}",
+                e.code.as_str(),
+                opt(e.status.map(u64::from)),
+                opt(e.retry_after_ms),
+                e.message
+            );
         }
-        let images: Vec<Value> = generate(&call.prompt, &call.note, call.size, call.count, call.seed, || {
+        let size = Size::new(call.width, call.height);
+        let mut out = String::from("images");
+        for (seed, base64) in generate(&call.prompt, &call.note, size, call.count, call.seed, || {
             self.rng.next_u32()
-        })
-        .into_iter()
-        .map(|(seed, base64)| json!({"seed": seed, "base64": base64}))
-        .collect();
-        json!({ "images": images })
+        }) {
+            out.push('\n');
+            out.push_str(&seed.to_string());
+            out.push(' ');
+            out.push_str(&base64);
+        }
+        out
     }
 }
 
@@ -191,8 +258,8 @@ impl<T: Transport, S: Sleeper, R: Rng> Transport for MockServer<'_, T, S, R> {
         if !request.url.starts_with(SPEC.default_origin) {
             return self.inner.send(request).await;
         }
-        let body = self.answer(&request).await.to_string().into_bytes();
-        let headers = vec![("content-type".to_string(), "application/json".to_string())];
+        let body = self.answer(&request).await.into_bytes();
+        let headers = vec![("content-type".to_string(), "text/plain".to_string())];
         Ok(HttpResponse::new(200, headers, body))
     }
 }
@@ -200,15 +267,24 @@ impl<T: Transport, S: Sleeper, R: Rng> Transport for MockServer<'_, T, S, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn calls_survive_the_wire() {
-        let v = json!({"model": "m", "prompt": "two\nlines", "count": 3, "width": 1024,
-            "height": 576, "seed": null, "params": {"failFirst": 2}});
-        let call = MockCall::read(&v).unwrap();
-        assert_eq!((call.count, call.size, call.seed), (3, Size::new(1024, 576), None));
-        assert_eq!(call.prompt, "two\nlines");
-        assert!(MockCall::read(&json!({"model": "m"})).is_none());
+        let call = MockCall {
+            model: "mock-svg".into(),
+            count: 3,
+            width: 1024,
+            height: 576,
+            seed: Some(7),
+            latency_ms: 100,
+            fail_first: 2,
+            fail_rate_bits: 0.25f64.to_bits(),
+            fail_code: ErrorCode::RateLimited,
+            retry_after_ms: None,
+            note: " · inputs=2 mask=yes".into(),
+            prompt: "two\nlines".into(),
+        };
+        assert_eq!(MockCall::decode(&call.encode()), Some(call));
+        assert_eq!(MockCall::decode("mock-svg\n1"), None);
     }
 }
