@@ -418,3 +418,89 @@ async fn redirects_are_not_followed_so_keys_stay_with_their_origin() {
         "the redirect target never saw the key"
     );
 }
+
+// ---------------------------------------------------------------- edits
+
+/// A valid PNG (1×1) grown to `total` bytes with a comment chunk, as a JS
+/// Uint8Array made in JS memory (the caller's bytes never pass through wasm).
+fn big_png_js(total: u32) -> JsValue {
+    // The 1×1 PNG of the other tests; the comment chunk goes before IEND (the last 12 bytes).
+    let png: [u8; 68] = [
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0,
+        0, 0, 1, 0, 0, 0, 1, 8, 4, 0, 0, 0, 0xb5, 0x1c, 0x0c, 0x02, 0, 0, 0, 0x0b, 0x49, 0x44,
+        0x41, 0x54, 0x78, 0xda, 0x63, 0x64, 0x60, 0, 0, 0, 6, 0, 2, 0x30, 0x81, 0xd0, 0x2f, 0, 0,
+        0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    let (head, iend) = png.split_at(png.len() - 12);
+    let fill = total - png.len() as u32 - 12;
+    let out = js_sys::Uint8Array::new_with_length(total);
+    out.set(&js_sys::Uint8Array::from(head), 0);
+    let mut at = head.len() as u32;
+    out.set(&js_sys::Uint8Array::from(&fill.to_be_bytes()[..]), at);
+    out.set(&js_sys::Uint8Array::from(&b"tEXt"[..]), at + 4);
+    // The chunk's data stays zeros except its keyword; the CRC is over the data.
+    out.set(&js_sys::Uint8Array::from(&b"Comment\0"[..]), at + 8);
+    let mut crc = 0xFFFF_FFFFu32;
+    let feed = |crc: &mut u32, b: u8| {
+        *crc ^= u32::from(b);
+        for _ in 0..8 {
+            *crc = if *crc & 1 == 1 {
+                (*crc >> 1) ^ 0xEDB8_8320
+            } else {
+                *crc >> 1
+            };
+        }
+    };
+    for &b in b"tEXtComment\0" {
+        feed(&mut crc, b);
+    }
+    for _ in 0..fill - 8 {
+        feed(&mut crc, 0);
+    }
+    at += 8 + fill;
+    out.set(&js_sys::Uint8Array::from(&(!crc).to_be_bytes()[..]), at);
+    out.set(&js_sys::Uint8Array::from(iend), at + 4);
+    out.into()
+}
+
+#[wasm_bindgen_test]
+async fn twenty_edits_of_4_mib_inputs_leave_wasm_memory_flat() {
+    let k = key("edits-memory");
+    let big = js_sys::Array::of1(&big_png_js(4 * 1024 * 1024));
+    // The warm-up uses a small input: a copy of one 4 MiB input would show as growth.
+    let small = js_sys::Array::of1(&big_png_js(4 * 1024));
+    let memory = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let run = |images: &js_sys::Array| {
+        let images = images.clone();
+        let k = k.clone();
+        async move {
+            let inputs = imagegen::wasm::inputs::load_request_inputs(&images, &JsValue::UNDEFINED)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut valid = validate(&req(vec![provider(ProviderName::Openai, &k)])).unwrap();
+            valid.image.inputs = Some(std::rc::Rc::new(inputs));
+            let sink = |_e: GenerateEvent| {};
+            engine::generate(&runtime(), &valid, &sink, &CancelToken::new())
+                .await
+                .unwrap()
+        }
+    };
+    run(&small).await; // warm-up: first-call allocations are not what is measured
+    let start = memory();
+    for _ in 0..20 {
+        assert_eq!(run(&big).await.images.len(), 1);
+    }
+    let growth = memory() - start;
+    assert!(
+        growth <= 1024 * 1024,
+        "wasm memory grew by {growth} bytes over 20 edits of 4 MiB"
+    );
+    assert_eq!(received(&k).await, 21, "every edit reached the provider");
+}
