@@ -272,6 +272,34 @@ describe("POST /v1/images/edits", () => {
     assert.equal(editRequests(keys.openai).length, 1);
   });
 
+  test("no entry can take the inputs: unsupported before any provider call, every entry listed", async () => {
+    const { token, keys } = await user(["gemini"]);
+    const res = await edit(token, form({ prompt: "fill" }, [["image", png(32, 32), "image/png"], ["mask", mask(32, 32), "image/png"]]));
+    const err = expectError(res, { status: 502, code: "unsupported" });
+    assert.match(err.message, /mask/);
+    assert.equal(mock.requests(keys.gemini).filter((r) => r.route !== "validate_key").length, 0, "gemini never called");
+  });
+
+  test("the per-user rate limit counts edits", async () => {
+    const limited = await startWorker({ mockUrl: mock.url, bindings: { RATE_LIMIT_PER_MINUTE: "2" } });
+    try {
+      const token = devToken(uid("edit-rl"));
+      const statuses = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await limited.request("/v1/images/edits", {
+          method: "POST",
+          token,
+          body: form({ prompt: "x", model: "mock" }, [["image", png(8, 8), "image/png"]]),
+        });
+        statuses.push(res.status);
+        if (res.status === 429) expectError(res, { status: 429, type: "rate_limit_error" });
+      }
+      assert.deepEqual(statuses, [200, 200, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+
   test("Idempotency-Key: a repeat replays, another form with the same key is 422", async () => {
     const { token, keys } = await user();
     const key = `edit-${uid()}`;
