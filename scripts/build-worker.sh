@@ -23,7 +23,11 @@ wasm-bindgen --target web --out-dir "$tmp" --out-name glue --no-typescript \
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --strip-debug --strip-producers "$tmp/glue_bg.wasm" -o "$tmp/index_bg.wasm"
 cp worker/js/index.js "$tmp/entry.js"
+# wasm-bindgen's glue may list a JS snippet module (worker/js/form.js, the
+# library's inputs.js) several times in its imports object, each time the
+# same module: esbuild's duplicate-key warning about it is silenced.
 esbuild "$tmp/entry.js" --bundle --format=esm --platform=neutral --minify --log-level=warning \
+  --log-override:duplicate-object-key=silent \
   --external:./index_bg.wasm --outfile="$tmp/index.js"
 rm -rf "$out"
 mkdir -p "$out"

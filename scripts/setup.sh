@@ -39,6 +39,10 @@ found_wasm_pack() { wasm-pack --version 2>/dev/null | awk '{print $2}'; }
 found_npm_pkg() { # package: version in node_modules when it matches the lockfile's
   node -e 'try{process.stdout.write(require("./node_modules/"+process.argv[1]+"/package.json").version)}catch{}' "$1" 2>/dev/null
 }
+py_version() { # pinned package in tests/worker/python/requirements.txt
+  sed -n "s/^$1==//p" tests/worker/python/requirements.txt
+}
+found_py_openai() { .tools/py/bin/python -c 'import openai; print(openai.__version__)' 2>/dev/null; }
 found_chromium() { chromium --version 2>/dev/null | awk '{print $2}'; }
 found_chromedriver() { chromedriver --version 2>/dev/null | awk '{print $2}'; }
 
@@ -63,6 +67,8 @@ if [ "$check_only" = 1 ]; then
   for p in webpack vite vitest playwright-core; do
     row "npm:$p" "$(cd tests/install && npm_version "$p")" "$(cd tests/install && found_npm_pkg "$p")"
   done
+  row python3 any "$(python3 --version 2>/dev/null | awk '{print $2}')"
+  row py:openai "$(py_version openai)" "$(found_py_openai)"
   row curl any "$(curl --version 2>/dev/null | awk 'NR==1{print $2}')"
   row gzip any "$(gzip --version 2>/dev/null | awk 'NR==1{print $2}')"
   row setsid any "$(command -v setsid >/dev/null && echo present)"
@@ -76,7 +82,7 @@ if [ "$check_only" = 1 ]; then
 fi
 
 # 0. Tools the scripts call that setup cannot install through a registry.
-for tool in node npm curl gzip setsid ps diff rustup cargo; do
+for tool in node npm python3 curl gzip setsid ps diff rustup cargo; do
   command -v "$tool" >/dev/null || { echo "setup: '$tool' is missing; install it with the machine's package manager" >&2; exit 1; }
 done
 
@@ -128,6 +134,14 @@ fi
 if [ ! -d tests/install/node_modules/webpack ] || [ tests/install/package-lock.json -nt tests/install/node_modules/.package-lock.json ]; then
   step "installing the install checks' npm dev dependencies"
   (cd tests/install && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# 5c. The official OpenAI Python client (the Worker's edits are tested with
+#     it), pinned, in a venv of its own.
+if [ "$(found_py_openai)" != "$(py_version openai)" ]; then
+  step "installing the OpenAI Python client into .tools/py"
+  [ -x .tools/py/bin/python ] || python3 -m venv .tools/py
+  .tools/py/bin/python -m pip install --quiet --disable-pip-version-check -r tests/worker/python/requirements.txt
 fi
 
 # 6. Chromium and its driver, for the browser tests.

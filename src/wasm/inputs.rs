@@ -43,9 +43,15 @@ async fn zlib(promise: Promise) -> Result<Vec<u8>, Error> {
     Ok(Uint8Array::from(v).to_vec())
 }
 
-/// A mask from its bytes: checked, decoded and converted to grayscale with
-/// the platform's zlib streams.
-async fn load_mask(bytes: Vec<u8>) -> Result<crate::inputs::MaskInput, Error> {
+/// A caller's mask (any input type [`load`] takes): read into wasm memory
+/// (masks are small), checked, decoded and converted to grayscale with the
+/// platform's zlib streams. Errors name `mask`.
+pub async fn load_mask(value: &JsValue) -> Result<crate::inputs::MaskInput, Error> {
+    let input = load(value, "mask").await?;
+    mask_from_bytes(input.data.bytes().await?).await
+}
+
+async fn mask_from_bytes(bytes: Vec<u8>) -> Result<crate::inputs::MaskInput, Error> {
     use crate::inputs::png::{gray_png, gray_rows, MaskPng};
     let info = crate::inputs::MaskInput::sniff(&bytes)?;
     let png = MaskPng::parse(&bytes)?;
@@ -239,8 +245,7 @@ pub async fn load_request_inputs(
     let mask = if absent(mask) {
         None
     } else {
-        let input = load(mask, "mask").await?;
-        Some(load_mask(input.data.bytes().await?).await?)
+        Some(load_mask(mask).await?)
     };
     crate::inputs::EditInputs::new(loaded, mask).map(Some)
 }

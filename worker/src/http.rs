@@ -11,6 +11,13 @@ pub fn is_json(content_type: Option<&str>) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Whether a `Content-Type` is `multipart/form-data` (with its boundary).
+pub fn is_multipart(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
 /// The allow-list of origins from `ALLOWED_ORIGINS`.
 #[derive(Debug, Clone, Default)]
 pub struct Cors {
@@ -65,6 +72,9 @@ mod tests {
         assert!(!is_json(Some("text/plain")));
         assert!(!is_json(Some("application/jsonx")));
         assert!(!is_json(None));
+        assert!(is_multipart(Some("multipart/form-data; boundary=x")));
+        assert!(!is_multipart(Some("application/json")));
+        assert!(!is_multipart(None));
     }
 
     #[test]

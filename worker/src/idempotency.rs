@@ -1,6 +1,7 @@
-//! `Idempotency-Key` on `POST /v1/images/generations`: a repeated key (per
-//! user, same body) returns the stored result instead of paying again; a
-//! concurrent duplicate gets 409; the same key with another body gets 422.
+//! `Idempotency-Key` on `POST /v1/images/generations` and `/v1/images/edits`:
+//! a repeated key (per user, same body) returns the stored result instead of
+//! paying again; a concurrent duplicate gets 409; the same key with another
+//! body gets 422.
 //! A result that cannot be stored (over KV's value limit, or KV failing) is
 //! still returned, and the key is marked done: a repeat gets 410 instead of
 //! paying again.
@@ -169,7 +170,8 @@ mod kv {
     }
 
     /// Runs `generate` under `key` (see the module documentation); `body`
-    /// is the request body, fingerprinted.
+    /// is the request body (for an edit, a description of its form),
+    /// fingerprinted.
     pub async fn run(
         store: &Kv,
         user: &User,

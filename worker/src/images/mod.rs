@@ -1,9 +1,12 @@
-//! The OpenAI-compatible `POST /v1/images/generations`, without the
-//! platform: the request turned into the engine's ([`request`]), model
+//! The OpenAI-compatible `POST /v1/images/generations` and
+//! `POST /v1/images/edits`, without the platform: the request turned into
+//! the engine's ([`request`]; an edit's form fields and file parts in
+//! [`edit`]), model
 //! routing over the user's chain ([`routing`]), and the response shape
 //! (OpenAI's, plus `attempts`, `warnings` and `errors`, all snake_case;
 //! [`response`]).
 
+pub mod edit;
 pub mod request;
 pub mod response;
 pub mod routing;

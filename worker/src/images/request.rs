@@ -67,6 +67,9 @@ fn output_format(format: Option<&str>) -> Result<Option<OutputFormat>, ApiError>
     }
 }
 
+/// Fields only OpenAI takes, forwarded to OpenAI entries on generations.
+pub const GENERATION_OPENAI_FIELDS: &[&str] = &["quality", "background", "user", "moderation"];
+
 /// Parses the body of `POST /v1/images/generations`, applying the user's
 /// defaults. Field checks that the library does (prompt, n, size, …) are
 /// left to it; their errors name the snake_case field.
@@ -82,6 +85,17 @@ pub fn parse_request(
             "request body must be a JSON object",
         ));
     };
+    parse_fields(&obj, defaults, GENERATION_OPENAI_FIELDS)
+}
+
+/// The one mapping of request fields to the library request (generations'
+/// JSON body, edits' form fields): `openai_fields` are the fields passed
+/// to OpenAI entries only.
+pub fn parse_fields(
+    obj: &Map<String, Value>,
+    defaults: Option<&crate::config::Defaults>,
+    openai_fields: &[&str],
+) -> Result<Parsed, ApiError> {
     let prompt = match obj.get("prompt") {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => {
@@ -89,23 +103,23 @@ pub fn parse_request(
         }
         Some(_) => return Err(ApiError::invalid("prompt", "`prompt` must be a string")),
     };
-    let choice = parse_model(string_field(&obj, "model")?.as_deref())?;
-    check_response_format(string_field(&obj, "response_format")?.as_deref())?;
-    let output_format = output_format(string_field(&obj, "output_format")?.as_deref())?;
-    let size = string_field(&obj, "size")?.filter(|s| s != "auto");
+    let choice = parse_model(string_field(obj, "model")?.as_deref())?;
+    check_response_format(string_field(obj, "response_format")?.as_deref())?;
+    let output_format = output_format(string_field(obj, "output_format")?.as_deref())?;
+    let size = string_field(obj, "size")?.filter(|s| s != "auto");
     let mut openai_params = Map::new();
-    for name in ["quality", "background", "user", "moderation"] {
-        if let Some(v) = string_field(&obj, name)? {
+    for name in openai_fields {
+        if let Some(v) = string_field(obj, name)? {
             openai_params.insert(name.to_string(), Value::String(v));
         }
     }
     let mut request = RequestInput {
         prompt: Some(prompt),
-        count: number_field(&obj, "n")?.map(Number),
+        count: number_field(obj, "n")?.map(Number),
         size,
-        aspect_ratio: string_field(&obj, "aspect_ratio")?,
-        seed: number_field(&obj, "seed")?.map(Number),
-        negative_prompt: string_field(&obj, "negative_prompt")?,
+        aspect_ratio: string_field(obj, "aspect_ratio")?,
+        seed: number_field(obj, "seed")?.map(Number),
+        negative_prompt: string_field(obj, "negative_prompt")?,
         output_format,
         ..Default::default()
     };
@@ -123,6 +137,9 @@ pub fn parse_request(
         openai_params,
     })
 }
+
+/// Fields whose values are numbers (form fields arrive as text).
+pub const NUMBER_FIELDS: &[&str] = &["n", "seed"];
 
 fn chain_field(_index: usize, _name: &str) -> String {
     "model".to_string()

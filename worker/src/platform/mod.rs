@@ -1,5 +1,6 @@
 //! The Worker's platform pieces, wasm32 only: its bindings (variables, KV,
-//! the rate limiter), the console, WebCrypto and the JWKS cache.
+//! the rate limiter), the console, WebCrypto, the JWKS cache and multipart
+//! forms.
 //!
 //! The bindings are reached directly through `Reflect` (a few lines each)
 //! rather than through a Workers SDK: the Worker starts faster with less
@@ -7,11 +8,13 @@
 
 mod bindings;
 mod crypto;
+mod form;
 mod jwks;
 mod kv;
 
 pub use bindings::Env;
 pub use crypto::{random_hex, sha256_hex, WebCryptoAead};
+pub use form::{read as read_form, Form};
 pub use jwks::JwtVerifier;
 pub use kv::Kv;
 

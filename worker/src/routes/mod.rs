@@ -8,6 +8,8 @@ use imagegen::ProviderName;
 #[cfg(target_arch = "wasm32")]
 mod config;
 #[cfg(target_arch = "wasm32")]
+mod edit;
+#[cfg(target_arch = "wasm32")]
 mod generate;
 #[cfg(target_arch = "wasm32")]
 mod health;
@@ -21,6 +23,8 @@ pub enum Route {
     Health,
     /// `POST /v1/images/generations`.
     Generate,
+    /// `POST /v1/images/edits` (multipart).
+    Edit,
     /// `GET /v1/keys`.
     ListKeys,
     /// `PUT /v1/keys/{provider}`.
@@ -47,6 +51,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         },
         "/v1/images/generations" => match method {
             "POST" => Ok(Route::Generate),
+            _ => not_allowed("POST"),
+        },
+        "/v1/images/edits" => match method {
+            "POST" => Ok(Route::Edit),
             _ => not_allowed("POST"),
         },
         "/v1/keys" => match method {
@@ -95,7 +103,7 @@ mod dispatch {
 
     /// What a route's handler gets: the request, the settings, the
     /// authenticated user's store and the body (JSON, at most 1 MiB; empty
-    /// for GET and DELETE).
+    /// for GET and DELETE, and for edits, whose form the handler reads).
     pub struct Request<'a> {
         /// The request.
         pub req: &'a web_sys::Request,
@@ -127,22 +135,15 @@ mod dispatch {
         // user's limit, before its body is even read.
         if matches!(
             route,
-            Route::PutKey(_) | Route::DeleteKey(_) | Route::PutConfig | Route::Generate
+            Route::PutKey(_)
+                | Route::DeleteKey(_)
+                | Route::PutConfig
+                | Route::Generate
+                | Route::Edit
         ) {
             ratelimit::check(env, settings, &user).await?;
         }
-        let body = if matches!(method.as_str(), "POST" | "PUT") {
-            if !http::is_json(header(req, "content-type").as_deref()) {
-                return Err(ApiError::new(
-                    415,
-                    "unsupported_media_type",
-                    "send the body as application/json",
-                ));
-            }
-            read_body(req).await?
-        } else {
-            Vec::new()
-        };
+        let body = body(req, route, &method).await?;
         let r = Request {
             req,
             url,
@@ -158,7 +159,35 @@ mod dispatch {
             Route::GetConfig => config::get(&r).await,
             Route::PutConfig => config::put(&r).await,
             Route::Generate => generate::post(&r).await,
+            Route::Edit => edit::post(&r).await,
         }
+    }
+
+    /// The body after its content type is checked: JSON read here (at most
+    /// 1 MiB), an edit's form left to its handler, none for GET and DELETE.
+    async fn body(req: &web_sys::Request, route: Route, method: &str) -> Result<Vec<u8>, ApiError> {
+        let content_type = header(req, "content-type");
+        if route == Route::Edit {
+            if !http::is_multipart(content_type.as_deref()) {
+                return Err(unsupported("multipart/form-data"));
+            }
+            return Ok(Vec::new());
+        }
+        if !matches!(method, "POST" | "PUT") {
+            return Ok(Vec::new());
+        }
+        if !http::is_json(content_type.as_deref()) {
+            return Err(unsupported("application/json"));
+        }
+        read_body(req).await
+    }
+
+    fn unsupported(expected: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "unsupported_media_type",
+            format!("send the body as {expected}"),
+        )
     }
 }
 
@@ -182,6 +211,8 @@ mod tests {
             route("DELETE", "/v1/keys/gemini"),
             Ok(Route::DeleteKey(ProviderName::Gemini))
         );
+        assert_eq!(route("POST", "/v1/images/edits"), Ok(Route::Edit));
+        assert_eq!(route("GET", "/v1/images/edits").unwrap_err().status, 405);
         assert_eq!(route("GET", "/v1/config"), Ok(Route::GetConfig));
         assert_eq!(
             route("GET", "/v1/images/generations").unwrap_err().status,
