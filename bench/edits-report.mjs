@@ -18,7 +18,7 @@ export function editsSection(e) {
   const runs = Object.values(e.counts)[0]?.direct.runs;
   lines.push(
     `\nOne edit per call to OpenAI's \`POST /v1/images/edits\` (multipart; the mock answers one small image), valid PNGs as \`Uint8Array\`s; "direct" is a hand-written \`fetch\` with a \`FormData\` of \`Blob\`s, the floor. Wall: medians of ${runs} interleaved runs per cell; CPU: this process's user+system time per call, mean (the mock server runs in another process). ` +
-      `**imagegen's wasm memory** grew by **${e.wasmGrowthBytes} bytes** over its ${e.edits} edits (${e.inputs} inputs of ${mib} MiB, after a warm-up edit with a small input; now ${(e.wasmBytes / 1048576).toFixed(2)} MiB): the input bytes stay JS values.\n`,
+      `**imagegen's wasm memory** grew by **${e.wasmGrowthBytes} bytes** over its ${e.edits} edits (${e.inputs} inputs of ${mib} MiB, after a warm-up edit with a small input; now ${(e.wasmBytes / 1048576).toFixed(2)} MiB): the input bytes stay JS values; only the first 64 KiB of each input is read into wasm memory, to learn its format and size.\n`,
   );
   return lines.join("\n");
 }

@@ -17,8 +17,8 @@ import { makePngOfSize } from "../tests/mock-server/images.mjs";
 import { fmt, mean, median, startMockProcess } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
-const ROUNDS = smoke ? 2 : 30;
-const WARMUP = smoke ? 1 : 3;
+const ROUNDS = smoke ? 2 : 60;
+const WARMUP = smoke ? 1 : 5;
 // Smoke runs only check that the row works; its inputs are smaller.
 const INPUT_BYTES = smoke ? 256 * 1024 : 4 * 1024 * 1024;
 const COUNTS = [1, 4];
