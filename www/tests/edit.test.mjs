@@ -180,6 +180,31 @@ describe("editing in the demo page", () => {
     await context.close();
   });
 
+  test("in the browser (BYOK): no entry can take the mask: unsupported before any call, the skip in the timeline", async () => {
+    const { page, context, blocked, consoleErrors } = await open();
+    await page.getByLabel("In your browser (bring your own key)", { exact: true }).check();
+    await page.getByLabel("Provider 1").selectOption("gemini");
+    await page.getByLabel("API key of provider 1 (gemini)").fill("test-key-never-sent");
+    await page.getByRole("button", { name: "Remove fallback" }).click();
+    await fillAndGenerate(page, { count: 1, click: false });
+    await upload(page);
+    await paintMask(page);
+    await clickEdit(page);
+    assert.equal(await waitForRunEnd(page), "error");
+    const error = page.getByTestId("error");
+    assert.equal(await error.getAttribute("data-code"), "unsupported");
+    assert.match(await error.textContent(), /mask/);
+    const entries = await timeline(page);
+    const skipped = entries.filter((e) => e.kind === "skip");
+    assert.equal(skipped.length, 1, JSON.stringify(entries));
+    assert.match(skipped[0].text, /^.*gemini\/\S+: skipped without a call \(unsupported\)/);
+    assert.equal(entries.filter((e) => e.kind === "fail").length, 0);
+    assert.equal(await page.locator('[data-testid="images"] img').count(), 0);
+    assert.deepEqual(blocked, [], "Gemini was never called");
+    assert.deepEqual(consoleErrors, []);
+    await context.close();
+  });
+
   test("the routes take images as base64 in their JSON and check them", async () => {
     const image = { base64: PHOTO.buffer.toString("base64"), mimeType: "image/png" };
     for (const route of ["/api/generate-image", "/api/generate-image-edge"]) {

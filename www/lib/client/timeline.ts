@@ -128,16 +128,17 @@ export function fromAttempts(
   return s;
 }
 
-/** Why an entry was skipped: the warning naming it (`input_unsupported`, `model_deprecated`, …), else its outcome. */
-function skipReason(a: Attempt, warnings: Warning[]): string {
+/** Why an entry was skipped: the warning naming it (`input_unsupported`, `model_deprecated`, …), if any. */
+function skipReason(a: Attempt, warnings: Warning[]): string | undefined {
   const named = `${a.provider} (${a.model})`;
   const mine = warnings.filter((w) => w.provider === a.provider && w.message.includes("skipped"));
   const w = mine.find((w) => w.message.includes(named)) ?? mine[0];
-  return w ? `${w.code}: ${w.message}` : a.outcome;
+  return w && `${w.code}: ${w.message}`;
 }
 
 function skipText(a: Attempt, warnings: Warning[]): string {
-  return `${who(a.provider, a.model)}: skipped without a call (${a.outcome}) · ${skipReason(a, warnings)}`;
+  const reason = skipReason(a, warnings);
+  return `${who(a.provider, a.model)}: skipped without a call (${a.outcome})${reason ? ` · ${reason}` : ""}`;
 }
 
 /**
