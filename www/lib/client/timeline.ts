@@ -54,7 +54,13 @@ export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): 
         delete pendingFallback[e.part];
         next = { ...next, entries, pendingFallback };
       }
-      return push(next, { atMs, kind: "start", part: e.part, text: `${name}: attempt ${e.attempt} started` });
+      return push(next, {
+        atMs,
+        kind: "start",
+        part: e.part,
+        attemptKey: attemptKey(e),
+        text: `${name}: attempt ${e.attempt} started`,
+      });
     }
     case "attempt_end": {
       const name = who(e.provider, e.model);
@@ -133,7 +139,8 @@ function skipReason(a: Attempt, warnings: Warning[]): string | undefined {
   const named = `${a.provider} (${a.model})`;
   const mine = warnings.filter((w) => w.provider === a.provider && w.message.includes("skipped"));
   const w = mine.find((w) => w.message.includes(named)) ?? mine[0];
-  return w && `${w.code}: ${w.message}`;
+  // "gemini (model): skipped, model cannot take a mask" → "model cannot take a mask".
+  return w && `${w.code}: ${w.message.replace(`${named}: skipped, `, "")}`;
 }
 
 function skipText(a: Attempt, warnings: Warning[]): string {
@@ -149,9 +156,12 @@ function skipText(a: Attempt, warnings: Warning[]): string {
 export function markSkipped(state: TimelineState, attempts: Attempt[], warnings: Warning[]): TimelineState {
   const skipped = new Map(attempts.filter((a) => a.skipped).map((a) => [attemptKey(a), a]));
   if (skipped.size === 0) return state;
-  const entries = state.entries.map((entry) => {
+  const entries = state.entries.flatMap((entry) => {
     const a = entry.attemptKey === undefined ? undefined : skipped.get(entry.attemptKey);
-    return a ? { ...entry, kind: "skip" as const, text: skipText(a, warnings) } : entry;
+    if (!a) return [entry];
+    // A skipped entry never started a call: its "started" line goes, its end says why.
+    if (entry.kind === "start") return [];
+    return [{ ...entry, kind: "skip" as const, text: skipText(a, warnings) }];
   });
   return { ...state, entries };
 }
