@@ -3,8 +3,9 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { GenerateBody, GeneratedImage, ProviderName, ServerInfo, Simulate, Warning, ErrorInfo } from "@/lib/protocol";
 import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunResult } from "@/lib/client/run";
-import { addEvent, addNote, emptyTimeline, fromAttempts, type TimelineState } from "@/lib/client/timeline";
+import { addEvent, addNote, emptyTimeline, fromAttempts, markSkipped, type TimelineState } from "@/lib/client/timeline";
 import { ChainEditor, type ChainEntry } from "./ChainEditor";
+import { EditImage, type EditMask, type EditSource } from "./EditImage";
 import { Timeline } from "./Timeline";
 
 type Mode = "node" | "edge" | "browser" | "worker";
@@ -108,6 +109,8 @@ export default function Demo() {
   const [latencyMs, setLatencyMs] = useState(400);
   const [workerUrl, setWorkerUrl] = useState(DEFAULT_WORKER_URL);
   const [run, setRun] = useState<RunState>(initialRun);
+  const [editSource, setEditSource] = useState<EditSource | null>(null);
+  const [editMask, setEditMask] = useState<EditMask | null>(null);
 
   const abortRef = useRef<AbortController | null>(null);
   const runIdRef = useRef(0);
@@ -149,6 +152,15 @@ export default function Demo() {
       setRun({ ...initialRun, status: "running", mode, timeline: emptyTimeline() });
 
       const base = { prompt, count, ...shapeFields(shape) };
+      const edit = editSource
+        ? { images: [editSource.blob], ...(editMask ? { mask: editMask.blob } : {}) }
+        : {};
+      const editJson: Pick<GenerateBody, "images" | "mask"> = editSource
+        ? {
+            images: [{ base64: editSource.base64, mimeType: editSource.mimeType }],
+            ...(editMask ? { mask: { base64: editMask.base64, mimeType: editMask.mimeType } } : {}),
+          }
+        : {};
       const simulate: Simulate = { target: effectiveTarget, latencyMs, ...fault.params };
       const opts = {
         signal: controller.signal,
@@ -170,7 +182,7 @@ export default function Demo() {
       let result: RunResult;
       try {
         if (mode === "node" || mode === "edge") {
-          const body: GenerateBody = { ...base, provider: serverProvider };
+          const body: GenerateBody = { ...base, ...editJson, provider: serverProvider };
           if (serverProvider === "mock") {
             body.chain = demoChain.map((e) => e.model.trim());
             body.simulate = simulate;
@@ -184,9 +196,9 @@ export default function Demo() {
             if (model === simulate.target) Object.assign(params, fault.params);
             return { provider: e.provider, model, params };
           });
-          result = await runInBrowser(base, providers, opts);
+          result = await runInBrowser({ ...base, ...edit }, providers, opts);
         } else {
-          result = await runWorker(workerUrl, base, opts);
+          result = await runWorker(workerUrl, { ...base, ...edit }, opts);
         }
       } catch (err) {
         if (!current()) return;
@@ -200,6 +212,7 @@ export default function Demo() {
           status: cancelled ? "cancelled" : "error",
           error: cancelled ? undefined : view,
           totalMs: at(),
+          timeline: view.attemptList ? markSkipped(r.timeline, view.attemptList, []) : r.timeline,
         }));
         return;
       }
@@ -214,11 +227,11 @@ export default function Demo() {
         totalMs,
         timeline:
           mode === "worker"
-            ? fromAttempts(r.timeline, result.attempts, Math.round((result.attemptsClockStart ?? t0) - t0))
-            : r.timeline,
+            ? fromAttempts(r.timeline, result.attempts, Math.round((result.attemptsClockStart ?? t0) - t0), result.warnings)
+            : markSkipped(r.timeline, result.attempts, result.warnings),
       }));
     },
-    [mode, prompt, count, shape, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl],
+    [mode, prompt, count, shape, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, editSource, editMask],
   );
 
   const onImageLoad = useCallback(() => {
@@ -284,6 +297,8 @@ export default function Demo() {
           </div>
         </div>
 
+        <EditImage source={editSource} onSource={setEditSource} onMask={setEditMask} disabled={running} />
+
         {serverMode && (
           <section className="group" aria-labelledby="server-chain">
             <h2 id="server-chain">Provider chain</h2>
@@ -333,7 +348,8 @@ export default function Demo() {
             </div>
             <p className="hint">
               Signs in with a dev JWT from <code>/api/dev-login</code>, then calls{" "}
-              <code>POST /v1/images/generations</code> with <code>model: &quot;mock&quot;</code>.
+              <code>POST /v1/images/generations</code> (with an image: <code>/v1/images/edits</code>, multipart) with{" "}
+              <code>model: &quot;mock&quot;</code>.
             </p>
           </section>
         )}
@@ -389,7 +405,7 @@ export default function Demo() {
 
         <div className="actions">
           <button type="submit" className="primary" disabled={running}>
-            {running ? "Generating…" : "Generate"}
+            {running ? (editSource ? "Editing…" : "Generating…") : editSource ? "Edit image" : "Generate"}
           </button>
           <button type="button" onClick={cancel} disabled={!running}>
             Cancel

@@ -7,6 +7,7 @@ const ICONS: Record<EntryKind, string> = {
   start: "▶",
   ok: "✓",
   fail: "✗",
+  skip: "⊘",
   retry: "↻",
   fallback: "⇢",
   image: "▣",
@@ -30,12 +31,14 @@ export function Timeline({ state, running }: { state: TimelineState; running: bo
   const attempts = n("ok") + n("fail");
   const retries = n("retry");
   const fallbacks = n("fallback");
+  const skips = n("skip");
   const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
   return (
     <>
       <p className="summary" data-testid="summary">
         {plural(attempts, "attempt")} · {plural(retries, "retry").replace("retrys", "retries")} ·{" "}
         {plural(fallbacks, "fallback")}
+        {skips > 0 ? ` · ${skips} skipped` : ""}
         {parts.size > 1 ? ` · ${parts.size} parts` : ""}
       </p>
       <ol className="timeline" data-testid="timeline" ref={list}>

@@ -52,9 +52,19 @@ export interface Simulate {
   latencyMs?: number;
 }
 
+/** An input image or mask in a JSON body: its bytes in base64 (no `data:` prefix). */
+export interface Base64Image {
+  base64: string;
+  mimeType: string;
+}
+
 /** POST body of the generation routes. */
 export interface GenerateBody {
   prompt: string;
+  /** 1 to 16 input images: the call becomes an edit (entries that cannot take them are skipped). */
+  images?: Base64Image[];
+  /** A PNG the size of `images[0]`; alpha 0 marks the area to change. */
+  mask?: Base64Image;
   /** Moved to the front of the server's chain; `"mock"` runs the demo chain. */
   provider?: ProviderName;
   count?: number;

@@ -20,6 +20,7 @@ import {
   timeline,
   waitForRunEnd,
 } from "./helpers.mjs";
+import { makePng } from "./png.mjs";
 
 const workerHelpers = await import(pathToFileURL(path.join(ROOT, "tests/worker/helpers.mjs")).href);
 
@@ -84,6 +85,36 @@ describe("Worker mode", () => {
     for (const c of captions) assert.match(c, /^#\d · mock\//);
     const src = await page.locator('[data-testid="images"] img').first().getAttribute("src");
     assert.match(Buffer.from(src.split(",")[1], "base64").toString("utf8"), /a harbour at night/);
+    assert.deepEqual(blocked, []);
+    assert.deepEqual(consoleErrors, []);
+    await context.close();
+  });
+
+  test("an edit with a painted mask goes to the Worker's /v1/images/edits as multipart", async () => {
+    const { page, context, blocked, consoleErrors } = await newPage(chrome.browser);
+    const edits = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith("/v1/images/edits")) edits.push(r);
+    });
+    await page.goto(next.url);
+    await fillAndGenerate(page, { mode: "Worker", count: 1, workerUrl: worker.url, prompt: "a boat in the harbour", click: false });
+    await page.getByLabel("Image to edit").setInputFiles({ name: "harbour.png", mimeType: "image/png", buffer: makePng(80, 60) });
+    await page.getByTestId("edit-source").filter({ hasText: "80×60" }).waitFor();
+    const box = await page.getByTestId("mask-canvas").boundingBox();
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5, { steps: 6 });
+    await page.mouse.up();
+    await page.getByTestId("edit-source").filter({ hasText: "mask painted" }).waitFor();
+    await page.getByRole("button", { name: "Edit image" }).click();
+    assert.equal(await waitForRunEnd(page), "done", await page.getByTestId("status").textContent());
+    assert.equal(await renderedImages(page), 1);
+    const src = await page.locator('[data-testid="images"] img').first().getAttribute("src");
+    assert.match(Buffer.from(src.split(",")[1], "base64").toString("utf8"), /inputs=1 mask=yes/);
+    assert.equal(edits.length, 1, "one request to /v1/images/edits");
+    assert.match(await edits[0].headerValue("content-type"), /^multipart\/form-data; boundary=/);
+    const entries = await timeline(page);
+    assert.ok(entries.some((e) => e.kind === "ok" && /made 1 image/.test(e.text)), JSON.stringify(entries));
     assert.deepEqual(blocked, []);
     assert.deepEqual(consoleErrors, []);
     await context.close();

@@ -35,6 +35,8 @@ export interface ErrorView {
   httpStatus?: number;
   param?: string;
   attempts: number;
+  /** The attempts log, when the error carried one (to mark skipped entries in the timeline). */
+  attemptList?: Attempt[];
 }
 
 export class RunError extends Error {
@@ -74,6 +76,7 @@ function fromErrorBody(body: ErrorBody["error"], httpStatus: number): RunError {
     httpStatus,
     param: body.param,
     attempts: body.attempts?.length ?? 0,
+    attemptList: body.attempts,
   });
 }
 
@@ -191,8 +194,18 @@ export function loadImagegen(): Promise<ImagegenModule> {
   return loading;
 }
 
+/** What the page sends in every mode; `images`/`mask` make it an edit. */
+export interface RunBase {
+  prompt: string;
+  count: number;
+  size?: string;
+  aspectRatio?: string;
+  images?: Blob[];
+  mask?: Blob;
+}
+
 export async function runInBrowser(
-  base: { prompt: string; count: number; size?: string; aspectRatio?: string },
+  base: RunBase,
   providers: Array<{ provider: ProviderName; model?: string; apiKey?: string; params?: Record<string, unknown> }>,
   opts: RunOptions,
 ): Promise<RunResult> {
@@ -219,6 +232,7 @@ export async function runInBrowser(
       status: e.status,
       param: e.param,
       attempts: e.attempts?.length ?? 0,
+      attemptList: e.attempts,
     });
   }
 }
@@ -238,6 +252,7 @@ interface WorkerAttempt {
   status?: number;
   retry_after_ms?: number;
   images: number;
+  skipped?: boolean;
 }
 
 interface WorkerImage {
@@ -285,27 +300,41 @@ async function getDevToken(signal: AbortSignal): Promise<string> {
   return devToken.token;
 }
 
-export async function runWorker(
-  workerUrl: string,
-  base: { prompt: string; count: number; size?: string; aspectRatio?: string },
-  opts: RunOptions,
-): Promise<RunResult> {
+/** An edit for the Worker: OpenAI's multipart form (`image`, `mask`, text fields). */
+function editForm(base: RunBase, images: Blob[]): FormData {
+  const form = new FormData();
+  form.set("prompt", base.prompt);
+  form.set("n", String(base.count));
+  form.set("model", "mock");
+  if (base.size) form.set("size", base.size);
+  if (base.aspectRatio) form.set("aspect_ratio", base.aspectRatio);
+  const ext = (b: Blob) => (b.type.split("/")[1] ?? "png").replace("jpeg", "jpg");
+  images.forEach((img, i) => form.append(images.length === 1 ? "image" : "image[]", img, `image-${i + 1}.${ext(img)}`));
+  if (base.mask) form.set("mask", base.mask, "mask.png");
+  return form;
+}
+
+export async function runWorker(workerUrl: string, base: RunBase, opts: RunOptions): Promise<RunResult> {
   const token = await getDevToken(opts.signal);
   opts.onNote("signed in with a dev JWT from /api/dev-login");
-  const url = `${workerUrl.replace(/\/+$/, "")}/v1/images/generations`;
+  const edit = base.images !== undefined && base.images.length > 0;
+  const url = `${workerUrl.replace(/\/+$/, "")}/v1/images/${edit ? "edits" : "generations"}`;
   const sentAt = performance.now();
   let response: Response;
   try {
     response = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({
-        prompt: base.prompt,
-        n: base.count,
-        model: "mock",
-        ...(base.size ? { size: base.size } : {}),
-        ...(base.aspectRatio ? { aspect_ratio: base.aspectRatio } : {}),
-      }),
+      // A FormData body sets its own multipart content type.
+      headers: edit ? { authorization: `Bearer ${token}` } : { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: edit
+        ? editForm(base, base.images ?? [])
+        : JSON.stringify({
+            prompt: base.prompt,
+            n: base.count,
+            model: "mock",
+            ...(base.size ? { size: base.size } : {}),
+            ...(base.aspectRatio ? { aspect_ratio: base.aspectRatio } : {}),
+          }),
       signal: opts.signal,
     });
   } catch (err) {
@@ -347,6 +376,7 @@ export async function runWorker(
     status: a.status,
     retryAfterMs: a.retry_after_ms,
     images: a.images,
+    ...(a.skipped ? { skipped: true } : {}),
   }));
   const images: GeneratedImage[] = (body.data ?? []).map((d) => ({
     mimeType: d.mime_type,

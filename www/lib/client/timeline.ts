@@ -1,7 +1,7 @@
 // Turns the package's progress events into the page's attempts timeline.
-import type { Attempt, GenerateEvent } from "../protocol";
+import type { Attempt, GenerateEvent, Warning } from "../protocol";
 
-export type EntryKind = "start" | "ok" | "fail" | "retry" | "fallback" | "image" | "note";
+export type EntryKind = "start" | "ok" | "fail" | "skip" | "retry" | "fallback" | "image" | "note";
 
 export interface TimelineEntry {
   id: number;
@@ -10,7 +10,12 @@ export interface TimelineEntry {
   kind: EntryKind;
   part?: number;
   text: string;
+  /** `part|provider|model|attempt` of an attempt's end, to mark it skipped once the attempts log arrives. */
+  attemptKey?: string;
 }
+
+const attemptKey = (a: { part: number; provider: string; model: string; attempt: number }) =>
+  `${a.part}|${a.provider}|${a.model}|${a.attempt}`;
 
 /** "mock/primary", "openai/gpt-image-2". */
 export const who = (provider: string, model?: string) => (model ? `${provider}/${model}` : provider);
@@ -49,7 +54,13 @@ export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): 
         delete pendingFallback[e.part];
         next = { ...next, entries, pendingFallback };
       }
-      return push(next, { atMs, kind: "start", part: e.part, text: `${name}: attempt ${e.attempt} started` });
+      return push(next, {
+        atMs,
+        kind: "start",
+        part: e.part,
+        attemptKey: attemptKey(e),
+        text: `${name}: attempt ${e.attempt} started`,
+      });
     }
     case "attempt_end": {
       const name = who(e.provider, e.model);
@@ -59,6 +70,7 @@ export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): 
         atMs,
         kind: ok ? "ok" : "fail",
         part: e.part,
+        attemptKey: attemptKey(e),
         text: ok
           ? `${name}: attempt ${e.attempt} succeeded in ${e.durationMs} ms`
           : `${name}: attempt ${e.attempt} failed with ${e.outcome}${status} after ${e.durationMs} ms`,
@@ -94,11 +106,20 @@ export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): 
 }
 
 /** A timeline after the fact, from an attempts log (the Worker sends no live events). */
-export function fromAttempts(state: TimelineState, attempts: Attempt[], offsetMs: number): TimelineState {
+export function fromAttempts(
+  state: TimelineState,
+  attempts: Attempt[],
+  offsetMs: number,
+  warnings: Warning[] = [],
+): TimelineState {
   let s = state;
   const sorted = [...attempts].sort((a, b) => a.startedAtMs - b.startedAtMs);
   for (const a of sorted) {
     const name = who(a.provider, a.model);
+    if (a.skipped) {
+      s = push(s, { atMs: offsetMs + a.startedAtMs, kind: "skip", part: a.part, text: skipText(a, warnings) });
+      continue;
+    }
     const ok = a.outcome === "ok";
     const status = a.status ? ` (HTTP ${a.status})` : "";
     s = push(s, {
@@ -111,4 +132,36 @@ export function fromAttempts(state: TimelineState, attempts: Attempt[], offsetMs
     });
   }
   return s;
+}
+
+/** Why an entry was skipped: the warning naming it (`input_unsupported`, `model_deprecated`, …), if any. */
+function skipReason(a: Attempt, warnings: Warning[]): string | undefined {
+  const named = `${a.provider} (${a.model})`;
+  const mine = warnings.filter((w) => w.provider === a.provider && w.message.includes("skipped"));
+  const w = mine.find((w) => w.message.includes(named)) ?? mine[0];
+  // "gemini (model): skipped, model cannot take a mask" → "model cannot take a mask".
+  return w && `${w.code}: ${w.message.replace(`${named}: skipped, `, "")}`;
+}
+
+function skipText(a: Attempt, warnings: Warning[]): string {
+  const reason = skipReason(a, warnings);
+  return `${who(a.provider, a.model)}: skipped without a call (${a.outcome})${reason ? ` · ${reason}` : ""}`;
+}
+
+/**
+ * Marks the attempts the log says were skipped (no HTTP call: inputs the entry
+ * cannot take, a retired model, an open circuit): their live "failed" entries
+ * become "skip" entries that say why.
+ */
+export function markSkipped(state: TimelineState, attempts: Attempt[], warnings: Warning[]): TimelineState {
+  const skipped = new Map(attempts.filter((a) => a.skipped).map((a) => [attemptKey(a), a]));
+  if (skipped.size === 0) return state;
+  const entries = state.entries.flatMap((entry) => {
+    const a = entry.attemptKey === undefined ? undefined : skipped.get(entry.attemptKey);
+    if (!a) return [entry];
+    // A skipped entry never started a call: its "started" line goes, its end says why.
+    if (entry.kind === "start") return [];
+    return [{ ...entry, kind: "skip" as const, text: skipText(a, warnings) }];
+  });
+  return { ...state, entries };
 }

@@ -11,6 +11,7 @@ import {
   ERROR_CODES,
   NDJSON,
   PROVIDERS,
+  type Base64Image,
   type ErrorBody,
   type ErrorCode,
   type GenerateBody,
@@ -29,6 +30,9 @@ const KEY_VARS: ReadonlyArray<readonly [ProviderName, string]> = providers.flatM
 );
 
 const MAX_BODY_BYTES = 64 * 1024;
+/** Bodies that carry input images (base64) may be larger. */
+const MAX_EDIT_BODY_BYTES = 24 * 1024 * 1024;
+const MAX_INPUT_IMAGES = 16;
 const DEFAULT_CHAIN = ["primary", "fallback"];
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
@@ -90,6 +94,26 @@ function boundedInt(value: unknown, field: string, min: number, max: number): nu
   return value;
 }
 
+function base64Image(v: unknown, field: string): Base64Image {
+  if (!isObject(v) || typeof v.base64 !== "string" || typeof v.mimeType !== "string" || v.base64 === "") {
+    throw new BadRequest(`\`${field}\` must be {base64, mimeType}`, field);
+  }
+  return { base64: v.base64, mimeType: v.mimeType };
+}
+
+/** Types of the edit fields; the package checks the bytes (magic bytes, mask size). */
+function parseInputs(raw: Record<string, unknown>): Pick<GenerateBody, "images" | "mask"> {
+  let images: Base64Image[] | undefined;
+  if (raw.images !== undefined && raw.images !== null) {
+    if (!Array.isArray(raw.images) || raw.images.length < 1 || raw.images.length > MAX_INPUT_IMAGES) {
+      throw new BadRequest(`\`images\` must be an array of 1 to ${MAX_INPUT_IMAGES} images`, "images");
+    }
+    images = raw.images.map((v, i) => base64Image(v, `images[${i}]`));
+  }
+  const mask = raw.mask === undefined || raw.mask === null ? undefined : base64Image(raw.mask, "mask");
+  return { images, mask };
+}
+
 /** Validates the types of the body; the package validates the values (empty prompt, count range, size format). */
 function parseBody(raw: unknown): GenerateBody {
   if (!isObject(raw)) throw new BadRequest("the body must be a JSON object");
@@ -140,6 +164,7 @@ function parseBody(raw: unknown): GenerateBody {
     aspectRatio: optionalString(raw, "aspectRatio"),
     chain,
     simulate,
+    ...parseInputs(raw),
   };
 }
 
@@ -275,14 +300,21 @@ function logFailure(runtime: Runtime, status: number, body: ErrorBody): void {
 
 async function readBody(request: Request): Promise<GenerateBody> {
   const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) {
-    throw new BadRequest(`the body is over ${MAX_BODY_BYTES} bytes`, undefined, 413);
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > MAX_EDIT_BODY_BYTES) {
+    throw new BadRequest(`the body is over ${MAX_EDIT_BODY_BYTES} bytes`, undefined, 413);
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
+    if (bytes > MAX_BODY_BYTES) throw new BadRequest(`the body is over ${MAX_BODY_BYTES} bytes`, undefined, 413);
     throw new BadRequest("the body is not valid JSON");
+  }
+  // Only a body with input images may be larger than a plain generation request.
+  const hasImages = isObject(raw) && Array.isArray(raw.images) && raw.images.length > 0;
+  if (bytes > MAX_BODY_BYTES && !hasImages) {
+    throw new BadRequest(`the body is over ${MAX_BODY_BYTES} bytes`, undefined, 413);
   }
   return parseBody(raw);
 }
@@ -310,6 +342,8 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
     count: body.count,
     size: body.size,
     aspectRatio: body.aspectRatio,
+    ...(body.images ? { images: body.images } : {}),
+    ...(body.mask ? { mask: body.mask } : {}),
     providers,
     deadlineMs: 170_000,
     signal: abort.signal,
