@@ -8,7 +8,7 @@ use super::response::{format_of, AttemptOut, ErrorOut};
 use crate::error::ApiError;
 use imagegen::model::{ErrorInfo, GenerateEvent, GenerateResult, Warning};
 use imagegen::{ErrorCode, ImageData, ProviderName};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// Most previews OpenAI sends per image.
@@ -318,13 +318,16 @@ pub fn result_event(result: &GenerateResult, extra_warnings: &[Warning]) -> Resu
 
 /// A failed part, as an `error` event needs it (from the engine's result,
 /// or read back from a stored response).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedPart {
-    code: ErrorCode,
-    message: String,
-    #[serde(default)]
-    provider: Option<ProviderName>,
-    retryable: bool,
+    /// Why it failed.
+    pub code: ErrorCode,
+    /// The engine's message (never holds a key).
+    pub message: String,
+    /// The provider that failed last.
+    pub provider: Option<ProviderName>,
+    /// Whether trying again may help.
+    pub retryable: bool,
 }
 
 impl From<&ErrorInfo> for FailedPart {

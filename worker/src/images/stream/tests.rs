@@ -1,6 +1,7 @@
 use super::*;
 use crate::images::parse_request;
 use imagegen::model::{Attempt, GenerateResult, Outcome};
+use imagegen::ErrorCode;
 
 fn options(body: &str) -> Result<Option<StreamOptions>, (String, String)> {
     match parse_request(body.as_bytes(), None) {
@@ -190,9 +191,12 @@ fn a_partial_result_ends_in_an_error_naming_the_failed_part() {
     assert!(body["error"]["param"].is_null());
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("after 2 image(s)"), "{message}");
-    let stored: FailedPart = serde_json::from_value(json!({"code": "timeout",
-        "message": "slow", "retryable": true, "part": 1, "attempts": []}))
-    .unwrap();
+    let stored = FailedPart {
+        code: ErrorCode::Timeout,
+        message: "slow".into(),
+        provider: None,
+        retryable: true,
+    };
     let e = partial_failure(&[stored], 0).unwrap();
     assert_eq!((e.status, e.code.as_str()), (504, "timeout"));
 }
