@@ -298,3 +298,76 @@ describe("Idempotency-Key", () => {
     assert.equal(generationRequests(mock, keys.openai).length, 2);
   });
 });
+
+describe("failures with images or previews already sent", () => {
+  test("previews, then a provider error that is not retried: the error event ends the stream", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ stream: { partials: 2, errorAfter: 1, errorFixture: "openai/invalid_api_key" } }]);
+    const res = await stream({ prompt: "refused mid-way", partial_images: 2 }, token);
+    assertStreamHeaders(res);
+    assert.deepEqual(names(res), ["image_generation.partial_image", "error"]);
+    const { error } = res.events[1].data;
+    assert.equal(error.code, "auth");
+    assert.equal(error.provider, "openai");
+    assert.equal(generationRequests(mock, keys.openai).length, 1, "auth is not retried");
+  });
+
+  test("a partial result: the finished image, then an error event naming the failed part", async () => {
+    const { token, keys } = await userWith([{ provider: "gemini" }], ["gemini"]);
+    await scriptKey(mock, keys.gemini, [{ success: true }, { fixture: "gemini/prompt_blocked" }]);
+    const res = await stream({ prompt: "two please", n: 2, imagegen_progress: true }, token);
+    assertStreamHeaders(res);
+    const openai = names(res).filter((n) => n !== "imagegen.progress");
+    assert.deepEqual(openai, ["image_generation.completed", "error"]);
+    const result = res.events.find((e) => e.data.stage === "result").data;
+    assert.equal(result.images, 1);
+    assert.equal(result.errors.length, 1);
+    const { error } = res.events.at(-1).data;
+    assert.equal(error.code, result.errors[0].code);
+    assert.match(error.message, /1 part\(s\) of the request failed after 1 image\(s\)/);
+  });
+});
+
+describe("the client going away", () => {
+  async function leaveEarly(token, headers = {}) {
+    const controller = new AbortController();
+    const response = await fetch(`${worker.url}/v1/images/generations`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+      // The same bytes as `stream({prompt})` sends: the fingerprint is of the body.
+      body: JSON.stringify({ stream: true, prompt: "left" }),
+      signal: controller.signal,
+    });
+    assert.equal(response.status, 200);
+    controller.abort();
+    await response.body?.cancel().catch(() => {});
+  }
+
+  test("without an Idempotency-Key the run is cancelled: no retry is paid for", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ delayMs: 400, fixture: "openai/overloaded" }]);
+    await leaveEarly(token);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(generationRequests(mock, keys.openai).length, 1, "the retry after the 503 was not made");
+  });
+
+  test("with an Idempotency-Key the run goes on and its result is kept for the retry", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ delayMs: 400, fixture: "openai/overloaded" }]);
+    const headers = { "idempotency-key": `sse-${uid("k")}` };
+    await leaveEarly(token, headers);
+    let replayed;
+    for (let i = 0; i < 40 && !replayed; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const res = await stream({ prompt: "left" }, token, { headers });
+      if (res.status === 200) replayed = res;
+      else assert.equal(res.status, 409, res.text);
+    }
+    assert.ok(replayed, "the stored result was replayed");
+    assert.equal(replayed.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(names(replayed), ["image_generation.completed"]);
+    assert.equal(generationRequests(mock, keys.openai).length, 2, "the 503, then the retry; nothing more");
+    const json = await worker.request("/v1/images/generations", { method: "POST", token, json: { prompt: "left" }, headers });
+    expectError(json, { status: 422, code: "idempotency_key_reused" }, "the same key without stream is another body");
+  });
+});
