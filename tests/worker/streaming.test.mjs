@@ -69,7 +69,7 @@ describe("event format", () => {
     for (const { data } of res.events) {
       assert.deepEqual(
         Object.keys(data).sort(),
-        ["type", "b64_json", "created_at", "size", "quality", "background", "output_format", "provider", "model"].sort(),
+        ["type", "b64_json", "created_at", "size", "quality", "background", "output_format", "provider", "model", "part"].sort(),
       );
       assert.match(Buffer.from(data.b64_json, "base64").toString("utf8"), /^<svg/);
       assert.ok(Number.isInteger(data.created_at) && Math.abs(data.created_at - Date.now() / 1000) < 60);
@@ -111,6 +111,22 @@ describe("previews", () => {
     const sent = generationRequests(mock, keys.openai).at(-1);
     assert.equal(sent.body.stream, true);
     assert.equal(sent.body.partial_images, 2);
+  });
+
+  test("n=2 with previews: each image streams on its own, its events carry its part", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ stream: { partials: 1 } }, { stream: { partials: 1 } }]);
+    const res = await stream({ prompt: "two lighthouses", n: 2, partial_images: 1 }, token);
+    assertStreamHeaders(res);
+    const byPart = (type) => res.events.filter((e) => e.event === type).map((e) => e.data.part).sort();
+    assert.deepEqual(byPart("image_generation.partial_image"), [0, 1]);
+    assert.deepEqual(byPart("image_generation.completed"), [0, 1]);
+    for (const part of [0, 1]) {
+      const preview = res.events.findIndex((e) => e.event === "image_generation.partial_image" && e.data.part === part);
+      const done = res.events.findIndex((e) => e.event === "image_generation.completed" && e.data.part === part);
+      assert.ok(preview < done, `part ${part}: its preview comes before its image`);
+    }
+    assert.deepEqual(generationRequests(mock, keys.openai).map((r) => [r.body.n ?? 1, r.body.stream]), [[1, true], [1, true]]);
   });
 
   test("a provider that cannot stream sends completed events only", async () => {

@@ -179,6 +179,8 @@ pub struct ImageEvent<'a> {
     revised_prompt: Option<&'a str>,
     provider: ProviderName,
     model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<u32>,
 }
 
 /// One image as it goes out: its data, type and origin.
@@ -191,6 +193,9 @@ pub struct Shown<'a> {
     pub provider: ProviderName,
     /// With which model.
     pub model: &'a str,
+    /// The part of the request it belongs to (with previews each image is
+    /// a part of its own, so this tells several images' previews apart).
+    pub part: Option<u32>,
 }
 
 impl EventMeta {
@@ -236,6 +241,7 @@ impl EventMeta {
             revised_prompt,
             provider: image.provider,
             model: image.model,
+            part: image.part,
         }
     }
 }

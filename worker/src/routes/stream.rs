@@ -203,12 +203,13 @@ impl EventSink for Sink<'_> {
     fn emit(&self, event: GenerateEvent) {
         let now_s = platform::now_ms() / 1000;
         match &event {
-            GenerateEvent::Image { image, .. } => {
+            GenerateEvent::Image { image, part, .. } => {
                 let shown = Shown {
                     base64: &image.base64,
                     mime_type: &image.mime_type,
                     provider: image.provider,
                     model: &image.model,
+                    part: Some(*part),
                 };
                 let data = self
                     .meta
@@ -218,17 +219,18 @@ impl EventSink for Sink<'_> {
                 }
             }
             GenerateEvent::PartialImage {
+                part,
                 provider,
                 model,
                 index,
                 image,
-                ..
             } => {
                 let shown = Shown {
                     base64: &image.base64,
                     mime_type: &image.mime_type,
                     provider: *provider,
                     model,
+                    part: Some(*part),
                 };
                 let data = self.meta.partial(shown, *index, now_s);
                 if let Ok(obj) = to_js_object(&data) {

@@ -88,6 +88,7 @@ fn image_events_carry_openais_fields() {
         mime_type: "image/webp",
         provider: ProviderName::Openai,
         model: "gpt-image-2",
+        part: Some(0),
     };
     let partial = serde_json::to_value(meta.partial(shown(), 1, 1_794_000_000)).unwrap();
     assert_eq!(
@@ -95,7 +96,7 @@ fn image_events_carry_openais_fields() {
         json!({"type": "image_generation.partial_image", "b64_json": "QUJD",
                "partial_image_index": 1, "created_at": 1_794_000_000u64, "size": "1024x1536",
                "quality": "high", "background": "auto", "output_format": "webp",
-               "provider": "openai", "model": "gpt-image-2"})
+               "provider": "openai", "model": "gpt-image-2", "part": 0})
     );
     let done = serde_json::to_value(meta.completed(shown(), Some("a cat"), 7)).unwrap();
     assert_eq!(done["type"], "image_generation.completed");
