@@ -104,7 +104,15 @@ where
         }
     };
     let stream = EventStream::open(r.settings.keep_alive_ms, &[]);
-    let response = stream.http_response()?;
+    let response = match stream.http_response() {
+        Ok(response) => response,
+        Err(e) => {
+            if let Some(c) = claim {
+                c.failed().await;
+            }
+            return Err(e);
+        }
+    };
     let client = generate::client(r);
     let run = Run {
         stream,
@@ -165,10 +173,9 @@ impl Run {
                 if let Some(claim) = claim {
                     let warnings = self.prepared.warnings.clone();
                     let obj = to_js_object(&images::response(result, self.created, warnings));
-                    // Paid for: kept for a replay before the stream ends.
-                    if let Ok(obj) = obj {
-                        let _ = claim.done(&obj).await;
-                    }
+                    // Paid for: kept for a replay before the stream ends (or,
+                    // if it cannot be, the key is marked done: never paid twice).
+                    let _ = claim.done(&obj.unwrap_or(JsValue::NULL)).await;
                 }
                 if let Some(e) = failure {
                     self.stream.event_text(ERROR, &e.body());
