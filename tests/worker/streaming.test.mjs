@@ -129,6 +129,13 @@ describe("previews", () => {
     assert.deepEqual(generationRequests(mock, keys.openai).map((r) => [r.body.n ?? 1, r.body.stream]), [[1, true], [1, true]]);
   });
 
+  test("the built-in mock streams its previews too", async () => {
+    const res = await stream({ prompt: "a mock", model: "mock", partial_images: 2 }, devToken(uid("sse")));
+    assertStreamHeaders(res);
+    assert.deepEqual(names(res), ["image_generation.partial_image", "image_generation.partial_image", "image_generation.completed"]);
+    assert.ok(res.events.every((e) => e.data.provider === "mock" && e.data.output_format === "svg"));
+  });
+
   test("a provider that cannot stream sends completed events only", async () => {
     const { token, keys } = await userWith([{ provider: "gemini" }], ["gemini"]);
     const res = await stream({ prompt: "a lighthouse", partial_images: 3, n: 2, imagegen_progress: true }, token);
