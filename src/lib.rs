@@ -25,6 +25,7 @@ pub mod request;
 pub mod resilience;
 pub mod runtime;
 pub mod secret;
+pub mod sse;
 pub mod validate;
 
 /// The former name of [`resilience`], kept while callers move over.
@@ -37,6 +38,7 @@ pub mod wasm;
 pub use image_data::ImageData;
 pub use model::{
     Attempt, Error, ErrorCode, ErrorInfo, GenerateEvent, GenerateRequest, GenerateResult,
-    GeneratedImage, Outcome, OutputFormat, ProviderConfig, ProviderName, Warning, WarningCode,
+    GeneratedImage, Outcome, OutputFormat, PreviewImage, ProviderConfig, ProviderName, Warning,
+    WarningCode,
 };
 pub use secret::Secret;

@@ -4,15 +4,17 @@
 
 use super::split_count;
 use super::state::Ctx;
-use crate::http::{HttpRequest, Transport, TransportError};
+use super::stream::Previews;
+use crate::http::{HttpResponse, Transport, TransportError};
 use crate::model::WarningCode;
 use crate::model::{Error, ErrorCode, GenerateEvent, GeneratedImage, Outcome, Warning};
 use crate::policy::{decide_within, give_up, Decision, Limits, PolicyInput};
-use crate::providers::{self, ParseContext};
+use crate::providers::{self, BuiltRequest, ParseContext};
 use crate::request::ImageRequest;
 use crate::resilience::RetryTicket;
 use crate::runtime::{Clock, Rng, Sleeper};
 use crate::secret::scrub_key_like;
+use crate::sse::StreamDecoder;
 use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use futures_util::FutureExt;
 
@@ -47,6 +49,8 @@ struct Tries<'a> {
     count: u32,
     attempt: u32,
     bad_responses: u32,
+    /// Set once the entry refused to stream: later attempts ask no previews.
+    no_stream: bool,
     /// A retry granted by the client's budget: spent when the call goes
     /// out, given back if it never does (dropped on any other path).
     ticket: Option<RetryTicket<'a>>,
@@ -122,16 +126,43 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         c.allow(entry, self.rt.clock.now_ms()).err()
     }
 
+    /// Sends the request; a streaming one passes its previews on as
+    /// `partial_image` events of `part` as they arrive.
+    async fn send(
+        &self,
+        part: u32,
+        entry_index: usize,
+        request: &ImageRequest,
+        built: &BuiltRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        if !built.stream {
+            return self.transport.send(built.request.clone()).await;
+        }
+        let entry = &self.req.chain[entry_index];
+        let sink = Previews {
+            events: self.events,
+            part,
+            provider: entry.provider,
+            model: &entry.model,
+        };
+        let mut decoder = StreamDecoder::new(&sink, request.output_format);
+        self.transport
+            .send_stream(built.request.clone(), &mut decoder)
+            .await
+    }
+
     /// One provider call: the round trip, no retries. Requests served in
     /// process (the mock's) have no HTTP status.
     async fn call(
         &self,
+        part: u32,
         entry_index: usize,
         request: &ImageRequest,
-        http: &HttpRequest,
+        built: &BuiltRequest,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
-        match self.transport.send(http.clone()).await {
+        let http = &built.request;
+        match self.send(part, entry_index, request, built).await {
             Err(TransportError::Aborted) => (
                 None,
                 Err(Error::new(ErrorCode::Aborted, "the request was aborted")
@@ -163,13 +194,14 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
     /// The call with the per-attempt timeout around it.
     async fn call_in_time(
         &self,
+        part: u32,
         entry_index: usize,
         request: &ImageRequest,
-        http: &HttpRequest,
+        built: &BuiltRequest,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
         let timeout = self.rt.sleeper.sleep(self.req.timeout_ms);
-        let call = self.call(entry_index, request, http);
+        let call = self.call(part, entry_index, request, built);
         match select(Box::pin(call), Box::pin(timeout)).await {
             Either::Left((r, _)) => r,
             Either::Right(((), _)) => {
@@ -188,16 +220,22 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
     /// One attempt: build, send, parse, deliver.
     async fn attempt(&self, t: &mut Tries<'_>) -> AttemptEnd {
         let entry = &self.req.chain[t.entry_index];
-        let request = ImageRequest {
+        let mut request = ImageRequest {
             count: t.count,
             ..self.req.image.clone()
         };
+        if t.no_stream {
+            request.partial_images = 0;
+        }
         let deprecated = providers::deprecation_warning(entry.provider, &entry.model);
         let built = match providers::build_request(&request, entry) {
             Ok(b) => b,
             Err(e) => return AttemptEnd::Failed(e),
         };
-        let warnings = deprecated.into_iter().chain(built.warnings).collect();
+        let warnings = deprecated
+            .into_iter()
+            .chain(built.warnings.iter().cloned())
+            .collect();
         self.add_warnings(t.entry_index, warnings);
         let permit = self.semaphore.acquire().await;
         if let Some(ticket) = t.ticket.take() {
@@ -205,7 +243,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         }
         let slot = self.start_attempt(t.part, t.entry_index, t.attempt);
         let (status, result) = self
-            .call_in_time(t.entry_index, &request, &built.request)
+            .call_in_time(t.part, t.entry_index, &request, &built)
             .await;
         drop(permit);
         let mut images = match result {
@@ -300,6 +338,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             count,
             attempt: 0,
             bad_responses: 0,
+            no_stream: false,
             ticket: None,
         };
         loop {
@@ -308,6 +347,12 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
                 Some(skip) => skip,
                 None => match self.attempt(&mut t).await {
                     AttemptEnd::Done => return ProviderOutcome::Done,
+                    AttemptEnd::Failed(e)
+                        if !t.no_stream && self.refused_streaming(entry_index, &e) =>
+                    {
+                        t.no_stream = true;
+                        continue;
+                    }
                     AttemptEnd::Failed(e) => {
                         let d = self.decide_after(&mut t, &e);
                         (e, d)
@@ -385,7 +430,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             code: e.code,
         };
         self.events.emit(fallback(part));
-        let max = providers::capabilities(to).max_images_per_call;
+        let max = providers::max_images_per_call(&self.req.image, to);
         let pieces = split_count(left, max);
         if pieces.len() <= 1 {
             return Next::Entry(next);
