@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a wasm artifact outgrows its budget (gzip): the npm package
-# 180 KB, the Worker 240 KB (it starts faster the smaller it is; see
+# 180 KB, the Worker 270 KB (it starts faster the smaller it is; see
 # bench/RESULTS.md). Deterministic, so it may fail CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +16,5 @@ check() {
   fi
 }
 check pkg/imagegen_bg.wasm 180
-check worker/build/index_bg.wasm 240
+check worker/build/index_bg.wasm 270
 exit $status
