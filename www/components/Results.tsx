@@ -2,7 +2,7 @@
 
 import type { ErrorInfo, GeneratedImage, Warning } from "@/lib/protocol";
 import type { ErrorView } from "@/lib/client/run";
-import { slots, type Preview, type PreviewState } from "@/lib/client/previews";
+import { slots, type PreviewState, type Slot } from "@/lib/client/previews";
 import type { TimelineState } from "@/lib/client/timeline";
 import { Timeline } from "./Timeline";
 
@@ -108,35 +108,54 @@ function ImageList({
   }
   return (
     <ul className="images" data-testid="images">
-      {list.map((slot) =>
-        slot.kind === "final" ? (
-          <li key={slot.key} className="slot" data-slot={slot.key}>
-            {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs of generated images */}
-            <img
-              src={`data:${slot.image.mimeType};base64,${slot.image.base64}`}
-              alt={`Image ${slot.index + 1} for “${prompt}” by ${slot.image.provider}/${slot.image.model}`}
-              data-kind="final"
-              onLoad={onImageLoad}
-            />
-            <span className="caption">
-              #{slot.index + 1} · {slot.image.provider}/{slot.image.model}
-              {slot.image.seed !== undefined ? ` · seed ${slot.image.seed}` : ""}
-            </span>
-          </li>
-        ) : (
-          <PreviewSlot key={slot.key} slotKey={slot.key} preview={slot.preview} onLoad={onPreviewLoad} />
-        ),
-      )}
+      {list.map((slot) => (
+        <SlotItem key={slot.key} slot={slot} prompt={prompt} onImageLoad={onImageLoad} onPreviewLoad={onPreviewLoad} />
+      ))}
     </ul>
   );
 }
 
-/** A preview in its image's slot: blurred, less so with each preview, dimmed if its attempt failed. */
-function PreviewSlot({ slotKey, preview, onLoad }: { slotKey: string; preview: Preview; onLoad: () => void }) {
+/**
+ * One image's slot. A preview and its final image render the same elements
+ * (same key, same component), so the <img> stays and its blur fades out when
+ * the final image's data arrives: the preview sharpens into the image.
+ */
+function SlotItem({
+  slot,
+  prompt,
+  onImageLoad,
+  onPreviewLoad,
+}: {
+  slot: Slot;
+  prompt: string;
+  onImageLoad: () => void;
+  onPreviewLoad: () => void;
+}) {
+  if (slot.kind === "final") {
+    const { image, index } = slot;
+    return (
+      <li className="slot" data-slot={slot.key}>
+        {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs of generated images */}
+        <img
+          src={`data:${image.mimeType};base64,${image.base64}`}
+          alt={`Image ${index + 1} for “${prompt}” by ${image.provider}/${image.model}`}
+          data-kind="final"
+          onLoad={onImageLoad}
+        />
+        {null}
+        <span className="caption">
+          #{index + 1} · {image.provider}/{image.model}
+          {image.seed !== undefined ? ` · seed ${image.seed}` : ""}
+        </span>
+      </li>
+    );
+  }
+  const { preview } = slot;
+  // Less blur with each preview; a failed attempt's preview is dimmed until the next attempt starts.
   const blur = Math.max(1, 6 - 2 * preview.index);
   const label = preview.stale ? "attempt failed" : `preview ${preview.index + 1}`;
   return (
-    <li className="slot" data-slot={slotKey} data-testid="preview">
+    <li className="slot" data-slot={slot.key} data-testid="preview">
       {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs of streamed previews */}
       <img
         src={preview.src}
@@ -146,7 +165,7 @@ function PreviewSlot({ slotKey, preview, onLoad }: { slotKey: string; preview: P
         data-preview-index={preview.index}
         data-stale={preview.stale ? "true" : "false"}
         style={{ "--preview-blur": `${blur}px` } as React.CSSProperties}
-        onLoad={onLoad}
+        onLoad={onPreviewLoad}
       />
       <span className="slot__badge">{label}</span>
       <span className="caption">
