@@ -1,6 +1,7 @@
 // The page's four ways of generating: the Node route, the Edge route (both
 // streamed as NDJSON), the package itself in the browser, and the Worker.
 // Each resolves with the same RunResult or rejects with a RunError.
+import { readLines } from "./lines";
 import { readWorkerStream, toAttempt, toImage, type WorkerAttempt, type WorkerError, type WorkerImage } from "./worker";
 import {
   NDJSON,
@@ -119,8 +120,6 @@ export async function runServer(url: string, body: GenerateBody, opts: RunOption
   }
 
   const images: GeneratedImage[] = [];
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
   const handle = (line: string): RunResult | undefined => {
     if (!line.trim()) return undefined;
     const msg = JSON.parse(line) as StreamLine;
@@ -143,26 +142,17 @@ export async function runServer(url: string, body: GenerateBody, opts: RunOption
     }
     throw fromErrorBody(msg.error, msg.status);
   };
+  // Set by the line handler (an object, so the compiler does not narrow it away).
+  const end: { result?: RunResult } = {};
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const result = handle(line);
-        if (result) return result;
-      }
-    }
-    const result = handle(buffered);
-    if (result) return result;
+    await readLines(response.body, (line) => {
+      end.result = handle(line);
+      return end.result !== undefined;
+    });
+    if (end.result) return end.result;
   } catch (err) {
     if (err instanceof RunError) throw err;
     throw networkError(err, "the stream broke off");
-  } finally {
-    reader.cancel().catch(() => {});
   }
   throw new RunError({ code: "network", message: "the stream ended without a result", retryable: true, attempts: 0 });
 }

@@ -1,6 +1,7 @@
 // A server-sent events reader for fetch bodies (EventSource cannot POST or
 // send an Authorization header): `event:` and `data:` fields, blank-line
 // dispatch, comment lines (`: keep-alive`) reported separately, CRLF or LF.
+import { readLines } from "./lines";
 
 export interface SseEvent {
   /** The `event:` field, `"message"` when absent. */
@@ -21,18 +22,12 @@ function field(line: string, pending: { event: string; data: string[] }): boolea
   return false;
 }
 
-/**
- * Reads `body` to its end, calling `onEvent` for each event and `onComment`
- * for each comment line. Lines are cut out of the decoded text as they
- * arrive; an event's data is only joined once, when it is dispatched.
- */
+/** Reads `body` to its end, calling `onEvent` for each event and `onComment` for each comment line. */
 export async function readSse(
   body: ReadableStream<Uint8Array>,
   onEvent: (e: SseEvent) => void,
   onComment: (text: string) => void = () => {},
 ): Promise<void> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
   let pending = { event: "", data: [] as string[] };
   const line = (raw: string) => {
     const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
@@ -43,28 +38,7 @@ export async function readSse(
     }
     if (field(text, pending)) onComment(text.slice(1).trim());
   };
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      // Only the new text is searched for line ends (a preview's line spans many chunks).
-      let nl = value.indexOf("\n");
-      if (nl < 0) {
-        buffered += value;
-        continue;
-      }
-      line(buffered + value.slice(0, nl));
-      let start = nl + 1;
-      while ((nl = value.indexOf("\n", start)) >= 0) {
-        line(value.slice(start, nl));
-        start = nl + 1;
-      }
-      buffered = value.slice(start);
-    }
-    // A last event without its blank line still counts.
-    if (buffered) line(buffered);
-    line("");
-  } finally {
-    reader.cancel().catch(() => {});
-  }
+  await readLines(body, line);
+  // A last event without its blank line still counts.
+  line("");
 }
