@@ -37,6 +37,7 @@ pub mod wasm;
 pub use image_data::ImageData;
 pub use model::{
     Attempt, Error, ErrorCode, ErrorInfo, GenerateEvent, GenerateRequest, GenerateResult,
-    GeneratedImage, Outcome, OutputFormat, ProviderConfig, ProviderName, Warning, WarningCode,
+    GeneratedImage, Outcome, OutputFormat, PreviewImage, ProviderConfig, ProviderName, Warning,
+    WarningCode,
 };
 pub use secret::Secret;

@@ -51,6 +51,7 @@ mod tests {
         assert_eq!(v.retry, RetrySettings::default());
         assert_eq!(v.timeout_ms, 180_000);
         assert_eq!(v.concurrency, 4);
+        assert_eq!(v.image.partial_images, 0);
         assert_eq!(v.chain[0].model, "mock-svg");
         assert!(!v.fallback_on.contains(&ErrorCode::ContentPolicy));
         assert!(v.fallback_on.contains(&ErrorCode::Auth));
@@ -76,6 +77,9 @@ mod tests {
             ("providers", Box::new(|r| r.providers = None)),
             ("timeoutMs", Box::new(|r| r.timeout_ms = Some(0.0))),
             ("concurrency", Box::new(|r| r.concurrency = Some(0.0))),
+            ("partialImages", Box::new(|r| r.partial_images = Some(4.0))),
+            ("partialImages", Box::new(|r| r.partial_images = Some(-1.0))),
+            ("partialImages", Box::new(|r| r.partial_images = Some(1.5))),
             (
                 "fallbackOn",
                 Box::new(|r| r.fallback_on = Some(vec![ErrorCode::Aborted])),
@@ -114,6 +118,17 @@ mod tests {
             let mut r = base();
             mutate(&mut r);
             assert_eq!(param_of(r), field);
+        }
+    }
+
+    #[test]
+    fn partial_images_from_0_to_3_are_kept() {
+        for n in 0..=3u32 {
+            let r = GenerateRequest {
+                partial_images: Some(f64::from(n)),
+                ..base()
+            };
+            assert_eq!(validate(&r).unwrap().image.partial_images, n);
         }
     }
 

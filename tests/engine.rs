@@ -147,6 +147,12 @@ fn describe(e: &GenerateEvent) -> String {
             code,
         } => format!("fallback p{part} {from}->{to} {code}"),
         GenerateEvent::Image { part, index, .. } => format!("image p{part} #{index}"),
+        GenerateEvent::PartialImage {
+            part,
+            provider,
+            index,
+            ..
+        } => format!("preview {provider} p{part} #{index}"),
     }
 }
 

@@ -126,6 +126,7 @@ fn request() -> ImageRequest {
         negative_prompt: None,
         output_format: None,
         inputs: None,
+        partial_images: 0,
     }
 }
 

@@ -34,6 +34,7 @@ fn request(prompt: &str) -> ImageRequest {
         negative_prompt: None,
         output_format: None,
         inputs: None,
+        partial_images: 0,
     }
 }
 

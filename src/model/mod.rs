@@ -148,6 +148,11 @@ pub struct GenerateRequest {
     #[serde(default)]
     #[tsify(optional)]
     pub concurrency: Option<f64>,
+    /// Previews per image from providers that can stream them (0..=3,
+    /// default 0): each arrives as a `partial_image` event.
+    #[serde(default)]
+    #[tsify(optional, type = "0 | 1 | 2 | 3")]
+    pub partial_images: Option<f64>,
 }
 
 /// One generated image. On wasm, `base64` is the very JS string the
@@ -182,6 +187,28 @@ impl fmt::Debug for GeneratedImage {
             .field("provider", &self.provider)
             .field("model", &self.model)
             .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+/// A streamed preview: a complete, lower-quality image. On wasm, `base64`
+/// is the JS string the platform's `JSON.parse` produced from the provider's
+/// event: it never enters wasm memory.
+#[derive(Clone, Serialize, Deserialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewImage {
+    /// e.g. `image/png`.
+    pub mime_type: String,
+    /// Base64 of the preview's bytes (no `data:` prefix).
+    #[tsify(type = "string")]
+    pub base64: ImageData,
+}
+
+impl fmt::Debug for PreviewImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreviewImage")
+            .field("mime_type", &self.mime_type)
+            .field("base64", &self.base64)
             .finish()
     }
 }
@@ -405,4 +432,47 @@ pub enum GenerateEvent {
         /// The image.
         image: GeneratedImage,
     },
+    /// A preview of an image still being made, from a provider that streams
+    /// them (`partialImages`). Previews of an attempt that then fails are
+    /// never results.
+    PartialImage {
+        /// Part number.
+        part: u32,
+        /// Provider streaming it.
+        provider: ProviderName,
+        /// Model streaming it.
+        model: String,
+        /// The provider's 0-based preview number (`partial_image_index`).
+        index: u32,
+        /// The preview.
+        image: PreviewImage,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_image_event_shape() {
+        let e = GenerateEvent::PartialImage {
+            part: 1,
+            provider: ProviderName::Openai,
+            model: "gpt-image-1".into(),
+            index: 2,
+            image: PreviewImage {
+                mime_type: "image/png".into(),
+                base64: ImageData::from_string("QUJD".into()),
+            },
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "type": "partial_image", "part": 1, "provider": "openai",
+                "model": "gpt-image-1", "index": 2,
+                "image": {"mimeType": "image/png", "base64": "QUJD"}
+            })
+        );
+    }
 }

@@ -205,6 +205,7 @@ pub fn parse_validate_key_response(
         negative_prompt: None,
         output_format: None,
         inputs: None,
+        partial_images: 0,
     };
     let ctx = ParseContext {
         request: &request,

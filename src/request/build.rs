@@ -4,8 +4,8 @@
 
 use super::{
     default_fallback_on, ChainEntry, FieldNames, ImageRequest, Number, RequestInput, RetrySettings,
-    ValidRequest, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_COUNT, MAX_PROMPT_CHARS,
-    MAX_PROVIDERS, MAX_SEED,
+    ValidRequest, DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS, MAX_COUNT, MAX_PARTIAL_IMAGES,
+    MAX_PROMPT_CHARS, MAX_PROVIDERS, MAX_SEED, PARTIAL_IMAGES_FIELD,
 };
 use crate::geometry::{Ratio, Size};
 use crate::model::{Error, ErrorCode, ProviderConfig, RetryOptions};
@@ -160,6 +160,12 @@ impl RequestInput {
         {
             return Err(too_long(names.negative_prompt));
         }
+        let partial_images = number(
+            PARTIAL_IMAGES_FIELD,
+            self.partial_images,
+            0,
+            u64::from(MAX_PARTIAL_IMAGES),
+        )?;
         Ok(ImageRequest {
             prompt: prompt.to_string(),
             count: count.map_or(1, |c| c as u32),
@@ -169,6 +175,7 @@ impl RequestInput {
             negative_prompt,
             output_format: self.output_format,
             inputs: None,
+            partial_images: partial_images.map_or(0, |n| n as u32),
         })
     }
 

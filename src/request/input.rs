@@ -128,7 +128,14 @@ pub struct RequestInput {
     pub deadline_ms: Option<Number>,
     /// Parallel provider calls.
     pub concurrency: Option<Number>,
+    /// Previews per image, 0..=3 (errors name it [`PARTIAL_IMAGES_FIELD`]).
+    pub partial_images: Option<Number>,
 }
+
+/// The field name `partialImages` errors carry. It is not in [`FieldNames`]
+/// so that callers' tables stay valid; a caller with another name for it
+/// checks it under that name before building.
+pub const PARTIAL_IMAGES_FIELD: &str = "partialImages";
 
 impl From<&GenerateRequest> for RequestInput {
     fn from(r: &GenerateRequest) -> Self {
@@ -146,6 +153,7 @@ impl From<&GenerateRequest> for RequestInput {
             timeout_ms: r.timeout_ms.map(Number),
             deadline_ms: r.deadline_ms.map(Number),
             concurrency: r.concurrency.map(Number),
+            partial_images: r.partial_images.map(Number),
         }
     }
 }

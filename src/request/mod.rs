@@ -10,7 +10,7 @@ mod build;
 mod input;
 
 pub use build::{describe_number, parse_origin, whole_number};
-pub use input::{Defaults, FieldNames, Number, RequestInput};
+pub use input::{Defaults, FieldNames, Number, RequestInput, PARTIAL_IMAGES_FIELD};
 
 use crate::geometry::{Ratio, Size};
 use crate::model::{ErrorCode, OutputFormat, ProviderName};
@@ -24,6 +24,8 @@ pub const MAX_PROMPT_CHARS: usize = 100_000;
 pub const MAX_PROVIDERS: usize = 10;
 /// Highest seed every seed-taking provider accepts.
 pub const MAX_SEED: u32 = 4_294_967_294;
+/// Most previews per image (OpenAI's `partial_images` limit).
+pub const MAX_PARTIAL_IMAGES: u32 = 3;
 
 /// Default attempts per provider.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -58,6 +60,8 @@ pub struct ImageRequest {
     /// Input images and mask: an edit. Set by the caller after building
     /// (loading inputs is asynchronous on wasm).
     pub inputs: Option<std::rc::Rc<crate::inputs::EditInputs>>,
+    /// Previews per image wanted from providers that stream them (0: none).
+    pub partial_images: u32,
 }
 
 /// One provider of the chain, with defaults filled in.

@@ -230,6 +230,7 @@ pub(super) fn check_request_types(req: &JsValue) -> Result<(), Error> {
         ("timeoutMs", Kind::Num),
         ("deadlineMs", Kind::Num),
         ("concurrency", Kind::Num),
+        ("partialImages", Kind::Num),
     ] {
         check_field(req, key, key, kind)?;
     }

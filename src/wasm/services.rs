@@ -194,6 +194,7 @@ impl Service {
             timeout_ms: self.options.timeout_ms,
             deadline_ms: self.options.deadline_ms,
             concurrency: None,
+            partial_images: None,
         }
     }
 

@@ -98,6 +98,7 @@ pub async fn generate(
             GenerateEvent::RetryScheduled { delay_ms, .. } => format!("retry {delay_ms}"),
             GenerateEvent::Fallback { from, to, .. } => format!("fallback {from}->{to}"),
             GenerateEvent::Image { .. } => "image".to_string(),
+            GenerateEvent::PartialImage { index, .. } => format!("preview {index}"),
         };
         events.borrow_mut().push(s);
     };
