@@ -33,7 +33,7 @@ fn with_common_headers(
 pub async fn fetch(
     req: web_sys::Request,
     env: JsValue,
-    _ctx: JsValue,
+    ctx: JsValue,
 ) -> Result<web_sys::Response, JsValue> {
     let env = Env::new(env);
     let started = js_sys::Date::now();
@@ -69,7 +69,7 @@ pub async fn fetch(
             ))
         }
     } else {
-        match routes::handle(&req, &env, &settings).await {
+        match routes::handle(&req, &env, &settings, &ctx).await {
             Ok(r) => Ok(r),
             Err(e) => {
                 if e.status >= 500 {

@@ -113,7 +113,7 @@ fn result_not_kept() -> ApiError {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use kv::run;
+pub use kv::{begin, run, Begun, Claim};
 
 #[cfg(target_arch = "wasm32")]
 mod kv {
@@ -169,20 +169,33 @@ mod kv {
         }
     }
 
-    /// Runs `generate` under `key` (see the module documentation); `body`
-    /// is the request body (for an edit, a description of its form),
-    /// fingerprinted.
-    pub async fn run(
-        store: &Kv,
-        user: &User,
-        key: &str,
-        body: &[u8],
-        generate: impl Future<Output = Result<JsValue, ApiError>>,
-    ) -> Result<web_sys::Response, ApiError> {
+    /// What a request with an `Idempotency-Key` does: replay the stored
+    /// response object, or run under the claimed key.
+    pub enum Begun {
+        /// The stored response object (images as JS strings).
+        Replay(JsValue),
+        /// Run, then report through the claim.
+        Run(Claim),
+    }
+
+    /// A key claimed for one run: this isolate holds it and KV marks it
+    /// pending until [`Claim::done`] or [`Claim::failed`].
+    pub struct Claim {
+        store: Kv,
+        name: String,
+        fp: String,
+        now: f64,
+        _held: InFlight,
+    }
+
+    /// Checks `key` for a request whose body (for an edit, a description
+    /// of its form) is `body`: a stored result to replay, 409 / 410 / 422,
+    /// or a claim to run under (see the module documentation).
+    pub async fn begin(store: &Kv, user: &User, key: &str, body: &[u8]) -> Result<Begun, ApiError> {
         let key = check_key(key)?;
         let name = kv_name(&user.hash, &platform::sha256_hex(key.as_bytes()).await?);
         let fp = platform::sha256_hex(body).await?;
-        let Some(_held) = InFlight::claim(&name) else {
+        let Some(held) = InFlight::claim(&name) else {
             return Err(in_use());
         };
         let existing: Option<Record> = match store.get_json(&name).await? {
@@ -193,11 +206,7 @@ mod kv {
         if let Some(rec) = existing {
             let seen = decide(&rec.state, &rec.fp, rec.at, rec.body.is_some(), &fp, now)?;
             if let (Seen::Replay, Some(JsBody(obj))) = (seen, rec.body) {
-                return json_response(
-                    200,
-                    &stringify(&obj)?,
-                    &[("idempotent-replayed", "true".to_string())],
-                );
+                return Ok(Begun::Replay(obj));
             }
         }
         store
@@ -207,16 +216,54 @@ mod kv {
                 Some((PENDING_MS / 1000.0) as u64),
             )
             .await?;
-        match generate.await {
-            Ok(obj) => {
-                // Paid for: from here on, nothing may lose these images.
-                let text = stringify(&obj)?;
-                keep(store, &name, &fp, now, &text).await;
-                json_response(200, &text, &[])
+        Ok(Begun::Run(Claim {
+            store: store.clone(),
+            name,
+            fp,
+            now,
+            _held: held,
+        }))
+    }
+
+    impl Claim {
+        /// The run produced `obj` (paid for: nothing may lose it): stores it
+        /// for replay, or marks the key done; the response's JSON text.
+        pub async fn done(self, obj: &JsValue) -> Result<JsValue, ApiError> {
+            let text = stringify(obj)?;
+            keep(&self.store, &self.name, &self.fp, self.now, &text).await;
+            Ok(text)
+        }
+
+        /// Nothing was produced: a retry with the same key may run again.
+        pub async fn failed(self) {
+            let _ = self.store.delete(&self.name).await;
+        }
+    }
+
+    /// Runs `generate` under `key` (see the module documentation); `body`
+    /// is the request body (for an edit, a description of its form),
+    /// fingerprinted.
+    pub async fn run(
+        store: &Kv,
+        user: &User,
+        key: &str,
+        body: &[u8],
+        generate: impl Future<Output = Result<JsValue, ApiError>>,
+    ) -> Result<web_sys::Response, ApiError> {
+        let claim = match begin(store, user, key, body).await? {
+            Begun::Replay(obj) => {
+                return json_response(
+                    200,
+                    &stringify(&obj)?,
+                    &[("idempotent-replayed", "true".to_string())],
+                )
             }
+            Begun::Run(claim) => claim,
+        };
+        match generate.await {
+            Ok(obj) => json_response(200, &claim.done(&obj).await?, &[]),
             Err(e) => {
-                // Nothing was produced: let a retry with the same key run again.
-                let _ = store.delete(&name).await;
+                claim.failed().await;
                 Err(e)
             }
         }

@@ -27,6 +27,9 @@ pub struct Settings {
     pub(crate) mock_enabled: bool,
     /// `EXPOSE_MEMORY_STATS`: `/healthz` reports the wasm memory size.
     pub(crate) expose_memory: bool,
+    /// `STREAM_KEEPALIVE_MS`: longest silence on an event stream before a
+    /// `: keep-alive` comment.
+    pub(crate) keep_alive_ms: u64,
 }
 
 /// Rate limit when `RATE_LIMIT_PER_MINUTE` is unset or unreadable.
@@ -55,6 +58,26 @@ fn warn_once(what: &str) {
     });
     if first {
         platform::console_warn(what);
+    }
+}
+
+/// Keep-alive interval when `STREAM_KEEPALIVE_MS` is unset or unreadable.
+const DEFAULT_KEEP_ALIVE_MS: u64 = 15_000;
+
+/// `STREAM_KEEPALIVE_MS`: 50 ms to 15 s (longer would let proxies that cut
+/// idle connections win).
+fn keep_alive_setting(env: &Env) -> u64 {
+    match var(env, "STREAM_KEEPALIVE_MS") {
+        None => DEFAULT_KEEP_ALIVE_MS,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(ms) if (50..=DEFAULT_KEEP_ALIVE_MS).contains(&ms) => ms,
+            _ => {
+                warn_once(&format!(
+                    "STREAM_KEEPALIVE_MS must be 50 to {DEFAULT_KEEP_ALIVE_MS}; using {DEFAULT_KEEP_ALIVE_MS}"
+                ));
+                DEFAULT_KEEP_ALIVE_MS
+            }
+        },
     }
 }
 
@@ -106,6 +129,7 @@ impl Settings {
             client: ClientSettings::from_env(|name| var(env, name)),
             mock_enabled: flag(env, "ENABLE_MOCK_PROVIDER"),
             expose_memory: flag(env, "EXPOSE_MEMORY_STATS"),
+            keep_alive_ms: keep_alive_setting(env),
         }
     }
 

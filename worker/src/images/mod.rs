@@ -4,12 +4,13 @@
 //! [`edit`]), model
 //! routing over the user's chain ([`routing`]), and the response shape
 //! (OpenAI's, plus `attempts`, `warnings` and `errors`, all snake_case;
-//! [`response`]).
+//! [`response`]), and a streamed response's options and events ([`stream`]).
 
 pub mod edit;
 pub mod request;
 pub mod response;
 pub mod routing;
+pub mod stream;
 
 pub use request::{build, parse_request, providers, Parsed, NAMES};
 pub use response::{response, AttemptOut, DataItem, ErrorOut, ImagesResponse};

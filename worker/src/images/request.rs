@@ -2,6 +2,7 @@
 //! turned into the engine's request, and the chain into its providers.
 
 use super::routing::{parse_model, ModelChoice, Step};
+use super::stream::{stream_options, StreamOptions};
 use crate::error::ApiError;
 use imagegen::model::{ProviderConfig, Warning, WarningCode};
 use imagegen::request::{FieldNames, Number, RequestInput, ValidRequest};
@@ -19,6 +20,9 @@ pub struct Parsed {
     pub choice: ModelChoice,
     /// Fields only OpenAI takes (`quality`, `background`, `user`, `moderation`).
     pub openai_params: Map<String, Value>,
+    /// `stream` (with `partial_images`, `imagegen_progress`): answer as
+    /// server-sent events.
+    pub stream: Option<StreamOptions>,
 }
 
 fn string_field(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
@@ -107,6 +111,7 @@ pub fn parse_fields(
     check_response_format(string_field(obj, "response_format")?.as_deref())?;
     let output_format = output_format(string_field(obj, "output_format")?.as_deref())?;
     let size = string_field(obj, "size")?.filter(|s| s != "auto");
+    let stream = stream_options(obj)?;
     let mut openai_params = Map::new();
     for name in openai_fields {
         if let Some(v) = string_field(obj, name)? {
@@ -123,6 +128,10 @@ pub fn parse_fields(
         output_format,
         ..Default::default()
     };
+    // Previews cost output tokens: only asked for when they can be seen.
+    if let Some(s) = stream.filter(|s| s.partial_images > 0) {
+        request.partial_images = Some(Number(f64::from(s.partial_images)));
+    }
     if let Some(d) = defaults {
         if let Some(q) = &d.quality {
             openai_params
@@ -135,6 +144,7 @@ pub fn parse_fields(
         request,
         choice,
         openai_params,
+        stream,
     })
 }
 

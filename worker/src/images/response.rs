@@ -105,6 +105,15 @@ pub struct ImagesResponse {
     pub errors: Vec<ErrorOut>,
 }
 
+/// The `output_format` name of a MIME type (`image/png` -> `png`,
+/// `image/svg+xml` -> `svg`).
+pub fn format_of(mime_type: &str) -> String {
+    match mime_type.strip_prefix("image/").unwrap_or(mime_type) {
+        "svg+xml" => "svg".to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// Builds the response from a result (moves the images; no copies).
 pub fn response(
     result: GenerateResult,
@@ -115,12 +124,7 @@ pub fn response(
     let same = first_format
         .as_ref()
         .filter(|f| result.images.iter().all(|i| &i.mime_type == *f));
-    let output_format = same
-        .and_then(|m| m.strip_prefix("image/"))
-        .map(|f| match f {
-            "svg+xml" => "svg".to_string(),
-            other => other.to_string(),
-        });
+    let output_format = same.map(|m| format_of(m));
     let mut warnings = extra_warnings;
     warnings.extend(result.warnings);
     ImagesResponse {

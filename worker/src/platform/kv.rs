@@ -7,6 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
 /// A KV namespace.
+#[derive(Clone)]
 pub struct Kv(pub(super) JsValue);
 
 impl Kv {

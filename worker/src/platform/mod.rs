@@ -1,6 +1,6 @@
 //! The Worker's platform pieces, wasm32 only: its bindings (variables, KV,
-//! the rate limiter), the console, WebCrypto, the JWKS cache and multipart
-//! forms.
+//! the rate limiter), the console, WebCrypto, the JWKS cache, multipart
+//! forms and server-sent event streams.
 //!
 //! The bindings are reached directly through `Reflect` (a few lines each)
 //! rather than through a Workers SDK: the Worker starts faster with less
@@ -11,12 +11,14 @@ mod crypto;
 mod form;
 mod jwks;
 mod kv;
+mod sse;
 
 pub use bindings::Env;
 pub use crypto::{random_hex, sha256_hex, WebCryptoAead};
 pub use form::{read as read_form, Form};
 pub use jwks::JwtVerifier;
 pub use kv::Kv;
+pub use sse::{wait_until, EventStream};
 
 use imagegen::engine::Runtime;
 use imagegen::runtime::SplitMix64;

@@ -1,13 +1,16 @@
 //! `POST /v1/images/edits`: the multipart form read by the platform (its
 //! files stay JS `File` objects, handed to the library's input loader), its
 //! fields mapped as generations map theirs ([`crate::images::edit`]), then
-//! the same run, response, and `Idempotency-Key` handling as generations.
+//! the same run, response, and `Idempotency-Key` handling as generations;
+//! `stream=true` streams as generations do.
 
 use super::generate;
+use super::stream::{self, Prepared, Streamed};
 use super::Request;
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::images::edit::{image_name, input_error, parse_form, EditForm, MAX_EDIT_BODY_BYTES};
+use crate::images::stream::{requested_in_form, Endpoint, EventMeta};
 use crate::platform::{self, Form};
 use crate::respond::{header, json_response, stringify};
 use imagegen::inputs::EditInputs;
@@ -18,6 +21,32 @@ use wasm_bindgen::JsValue;
 /// `POST /v1/images/edits`.
 pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
     let form = platform::read_form(r.req, MAX_EDIT_BODY_BYTES).await?;
+    if let Some(options) = requested_in_form(&form.fields)? {
+        let prepare = async {
+            let (loaded, config) = generate::user_records(r).await?;
+            let defaults = config.as_ref().map(|c| &c.defaults);
+            let parsed = parse_form(&form.fields, &form.file_names, defaults)?;
+            let inputs = Rc::new(load_inputs(&form, &parsed).await?);
+            let meta = EventMeta::new(Endpoint::Edit, &parsed.parsed);
+            let (valid, warnings) =
+                generate::prepare(r, loaded, config.as_ref(), parsed.parsed, Some(inputs)).await?;
+            Ok(Prepared {
+                valid,
+                warnings,
+                meta,
+            })
+        };
+        let streamed = Streamed {
+            options,
+            fingerprint: async { Ok(form.fingerprint().await?.into_bytes()) },
+            replay_meta: || {
+                let parsed = parse_form(&form.fields, &form.file_names, None)?;
+                Ok(EventMeta::new(Endpoint::Edit, &parsed.parsed))
+            },
+            prepare,
+        };
+        return stream::respond(r, streamed).await;
+    }
     match header(r.req, "idempotency-key") {
         None => {
             let obj = edit(r, &form).await?;

@@ -1,18 +1,23 @@
 //! `POST /v1/images/generations`: the user's config and keys from KV, the
 //! OpenAI-compatible request turned into the engine's ([`crate::images`]),
 //! the engine run with this isolate's client, the response. With an
-//! `Idempotency-Key`, through [`crate::idempotency`].
+//! `Idempotency-Key`, through [`crate::idempotency`]. With `"stream": true`,
+//! the same preparation, then the run streamed ([`super::stream`]).
 
+use super::stream::{self, Prepared, Streamed};
 use super::Request;
 use crate::config::UserConfig;
 use crate::error::ApiError;
 use crate::idempotency;
 use crate::images;
+use crate::images::stream::{Endpoint, EventMeta};
 use crate::keystore::Loaded;
 use crate::platform;
 use crate::respond::{header, json_response, stringify, to_js_object};
 use imagegen::engine::{self, NoEvents};
 use imagegen::inputs::EditInputs;
+use imagegen::model::Warning;
+use imagegen::request::ValidRequest;
 use imagegen::resilience::ClientState;
 use imagegen::runtime::CancelToken;
 use imagegen::ProviderName;
@@ -28,6 +33,29 @@ thread_local! {
 
 /// `POST /v1/images/generations`.
 pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
+    if let Some(options) = images::stream::requested(&r.body)? {
+        let prepare = async {
+            let (loaded, config) = user_records(r).await?;
+            let parsed = images::parse_request(&r.body, config.as_ref().map(|c| &c.defaults))?;
+            let meta = EventMeta::new(Endpoint::Generation, &parsed);
+            let (valid, warnings) = prepare(r, loaded, config.as_ref(), parsed, None).await?;
+            Ok(Prepared {
+                valid,
+                warnings,
+                meta,
+            })
+        };
+        let streamed = Streamed {
+            options,
+            fingerprint: async { Ok(r.body.clone()) },
+            replay_meta: || {
+                let parsed = images::parse_request(&r.body, None)?;
+                Ok(EventMeta::new(Endpoint::Generation, &parsed))
+            },
+            prepare,
+        };
+        return stream::respond(r, streamed).await;
+    }
     match header(r.req, "idempotency-key") {
         None => {
             let obj = generate(r).await?;
@@ -59,15 +87,15 @@ pub(super) async fn user_records(
     Ok((loaded, config))
 }
 
-/// Runs a parsed request (an edit when `inputs` are given) over the user's
-/// chain and keys; the response object.
-pub(super) async fn run(
+/// The engine's request for a parsed request (an edit when `inputs` are
+/// given) over the user's chain and keys, and the Worker's own warnings.
+pub(super) async fn prepare(
     r: &Request<'_>,
     loaded: Loaded,
     config: Option<&UserConfig>,
     parsed: images::Parsed,
     inputs: Option<Rc<EditInputs>>,
-) -> Result<JsValue, ApiError> {
+) -> Result<(ValidRequest, Vec<Warning>), ApiError> {
     images::check_mock_allowed(&parsed.choice, r.settings.mock_enabled)?;
     // Which providers have a readable stored key? Only those can be used.
     let wanted = images::wanted(&parsed.choice, config);
@@ -80,18 +108,35 @@ pub(super) async fn run(
     })?;
     let mut valid = images::build(parsed.request, providers)?;
     valid.image.inputs = inputs;
-    let created = platform::now_ms() / 1000;
-    let client = CLIENT.with(|c| {
+    Ok((valid, warnings))
+}
+
+/// This isolate's engine client.
+pub(super) fn client(r: &Request<'_>) -> Rc<ClientState> {
+    CLIENT.with(|c| {
         c.borrow_mut()
             .get_or_insert_with(|| Rc::new(ClientState::new(r.settings.client)))
             .clone()
-    });
+    })
+}
+
+/// Runs a parsed request (an edit when `inputs` are given) over the user's
+/// chain and keys; the response object.
+pub(super) async fn run(
+    r: &Request<'_>,
+    loaded: Loaded,
+    config: Option<&UserConfig>,
+    parsed: images::Parsed,
+    inputs: Option<Rc<EditInputs>>,
+) -> Result<JsValue, ApiError> {
+    let (valid, warnings) = prepare(r, loaded, config, parsed, inputs).await?;
+    let created = platform::now_ms() / 1000;
     let result = engine::generate_with_client(
         &platform::runtime(),
         &valid,
         &NoEvents,
         &CancelToken::new(),
-        Some(&client),
+        Some(&client(r)),
     )
     .await?;
     to_js_object(&images::response(result, created, warnings))

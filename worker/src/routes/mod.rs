@@ -15,6 +15,8 @@ mod generate;
 mod health;
 #[cfg(target_arch = "wasm32")]
 mod keys;
+#[cfg(target_arch = "wasm32")]
+mod stream;
 
 /// The routes of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +117,9 @@ mod dispatch {
         pub store: KeyStore<'a>,
         /// The body.
         pub body: Vec<u8>,
+        /// The runtime's context (`waitUntil`): a streamed response runs on
+        /// after the handler returned.
+        pub ctx: &'a wasm_bindgen::JsValue,
     }
 
     /// Handles one request (after CORS preflight handling).
@@ -122,6 +127,7 @@ mod dispatch {
         req: &web_sys::Request,
         env: &Env,
         settings: &Settings,
+        ctx: &wasm_bindgen::JsValue,
     ) -> Result<web_sys::Response, ApiError> {
         let url = web_sys::Url::new(&req.url())
             .map_err(|_| ApiError::invalid("url", "bad request URL"))?;
@@ -150,6 +156,7 @@ mod dispatch {
             settings,
             store: KeyStore::new(env, user, settings)?,
             body,
+            ctx,
         };
         match route {
             Route::Health => health::get(settings),
