@@ -1,7 +1,7 @@
 "use client";
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { MAX_PREVIEWS, type GenerateBody, type GenerateEvent, type ProviderName, type ServerInfo, type Simulate } from "@/lib/protocol";
+import { MAX_PREVIEWS, type GenerateBody, type GenerateEvent, type PreviewCount, type ProviderName, type ServerInfo, type Simulate } from "@/lib/protocol";
 import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunResult } from "@/lib/client/run";
 import { applyPreviewEvent } from "@/lib/client/previews";
 import { addEvent, addNote, emptyTimeline, fromAttempts, markSkipped } from "@/lib/client/timeline";
@@ -94,7 +94,7 @@ export default function Demo() {
   const [latencyMs, setLatencyMs] = useState(400);
   const [workerUrl, setWorkerUrl] = useState(DEFAULT_WORKER_URL);
   const [workerModel, setWorkerModel] = useState("mock");
-  const [previews, setPreviews] = useState(0);
+  const [previews, setPreviews] = useState<PreviewCount>(0);
   const [run, setRun] = useState<RunState>(initialRun);
   const [editSource, setEditSource] = useState<EditSource | null>(null);
   const [editMask, setEditMask] = useState<EditMask | null>(null);
@@ -296,7 +296,7 @@ export default function Demo() {
             <select
               id="previews"
               value={previews}
-              onChange={(e) => setPreviews(Number(e.target.value))}
+              onChange={(e) => setPreviews(Number(e.target.value) as PreviewCount)}
               title="Streamed partial images per image (OpenAI: each costs about 100 output tokens)"
             >
               {Array.from({ length: MAX_PREVIEWS + 1 }, (_, n) => (

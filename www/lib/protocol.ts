@@ -36,6 +36,9 @@ export type GenerateEvent = LibraryEvent | PartialImageEvent;
 /** The most previews a request may ask for (OpenAI's `partial_images` range is 0..3). */
 export const MAX_PREVIEWS = 3;
 
+/** How many previews per image a request asks for. */
+export type PreviewCount = 0 | 1 | 2 | 3;
+
 /** Every provider, in the library's table order. */
 export const PROVIDERS: readonly ProviderName[] = providers.map((p) => p.name);
 
@@ -94,7 +97,7 @@ export interface GenerateBody {
   chain?: string[];
   simulate?: Simulate;
   /** Streamed previews per image, 0..3 (default 0): `partial_image` events before each final image. */
-  partialImages?: number;
+  partialImages?: PreviewCount;
 }
 
 /** Successful JSON answer (status 200). */

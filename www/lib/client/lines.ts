@@ -7,7 +7,10 @@
  * to the caller) until the body ends or `onLine` returns `true`. The last
  * line is passed even without a final "\n". The body is cancelled when done.
  */
-export async function readLines(body: ReadableStream<Uint8Array>, onLine: (line: string) => boolean | void): Promise<void> {
+/** A fetch response body. */
+export type Body = NonNullable<Response["body"]>;
+
+export async function readLines(body: Body, onLine: (line: string) => boolean | void): Promise<void> {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffered = "";
   try {

@@ -1,7 +1,7 @@
 // The page's four ways of generating: the Node route, the Edge route (both
 // streamed as NDJSON), the package itself in the browser, and the Worker.
 // Each resolves with the same RunResult or rejects with a RunError.
-import { readLines } from "./lines";
+import { readLines, type Body } from "./lines";
 import { readWorkerStream, toAttempt, toImage, type WorkerAttempt, type WorkerError, type WorkerImage } from "./worker";
 import {
   NDJSON,
@@ -12,6 +12,7 @@ import {
   type GenerateBody,
   type GenerateEvent,
   type GeneratedImage,
+  type PreviewCount,
   type ProviderName,
   type StreamLine,
   type Warning,
@@ -196,7 +197,7 @@ export interface RunBase {
   images?: Blob[];
   mask?: Blob;
   /** Streamed previews per image (1..3); absent: none. */
-  partialImages?: number;
+  partialImages?: PreviewCount;
 }
 
 export async function runInBrowser(
@@ -337,7 +338,7 @@ async function workerStream(response: Response, sentAt: number, opts: RunOptions
   let keepAlives = 0;
   let outcome;
   try {
-    outcome = await readWorkerStream(response.body as ReadableStream<Uint8Array>, opts.onEvent, () => {
+    outcome = await readWorkerStream(response.body as Body, opts.onEvent, () => {
       if (++keepAlives === 1) opts.onNote("the Worker sent a keep-alive while the provider worked");
     });
   } catch (err) {

@@ -1,7 +1,7 @@
 // A server-sent events reader for fetch bodies (EventSource cannot POST or
 // send an Authorization header): `event:` and `data:` fields, blank-line
 // dispatch, comment lines (`: keep-alive`) reported separately, CRLF or LF.
-import { readLines } from "./lines";
+import { readLines, type Body } from "./lines";
 
 export interface SseEvent {
   /** The `event:` field, `"message"` when absent. */
@@ -24,7 +24,7 @@ function field(line: string, pending: { event: string; data: string[] }): boolea
 
 /** Reads `body` to its end, calling `onEvent` for each event and `onComment` for each comment line. */
 export async function readSse(
-  body: ReadableStream<Uint8Array>,
+  body: Body,
   onEvent: (e: SseEvent) => void,
   onComment: (text: string) => void = () => {},
 ): Promise<void> {

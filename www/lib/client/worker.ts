@@ -4,6 +4,7 @@
 // `partial_image` and `image` events, `imagegen.progress` events its progress
 // events, an `error` event a RunError.
 import type { Attempt, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, Warning } from "../protocol";
+import type { Body } from "./lines";
 import { readSse } from "./sse";
 
 export interface WorkerAttempt {
@@ -134,7 +135,7 @@ function progressEvent(d: Data): GenerateEvent | undefined {
 
 /** Reads the Worker's event stream to its end, reporting each event as it comes. */
 export async function readWorkerStream(
-  body: ReadableStream<Uint8Array>,
+  body: Body,
   onEvent: (e: GenerateEvent) => void,
   onKeepAlive: () => void,
 ): Promise<StreamOutcome> {

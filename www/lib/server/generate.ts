@@ -17,6 +17,7 @@ import {
   type ErrorCode,
   type GenerateBody,
   type GenerateResponse,
+  type PreviewCount,
   type ServerInfo,
   type Simulate,
   type StreamLine,
@@ -165,7 +166,7 @@ function parseBody(raw: unknown): GenerateBody {
     aspectRatio: optionalString(raw, "aspectRatio"),
     chain,
     simulate,
-    partialImages: boundedInt(raw.partialImages, "partialImages", 0, MAX_PREVIEWS),
+    partialImages: boundedInt(raw.partialImages, "partialImages", 0, MAX_PREVIEWS) as PreviewCount | undefined,
     ...parseInputs(raw),
   };
 }
