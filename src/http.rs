@@ -156,6 +156,10 @@ pub enum Body {
     /// `JSON.parse` and image strings never enter wasm memory.
     #[cfg(target_arch = "wasm32")]
     Js(js_sys::JsString),
+    /// JSON already parsed by the platform (a streamed event reshaped as
+    /// the non-streamed body): its image strings are JS strings.
+    #[cfg(target_arch = "wasm32")]
+    Value(wasm_bindgen::JsValue),
 }
 
 impl fmt::Debug for Body {
@@ -164,6 +168,8 @@ impl fmt::Debug for Body {
             Body::Bytes(b) => write!(f, "<{} bytes>", b.len()),
             #[cfg(target_arch = "wasm32")]
             Body::Js(s) => write!(f, "<{} JS chars>", s.length()),
+            #[cfg(target_arch = "wasm32")]
+            Body::Value(_) => write!(f, "<parsed JSON>"),
         }
     }
 }
@@ -187,6 +193,9 @@ impl Body {
             let text: js_sys::JsString = match self {
                 Body::Bytes(b) => js_sys::JsString::from(String::from_utf8_lossy(b).as_ref()),
                 Body::Js(s) => s.clone(),
+                Body::Value(v) => {
+                    return serde_wasm_bindgen::from_value(v.clone()).map_err(|e| e.to_string())
+                }
             };
             let value =
                 crate::wasm::js::json_parse(&text).map_err(|_| "invalid JSON".to_string())?;
@@ -206,6 +215,12 @@ impl Body {
                 let cut = s.length().min(ERROR_TEXT_LIMIT as u32);
                 String::from(s.substring(0, cut))
             }
+            #[cfg(target_arch = "wasm32")]
+            Body::Value(v) => {
+                let s = js_sys::JSON::stringify(v).unwrap_or_else(|_| js_sys::JsString::from(""));
+                let cut = s.length().min(ERROR_TEXT_LIMIT as u32);
+                String::from(s.substring(0, cut))
+            }
         }
     }
 
@@ -214,7 +229,7 @@ impl Body {
         match self {
             Body::Bytes(b) => Some(b),
             #[cfg(target_arch = "wasm32")]
-            Body::Js(_) => None,
+            Body::Js(_) | Body::Value(_) => None,
         }
     }
 
@@ -224,6 +239,8 @@ impl Body {
             Body::Bytes(b) => b.len(),
             #[cfg(target_arch = "wasm32")]
             Body::Js(s) => s.length() as usize,
+            #[cfg(target_arch = "wasm32")]
+            Body::Value(_) => 0,
         }
     }
 
@@ -286,6 +303,45 @@ pub enum TransportError {
 pub trait Transport {
     /// Sends one request and reads the whole response.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError>;
+
+    /// Sends a request whose answer may be an event stream
+    /// (`text/event-stream`): each event goes to `decoder` as it arrives
+    /// (previews reach its sink at once), and the response it ends with is
+    /// returned; the end of the stream before that is an error
+    /// ([`crate::sse::StreamDecoder::ended`]). Other answers (errors before
+    /// the stream starts) are returned as [`Transport::send`] returns them.
+    /// The default reads the whole answer and then decodes it: transports
+    /// that can read incrementally override it.
+    async fn send_stream(
+        &self,
+        request: HttpRequest,
+        decoder: &mut crate::sse::StreamDecoder<'_>,
+    ) -> Result<HttpResponse, TransportError> {
+        let resp = self.send(request).await?;
+        decode_whole_stream(resp, decoder)
+    }
+}
+
+/// An event stream read in full, decoded at once (see [`Transport::send_stream`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn decode_whole_stream(
+    resp: HttpResponse,
+    decoder: &mut crate::sse::StreamDecoder<'_>,
+) -> Result<HttpResponse, TransportError> {
+    if !resp.is_success() || !crate::sse::is_event_stream(resp.header("content-type")) {
+        return Ok(resp);
+    }
+    let text = String::from_utf8_lossy(resp.body.as_bytes().unwrap_or_default()).into_owned();
+    crate::sse::feed(crate::sse::split_events(&text), decoder)
+}
+
+/// On wasm every transport streams itself; a whole answer is returned as is.
+#[cfg(target_arch = "wasm32")]
+pub fn decode_whole_stream(
+    resp: HttpResponse,
+    _decoder: &mut crate::sse::StreamDecoder<'_>,
+) -> Result<HttpResponse, TransportError> {
+    Ok(resp)
 }
 
 /// Parses a Retry-After-style hint from response headers, in ms:

@@ -25,6 +25,7 @@ pub mod request;
 pub mod resilience;
 pub mod runtime;
 pub mod secret;
+pub mod sse;
 pub mod validate;
 
 /// The former name of [`resilience`], kept while callers move over.

@@ -127,7 +127,7 @@ where
             "`providers` must list at least one provider",
         ));
     };
-    let max = providers::capabilities(primary).max_images_per_call;
+    let max = providers::max_images_per_call(&req.image, primary);
     let pieces = split_count(req.image.count, max);
     if pieces.len() > 1 {
         ctx.warn_split(primary.provider, req.image.count, max);

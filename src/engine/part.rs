@@ -4,15 +4,17 @@
 
 use super::split_count;
 use super::state::Ctx;
-use crate::http::{HttpRequest, Transport, TransportError};
+use crate::http::{HttpResponse, Transport, TransportError};
 use crate::model::WarningCode;
 use crate::model::{Error, ErrorCode, GenerateEvent, GeneratedImage, Outcome, Warning};
+use crate::model::{PreviewImage, ProviderName};
 use crate::policy::{decide_within, give_up, Decision, Limits, PolicyInput};
-use crate::providers::{self, ParseContext};
+use crate::providers::{self, BuiltRequest, ParseContext};
 use crate::request::ImageRequest;
 use crate::resilience::RetryTicket;
 use crate::runtime::{Clock, Rng, Sleeper};
 use crate::secret::scrub_key_like;
+use crate::sse::{PreviewSink, StreamDecoder};
 use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use futures_util::FutureExt;
 
@@ -38,6 +40,27 @@ enum Next<'a> {
     Pieces(Vec<LocalBoxFuture<'a, ()>>),
     /// Nowhere: the part failed.
     Failed,
+}
+
+/// Passes a streaming attempt's previews on as events. They are events
+/// only: a failed attempt's previews never become results.
+struct Previews<'e> {
+    events: &'e dyn super::EventSink,
+    part: u32,
+    provider: ProviderName,
+    model: &'e str,
+}
+
+impl PreviewSink for Previews<'_> {
+    fn preview(&self, index: u32, image: PreviewImage) {
+        self.events.emit(GenerateEvent::PartialImage {
+            part: self.part,
+            provider: self.provider,
+            model: self.model.to_string(),
+            index,
+            image,
+        });
+    }
 }
 
 /// Where a part stands on one provider.
@@ -122,16 +145,43 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         c.allow(entry, self.rt.clock.now_ms()).err()
     }
 
+    /// Sends the request; a streaming one passes its previews on as
+    /// `partial_image` events of `part` as they arrive.
+    async fn send(
+        &self,
+        part: u32,
+        entry_index: usize,
+        request: &ImageRequest,
+        built: &BuiltRequest,
+    ) -> Result<HttpResponse, TransportError> {
+        if !built.stream {
+            return self.transport.send(built.request.clone()).await;
+        }
+        let entry = &self.req.chain[entry_index];
+        let sink = Previews {
+            events: self.events,
+            part,
+            provider: entry.provider,
+            model: &entry.model,
+        };
+        let mut decoder = StreamDecoder::new(&sink, request.output_format);
+        self.transport
+            .send_stream(built.request.clone(), &mut decoder)
+            .await
+    }
+
     /// One provider call: the round trip, no retries. Requests served in
     /// process (the mock's) have no HTTP status.
     async fn call(
         &self,
+        part: u32,
         entry_index: usize,
         request: &ImageRequest,
-        http: &HttpRequest,
+        built: &BuiltRequest,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
-        match self.transport.send(http.clone()).await {
+        let http = &built.request;
+        match self.send(part, entry_index, request, built).await {
             Err(TransportError::Aborted) => (
                 None,
                 Err(Error::new(ErrorCode::Aborted, "the request was aborted")
@@ -163,13 +213,14 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
     /// The call with the per-attempt timeout around it.
     async fn call_in_time(
         &self,
+        part: u32,
         entry_index: usize,
         request: &ImageRequest,
-        http: &HttpRequest,
+        built: &BuiltRequest,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
         let timeout = self.rt.sleeper.sleep(self.req.timeout_ms);
-        let call = self.call(entry_index, request, http);
+        let call = self.call(part, entry_index, request, built);
         match select(Box::pin(call), Box::pin(timeout)).await {
             Either::Left((r, _)) => r,
             Either::Right(((), _)) => {
@@ -197,7 +248,10 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             Ok(b) => b,
             Err(e) => return AttemptEnd::Failed(e),
         };
-        let warnings = deprecated.into_iter().chain(built.warnings).collect();
+        let warnings = deprecated
+            .into_iter()
+            .chain(built.warnings.iter().cloned())
+            .collect();
         self.add_warnings(t.entry_index, warnings);
         let permit = self.semaphore.acquire().await;
         if let Some(ticket) = t.ticket.take() {
@@ -205,7 +259,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         }
         let slot = self.start_attempt(t.part, t.entry_index, t.attempt);
         let (status, result) = self
-            .call_in_time(t.entry_index, &request, &built.request)
+            .call_in_time(t.part, t.entry_index, &request, &built)
             .await;
         drop(permit);
         let mut images = match result {
@@ -385,7 +439,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             code: e.code,
         };
         self.events.emit(fallback(part));
-        let max = providers::capabilities(to).max_images_per_call;
+        let max = providers::max_images_per_call(&self.req.image, to);
         let pieces = split_count(left, max);
         if pieces.len() <= 1 {
             return Next::Entry(next);

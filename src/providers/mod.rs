@@ -33,7 +33,7 @@ pub use table::{response_headers, ProviderSpec, COMMON_RESPONSE_HEADERS};
 
 use crate::geometry::{Ratio, Size};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, Warning};
+use crate::model::{Error, ErrorCode, GeneratedImage, OutputFormat, Warning, WarningCode};
 use crate::request::{ChainEntry, ImageRequest};
 use crate::secret::Secret;
 use serde_json::Map;
@@ -79,6 +79,8 @@ pub struct Capabilities {
     pub output_formats: &'static [OutputFormat],
     /// What the model takes as input images (edits).
     pub inputs: edit::InputCaps,
+    /// Whether the model can stream previews (`partialImages`).
+    pub previews: bool,
 }
 
 /// Where a model stands in its provider's lifecycle.
@@ -122,6 +124,9 @@ pub struct BuiltRequest {
     pub request: HttpRequest,
     /// Options dropped or re-mapped.
     pub warnings: Vec<Warning>,
+    /// True when the answer is an event stream with previews
+    /// ([`crate::http::Transport::send_stream`]).
+    pub stream: bool,
 }
 
 /// What a parser needs besides the response.
@@ -140,9 +145,47 @@ pub fn capabilities(entry: &ChainEntry) -> Capabilities {
     (entry.provider.spec().capabilities)(entry)
 }
 
+/// True when this call streams previews: they were asked for and the model
+/// can stream them.
+pub fn streams_previews(req: &ImageRequest, entry: &ChainEntry) -> bool {
+    req.partial_images > 0 && capabilities(entry).previews
+}
+
+/// Most images per call for this request: one when previews are streamed
+/// (several images in one stream are undocumented upstream), else the
+/// model's limit.
+pub fn max_images_per_call(req: &ImageRequest, entry: &ChainEntry) -> u32 {
+    if streams_previews(req, entry) {
+        1
+    } else {
+        capabilities(entry).max_images_per_call
+    }
+}
+
 /// Builds the HTTP request for one provider call of `req.count` images.
+/// Previews asked of a model that cannot stream them are dropped with a
+/// warning; the provider builds a streaming request when they remain.
 pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> Result<BuiltRequest, Error> {
-    Ok((entry.provider.spec().build)(req, entry))
+    let stream = streams_previews(req, entry);
+    if stream || req.partial_images == 0 {
+        let mut built = (entry.provider.spec().build)(req, entry);
+        built.stream = stream;
+        return Ok(built);
+    }
+    let plain = ImageRequest {
+        partial_images: 0,
+        ..req.clone()
+    };
+    let mut built = (entry.provider.spec().build)(&plain, entry);
+    built.warnings.push(warning(
+        entry.provider,
+        WarningCode::UnsupportedOption,
+        format!(
+            "partialImages is not supported by {} ({}): no previews, the image comes whole",
+            entry.provider, entry.model
+        ),
+    ));
+    Ok(built)
 }
 
 /// Parses a provider response into images or a classified error.

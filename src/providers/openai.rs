@@ -138,6 +138,8 @@ pub fn capabilities(model: &str) -> Capabilities {
         } else {
             edit::OPENAI_GPT_IMAGE
         },
+        // Streaming is for GPT image models only (P2.2.1).
+        previews: !model.starts_with("dall-e"),
     }
 }
 
@@ -290,6 +292,11 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
             "negativePrompt is not supported by OpenAI image models; ignored".into(),
         ));
     }
+    if req.partial_images > 0 {
+        // Multipart sends them as text: `stream=true`, `partial_images=N`.
+        body.insert("stream".into(), json!(true));
+        body.insert("partial_images".into(), json!(req.partial_images));
+    }
     merge_params(&mut body, &entry.params);
     let route = if req.inputs.is_some() { "edits" } else { "generations" };
     let request = HttpRequest::new(
@@ -307,7 +314,11 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
             .header("content-type", "application/json")
             .body(Value::Object(body).to_string().into_bytes()),
     };
-    BuiltRequest { request, warnings }
+    BuiltRequest {
+        request,
+        warnings,
+        stream: false,
+    }
 }
 
 /// The free request that proves a key works.

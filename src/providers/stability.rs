@@ -134,6 +134,7 @@ pub fn capabilities(model: &str) -> Capabilities {
             "sd3" | "ultra" => edit::stability(true),
             _ => edit::NO_INPUTS,
         },
+        previews: false,
     }
 }
 
@@ -200,7 +201,11 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     merge_params(&mut fields, &entry.params);
     if let Some(inputs) = &req.inputs {
         let request = edit_request(endpoint, fields, entry, inputs);
-        return BuiltRequest { request, warnings };
+        return BuiltRequest {
+        request,
+        warnings,
+        stream: false,
+    };
     }
     let pairs: Vec<(String, String)> = fields
         .iter()
@@ -229,7 +234,11 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         format!("multipart/form-data; boundary={boundary}"),
     )
     .body(body);
-    BuiltRequest { request, warnings }
+    BuiltRequest {
+        request,
+        warnings,
+        stream: false,
+    }
 }
 
 /// An edit: inpaint with a mask, else image-to-image on the generate route.

@@ -4,7 +4,9 @@
 use super::js::global_fetch_with_init;
 use crate::http::{Body, HttpRequest, HttpResponse, Transport, TransportError};
 use crate::runtime::{Clock, Sleeper, SplitMix64};
+use crate::sse::StreamDecoder;
 use js_sys::{JsString, Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Response};
@@ -85,72 +87,149 @@ fn response_headers(resp: &Response) -> Vec<(String, String)> {
         .collect()
 }
 
+#[wasm_bindgen(module = "/src/wasm/sse.js")]
+extern "C" {
+    /// Splits a response's event stream into parsed events, in JS.
+    type SseReader;
+
+    #[wasm_bindgen(constructor)]
+    fn new(response: &Response) -> SseReader;
+
+    /// The next `{event, data}` (or `{done}`, `{malformed}`), or null at the end.
+    #[wasm_bindgen(method)]
+    fn next(this: &SseReader) -> js_sys::Promise;
+
+    #[wasm_bindgen(method)]
+    fn close(this: &SseReader);
+}
+
+fn field(v: &JsValue, name: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Reads an event stream event by event into `decoder`, until it yields the
+/// response. The guard stays armed while reading: dropping the future (a
+/// timeout, the deadline, the caller's signal) aborts the fetch, which also
+/// breaks the body being read.
+async fn read_stream(
+    resp: &Response,
+    decoder: &mut StreamDecoder<'_>,
+) -> Result<HttpResponse, TransportError> {
+    let reader = SseReader::new(resp);
+    loop {
+        let event = JsFuture::from(reader.next()).await.map_err(network)?;
+        if event.is_null() || field(&event, "done").is_truthy() {
+            return Err(decoder.ended());
+        }
+        if field(&event, "malformed").is_truthy() {
+            reader.close();
+            return Ok(decoder.malformed());
+        }
+        let name = field(&event, "event").as_string();
+        if let Some(response) = decoder.event(name.as_deref(), field(&event, "data")) {
+            reader.close();
+            return Ok(response);
+        }
+    }
+}
+
 impl Transport for FetchTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
-        let controller = AbortController::new().map_err(network)?;
-        let mut guard = AbortOnDrop(Some(controller.clone()));
-        // A plain init object: cheaper than Request/Headers objects on every call.
-        let set = |obj: &js_sys::Object, k: &str, v: &JsValue| {
-            let _ = Reflect::set(obj, &JsValue::from_str(k), v);
-        };
-        let headers = js_sys::Object::new();
-        for h in &request.headers {
-            set(&headers, &h.name, &JsValue::from_str(&h.value));
-        }
-        let init = js_sys::Object::new();
-        set(&init, "method", &JsValue::from_str(request.method.as_str()));
-        set(&init, "headers", &headers);
-        if let Some(payload) = &request.payload {
-            // FormData gets its multipart boundary from fetch; JSON stays a JS string.
-            let body = super::inputs::payload_to_js(payload, &request.inputs)
-                .await
-                .map_err(|e| TransportError::Network(e.message))?;
-            set(&init, "body", &body);
-        } else if let Some(body) = &request.body {
-            // Bodies are JSON or multipart text: a string avoids a buffer copy.
-            let body = match std::str::from_utf8(body) {
-                Ok(text) => JsValue::from_str(text),
-                Err(_) => Uint8Array::from(body.as_slice()).into(),
-            };
-            set(&init, "body", &body);
-        }
-        set(&init, "signal", &controller.signal().into());
-        // Never follow redirects: a key must only reach the origin it was
-        // configured for. A 3xx (or a browser's opaque redirect) becomes an error.
-        set(&init, "redirect", &JsValue::from_str("manual"));
-        let resp: Response =
-            JsFuture::from(global_fetch_with_init(&request.url, &init).map_err(network)?)
-                .await
-                .map_err(network)?
-                .dyn_into()
-                .map_err(|_| TransportError::Network("fetch did not return a Response".into()))?;
-        let status = resp.status();
-        let headers = response_headers(&resp);
-        let is_binary = headers.iter().any(|(k, v)| {
-            k == "content-type" && v.trim_start().to_ascii_lowercase().starts_with("image/")
-        });
-        let body = if is_binary {
-            let buf = JsFuture::from(resp.array_buffer().map_err(network)?)
-                .await
-                .map_err(network)?;
-            Body::Bytes(Uint8Array::new(&buf).to_vec())
+        let (resp, mut guard) = start(request).await?;
+        let response = read_whole(resp).await?;
+        guard.disarm();
+        Ok(response)
+    }
+
+    async fn send_stream(
+        &self,
+        request: HttpRequest,
+        decoder: &mut StreamDecoder<'_>,
+    ) -> Result<HttpResponse, TransportError> {
+        let (resp, mut guard) = start(request).await?;
+        let streaming = resp.ok()
+            && crate::sse::is_event_stream(
+                resp.headers().get("content-type").ok().flatten().as_deref(),
+            );
+        let response = if streaming {
+            read_stream(&resp, decoder).await?
         } else {
-            // Kept as a JS string: JSON.parse runs on it later, in JS.
-            let text = JsFuture::from(resp.text().map_err(network)?)
-                .await
-                .map_err(network)?;
-            Body::Js(
-                text.dyn_into::<JsString>()
-                    .unwrap_or_else(|_| JsString::from("")),
-            )
+            read_whole(resp).await?
         };
         guard.disarm();
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        Ok(response)
     }
+}
+
+/// Sends the request; the response's body is still to be read.
+async fn start(request: HttpRequest) -> Result<(Response, AbortOnDrop), TransportError> {
+    let controller = AbortController::new().map_err(network)?;
+    let guard = AbortOnDrop(Some(controller.clone()));
+    // A plain init object: cheaper than Request/Headers objects on every call.
+    let set = |obj: &js_sys::Object, k: &str, v: &JsValue| {
+        let _ = Reflect::set(obj, &JsValue::from_str(k), v);
+    };
+    let headers = js_sys::Object::new();
+    for h in &request.headers {
+        set(&headers, &h.name, &JsValue::from_str(&h.value));
+    }
+    let init = js_sys::Object::new();
+    set(&init, "method", &JsValue::from_str(request.method.as_str()));
+    set(&init, "headers", &headers);
+    if let Some(payload) = &request.payload {
+        // FormData gets its multipart boundary from fetch; JSON stays a JS string.
+        let body = super::inputs::payload_to_js(payload, &request.inputs)
+            .await
+            .map_err(|e| TransportError::Network(e.message))?;
+        set(&init, "body", &body);
+    } else if let Some(body) = &request.body {
+        // Bodies are JSON or multipart text: a string avoids a buffer copy.
+        let body = match std::str::from_utf8(body) {
+            Ok(text) => JsValue::from_str(text),
+            Err(_) => Uint8Array::from(body.as_slice()).into(),
+        };
+        set(&init, "body", &body);
+    }
+    set(&init, "signal", &controller.signal().into());
+    // Never follow redirects: a key must only reach the origin it was
+    // configured for. A 3xx (or a browser's opaque redirect) becomes an error.
+    set(&init, "redirect", &JsValue::from_str("manual"));
+    let resp: Response =
+        JsFuture::from(global_fetch_with_init(&request.url, &init).map_err(network)?)
+            .await
+            .map_err(network)?
+            .dyn_into()
+            .map_err(|_| TransportError::Network("fetch did not return a Response".into()))?;
+    Ok((resp, guard))
+}
+
+/// Reads a whole response.
+async fn read_whole(resp: Response) -> Result<HttpResponse, TransportError> {
+    let status = resp.status();
+    let headers = response_headers(&resp);
+    let is_binary = headers.iter().any(|(k, v)| {
+        k == "content-type" && v.trim_start().to_ascii_lowercase().starts_with("image/")
+    });
+    let body = if is_binary {
+        let buf = JsFuture::from(resp.array_buffer().map_err(network)?)
+            .await
+            .map_err(network)?;
+        Body::Bytes(Uint8Array::new(&buf).to_vec())
+    } else {
+        // Kept as a JS string: JSON.parse runs on it later, in JS.
+        let text = JsFuture::from(resp.text().map_err(network)?)
+            .await
+            .map_err(network)?;
+        Body::Js(
+            text.dyn_into::<JsString>()
+                .unwrap_or_else(|_| JsString::from("")),
+        )
+    };
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Waits with `setTimeout` (via gloo-timers); dropping clears the timer.

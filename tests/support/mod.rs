@@ -4,6 +4,7 @@
 
 use imagegen::http::{HttpRequest, HttpResponse, Transport, TransportError};
 use imagegen::runtime::{Clock, Rng, Sleeper, SplitMix64};
+use imagegen::sse::{split_events, StreamDecoder};
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -298,6 +299,10 @@ pub enum Reply {
     Json(u16, Vec<(&'static str, &'static str)>, Value, u64),
     /// Connection failure after `delay` ms.
     Network(u64),
+    /// `200 text/event-stream` with this transcript, each event after
+    /// `delay` more ms; a transcript without a final event ends in a
+    /// dropped connection, as a cut stream does.
+    Stream(String, u64),
     /// Never answer.
     Hang,
 }
@@ -371,14 +376,66 @@ impl Drop for InFlight {
     }
 }
 
-impl Transport for ScriptedTransport {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+impl ScriptedTransport {
+    fn start(&self, request: HttpRequest) -> (Reply, InFlight) {
         let reply = self.next_reply(&request.url);
         self.log.borrow_mut().push(request);
         self.in_flight.set(self.in_flight.get() + 1);
         self.peak.set(self.peak.get().max(self.in_flight.get()));
-        let _guard = InFlight(self.in_flight.clone());
+        (reply, InFlight(self.in_flight.clone()))
+    }
+}
+
+/// The SSE transcript `events` (name, JSON data) as a stream sends it.
+pub fn transcript(events: &[(&str, Value)]) -> String {
+    events
+        .iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect()
+}
+
+impl Transport for ScriptedTransport {
+    async fn send_stream(
+        &self,
+        request: HttpRequest,
+        decoder: &mut StreamDecoder<'_>,
+    ) -> Result<HttpResponse, TransportError> {
+        let (reply, guard) = self.start(request);
+        let Reply::Stream(text, delay) = reply else {
+            let resp = self.answer(reply).await;
+            drop(guard);
+            return imagegen::http::decode_whole_stream(resp?, decoder);
+        };
+        let _guard = guard;
+        for event in split_events(&text) {
+            self.vt.delay(delay).await;
+            if event.data.trim() == "[DONE]" {
+                break;
+            }
+            let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
+                return Ok(decoder.malformed());
+            };
+            if let Some(resp) = decoder.event(event.event.as_deref(), data) {
+                return Ok(resp);
+            }
+        }
+        Err(decoder.ended())
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
+        let (reply, _guard) = self.start(request);
+        self.answer(reply).await
+    }
+}
+
+impl ScriptedTransport {
+    async fn answer(&self, reply: Reply) -> Result<HttpResponse, TransportError> {
         match reply {
+            Reply::Stream(text, delay) => {
+                self.vt.delay(delay).await;
+                let headers = vec![("content-type".to_string(), "text/event-stream".to_string())];
+                Ok(HttpResponse::new(200, headers, text.into_bytes()))
+            }
             Reply::Fixture(name, delay) => {
                 self.vt.delay(delay).await;
                 Ok(fixture(name).response())

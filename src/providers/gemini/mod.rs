@@ -131,6 +131,8 @@ pub fn capabilities(model: &str) -> Capabilities {
         output_formats: &[],
         // Up to 14 references on 3.x models; 2.5 "works best with up to 3".
         inputs: edit::gemini(if model.starts_with("gemini-2.5") { 3 } else { 14 }),
+        // Gemini's stream sends each image whole: no previews (P2.3.6).
+        previews: false,
     }
 }
 
@@ -216,6 +218,7 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
     BuiltRequest {
         request: http_request(req, entry, body),
         warnings,
+        stream: false,
     }
 }
 

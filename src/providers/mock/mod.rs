@@ -169,6 +169,8 @@ pub fn capabilities(params: &Map<String, Value>) -> Capabilities {
             base64: false,
             needs_mask: false,
         },
+        // Streamed in process: SVG previews, then the image.
+        previews: true,
     }
 }
 

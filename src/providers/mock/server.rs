@@ -6,13 +6,14 @@
 //! codec and float formatting would add tens of kilobytes to the wasm for a
 //! conversation that never leaves the process.
 
-use super::render::{generate, output_size};
+use super::render::{generate, output_size, render_svg};
 use super::{injected_failure, warnings, MockSettings, PROVIDER, SPEC};
 use crate::geometry::Size;
 use crate::http::{HttpRequest, HttpResponse, Method, Transport, TransportError};
 use crate::image_data::ImageData;
-use crate::model::{Error, ErrorCode, GeneratedImage};
-use crate::providers::{provider_error, BuiltRequest, ParseContext};
+use crate::model::{Error, ErrorCode, GeneratedImage, PreviewImage};
+use crate::providers::{provider_error, standard_base64, BuiltRequest, ParseContext};
+use crate::sse::StreamDecoder;
 use crate::request::{ChainEntry, ImageRequest};
 use crate::runtime::{Rng, Sleeper};
 use std::cell::RefCell;
@@ -30,6 +31,8 @@ struct MockCall {
     fail_rate_bits: u64,
     fail_code: ErrorCode,
     retry_after_ms: Option<u64>,
+    /// Previews to stream before the image (`partialImages`).
+    partials: u32,
     /// What an edit sent (` · inputs=N mask=yes|no`, one line), so tests can see it.
     note: String,
     /// Last, as it may span lines.
@@ -51,7 +54,7 @@ fn read_opt(line: &str) -> Option<Option<u64>> {
 impl MockCall {
     fn encode(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.model,
             self.count,
             self.width,
@@ -62,13 +65,14 @@ impl MockCall {
             self.fail_rate_bits,
             self.fail_code.as_str(),
             opt(self.retry_after_ms),
+            self.partials,
             self.note,
             self.prompt
         )
     }
 
     fn decode(text: &str) -> Option<MockCall> {
-        let mut lines = text.splitn(12, '\n');
+        let mut lines = text.splitn(13, '\n');
         let mut next = || lines.next();
         Some(MockCall {
             model: next()?.to_string(),
@@ -81,6 +85,7 @@ impl MockCall {
             fail_rate_bits: next()?.parse().ok()?,
             fail_code: ErrorCode::parse(next()?)?,
             retry_after_ms: read_opt(next()?)?,
+            partials: next()?.parse().ok()?,
             note: next()?.to_string(),
             prompt: next()?.to_string(),
         })
@@ -96,6 +101,11 @@ impl MockCall {
             max_images_per_call: 1,
         }
     }
+}
+
+/// Previews are a quarter of the image's size (at least 1×1).
+fn output_size_of(call: &MockCall) -> Size {
+    Size::new((call.width / 4).max(1), (call.height / 4).max(1))
 }
 
 /// Builds the request for one call. It always goes to the in-process
@@ -114,6 +124,7 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
         fail_rate_bits: settings.fail_rate.to_bits(),
         fail_code: settings.fail_code,
         retry_after_ms: settings.retry_after_ms,
+        partials: req.partial_images,
         note: req.inputs.as_ref().map_or(String::new(), |i| {
             let mask = if i.mask.is_some() { "yes" } else { "no" };
             format!(" · inputs={} mask={mask}", i.images.len())
@@ -125,6 +136,7 @@ pub fn build_request(req: &ImageRequest, entry: &ChainEntry) -> BuiltRequest {
             .header("content-type", "text/plain")
             .body(call.encode().into_bytes()),
         warnings: warnings(req),
+        stream: false,
     }
 }
 
@@ -198,6 +210,7 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
             seed: None,
             prompt: String::new(),
             note: String::new(),
+            partials: 0,
             ..call.clone()
         };
         let mut calls = self.calls.borrow_mut();
@@ -215,7 +228,29 @@ impl<'a, T, S, R> MockServer<'a, T, S, R> {
 }
 
 impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
-    async fn answer(&self, request: &HttpRequest) -> String {
+    /// Streams `partials` previews spread over the call's latency.
+    async fn previews(&self, call: &MockCall, latency_ms: u64, decoder: &StreamDecoder<'_>) {
+        let step = latency_ms / (u64::from(call.partials) + 1);
+        let size = output_size_of(call);
+        let seed = call.seed.unwrap_or(0);
+        for k in 0..call.partials {
+            if step > 0 {
+                self.sleeper.sleep(step).await;
+            }
+            let svg = render_svg(&format!("preview {}", k + 1), size, seed.wrapping_add(k), "");
+            let image = PreviewImage {
+                mime_type: "image/svg+xml".into(),
+                base64: ImageData::from_string(standard_base64(svg.as_bytes())),
+            };
+            decoder.preview(k, image);
+        }
+        let rest = latency_ms - step * u64::from(call.partials);
+        if rest > 0 {
+            self.sleeper.sleep(rest).await;
+        }
+    }
+
+    async fn answer(&self, request: &HttpRequest, decoder: Option<&StreamDecoder<'_>>) -> String {
         let call = request
             .body
             .as_deref()
@@ -226,8 +261,10 @@ impl<T: Transport, S: Sleeper, R: Rng> MockServer<'_, T, S, R> {
         };
         let settings = call.settings();
         let call_number = self.count_call(&call);
-        if settings.latency_ms > 0 {
-            self.sleeper.sleep(settings.latency_ms).await;
+        match decoder {
+            Some(d) if call.partials > 0 => self.previews(&call, settings.latency_ms, d).await,
+            _ if settings.latency_ms > 0 => self.sleeper.sleep(settings.latency_ms).await,
+            _ => {}
         }
         let roll = self.rng.next_f64();
         if let Some(e) = injected_failure(&settings, &call.model, call_number, roll) {
@@ -258,10 +295,26 @@ impl<T: Transport, S: Sleeper, R: Rng> Transport for MockServer<'_, T, S, R> {
         if !request.url.starts_with(SPEC.default_origin) {
             return self.inner.send(request).await;
         }
-        let body = self.answer(&request).await.into_bytes();
-        let headers = vec![("content-type".to_string(), "text/plain".to_string())];
-        Ok(HttpResponse::new(200, headers, body))
+        let body = self.answer(&request, None).await.into_bytes();
+        Ok(text_response(body))
     }
+
+    async fn send_stream(
+        &self,
+        request: HttpRequest,
+        decoder: &mut StreamDecoder<'_>,
+    ) -> Result<HttpResponse, TransportError> {
+        if !request.url.starts_with(SPEC.default_origin) {
+            return self.inner.send_stream(request, decoder).await;
+        }
+        let body = self.answer(&request, Some(decoder)).await.into_bytes();
+        Ok(text_response(body))
+    }
+}
+
+fn text_response(body: Vec<u8>) -> HttpResponse {
+    let headers = vec![("content-type".to_string(), "text/plain".to_string())];
+    HttpResponse::new(200, headers, body)
 }
 
 #[cfg(test)]
@@ -281,6 +334,7 @@ mod tests {
             fail_rate_bits: 0.25f64.to_bits(),
             fail_code: ErrorCode::RateLimited,
             retry_after_ms: None,
+            partials: 3,
             note: " · inputs=2 mask=yes".into(),
             prompt: "two\nlines".into(),
         };
