@@ -266,7 +266,7 @@ export default function Demo() {
         </div>
 
         <div className="row">
-          <div className="field">
+          <div className="field field--narrow">
             <label htmlFor="count">Images</label>
             <input
               id="count"
@@ -291,7 +291,7 @@ export default function Demo() {
               ))}
             </select>
           </div>
-          <div className="field">
+          <div className="field field--narrow">
             <label htmlFor="previews">Previews</label>
             <select
               id="previews"

@@ -116,6 +116,8 @@ async function previewBeforeFinal(page, previewIndex = 0) {
 async function finalReplacedPreview(page, previews) {
   assert.equal(await waitForRunEnd(page), "done", await page.getByTestId("status").textContent());
   await page.waitForFunction(() => document.querySelector('[data-testid="images"] img[data-kind="final"]')?.naturalWidth > 0);
+  // The blur fades out: the final image ends sharp.
+  await page.waitForFunction(() => getComputedStyle(document.querySelector('[data-testid="images"] img[data-kind="final"]')).filter === "none");
   const state = await imagesState(page);
   assert.equal(state.previews, 0, "no preview is left once the image is there");
   assert.equal(state.decodedFinals, 1);
