@@ -26,9 +26,11 @@ const PREVIEW_COUNTS = [2, 3];
 // Realistic sizes: previews of 1 MiB, a final image of ~1.5 MB of base64.
 const PREVIEW_BYTES = smoke ? 4096 : 1024 * 1024;
 const BIG_PREVIEW_BYTES = smoke ? 64 * 1024 : 2 * 1024 * 1024;
-// OpenAI's events are seconds apart; a short gap between events keeps them
-// apart here too, so each event's arrival is measured on its own.
-const EVENT_GAP_MS = smoke ? 5 : 40;
+// OpenAI's events are seconds apart. The relay is measured with the mock
+// waiting a short and a longer gap before each event, so each event's arrival
+// is measured on its own and the Worker's fixed cost shows against both.
+const RELAY_GAPS_MS = smoke ? [5] : [40, 500];
+const RELAY_ROUNDS = smoke ? 2 : 25;
 const MODEL = "gpt-image-2";
 const PROMPT = "a lighthouse on a cliff at dusk";
 const KEY = "sk-bench-previews-000000000000000";
@@ -147,7 +149,7 @@ async function eventTimes(url, init) {
   return { times, names: names.filter((n) => n.startsWith("image_generation.")) };
 }
 
-async function relayRow(mock) {
+async function relayRows(mock) {
   const mf = new Miniflare(miniflareOptions({ ...defaultBindings(mock.url) }));
   try {
     const worker = String(await mf.ready).replace(/\/$/, "");
@@ -155,36 +157,44 @@ async function relayRow(mock) {
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     const put = await fetch(`${worker}/v1/keys/openai?validate=false`, { method: "PUT", headers: auth, body: JSON.stringify({ apiKey: RELAY_KEY }) });
     if (put.status !== 200) throw new Error(`PUT key: ${put.status} ${await put.text()}`);
-    await mock.script(RELAY_KEY, { after: { stream: { eventDelayMs: EVENT_GAP_MS } } });
-    const partials = 2;
-    const body = { model: MODEL, prompt: PROMPT, stream: true, partial_images: partials };
-    const paths = {
-      direct: () => eventTimes(`${mock.url}/v1/images/generations`, { method: "POST", headers: { authorization: `Bearer ${RELAY_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) }),
-      worker: () => eventTimes(`${worker}/v1/images/generations`, { method: "POST", headers: auth, body: JSON.stringify({ ...body, model: `openai/${MODEL}` }) }),
-    };
-    const samples = { direct: [], worker: [] };
-    for (let round = 0; round < WARMUP + ROUNDS; round++) {
-      for (const name of round % 2 ? ["direct", "worker"] : ["worker", "direct"]) {
-        const r = await paths[name]();
-        if (r.times.length !== partials + 1) throw new Error(`${name}: ${r.times.length} events (${r.names.join(", ")})`);
-        if (round >= WARMUP) samples[name].push(r.times);
-      }
-    }
-    const perEvent = (list) => Array.from({ length: partials + 1 }, (_, i) => median(list.map((t) => t[i])));
-    return { eventGapMs: EVENT_GAP_MS, runs: samples.direct.length, events: ["preview 1", "preview 2", "final image"], direct: perEvent(samples.direct), worker: perEvent(samples.worker) };
+    const rows = [];
+    for (const gap of RELAY_GAPS_MS) rows.push(await relayRow(mock, worker, auth, gap));
+    return rows;
   } finally {
     await mf.dispose();
   }
 }
 
-const mock = await startMockProcess({ imageBytes: smoke ? 0 : 1_500_000 });
+async function relayRow(mock, worker, auth, gapMs) {
+  await mock.script(RELAY_KEY, { after: { stream: { eventDelayMs: gapMs, previewBytes: PREVIEW_BYTES } } });
+  const partials = 2;
+  const body = { model: MODEL, prompt: PROMPT, stream: true, partial_images: partials };
+  const paths = {
+    direct: () => eventTimes(`${mock.url}/v1/images/generations`, { method: "POST", headers: { authorization: `Bearer ${RELAY_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) }),
+    worker: () => eventTimes(`${worker}/v1/images/generations`, { method: "POST", headers: auth, body: JSON.stringify({ ...body, model: `openai/${MODEL}` }) }),
+  };
+  const samples = { direct: [], worker: [] };
+  for (let round = 0; round < WARMUP + RELAY_ROUNDS; round++) {
+    for (const name of round % 2 ? ["direct", "worker"] : ["worker", "direct"]) {
+      const r = await paths[name]();
+      if (r.times.length !== partials + 1) throw new Error(`${name}: ${r.times.length} events (${r.names.join(", ")})`);
+      if (round >= WARMUP) samples[name].push(r.times);
+    }
+  }
+  const perEvent = (list) => Array.from({ length: partials + 1 }, (_, i) => median(list.map((t) => t[i])));
+  return { eventGapMs: gapMs, runs: samples.direct.length, events: ["preview 1", "preview 2", "final image"], direct: perEvent(samples.direct), worker: perEvent(samples.worker) };
+}
+
+const IMAGE_CHARS = smoke ? 0 : 1_500_000;
+const mock = await startMockProcess({ imageBytes: IMAGE_CHARS });
 const results = {};
 try {
   await mock.script(KEY, { after: { stream: { previewBytes: PREVIEW_BYTES } } });
   results.previewBytes = PREVIEW_BYTES;
+  results.imageChars = IMAGE_CHARS;
   results.clients = await clientRows(mock.url);
   results.memory = await memoryRow(mock);
-  results.relay = await relayRow(mock);
+  results.relay = await relayRows(mock);
 } finally {
   await mock.close();
 }
@@ -196,5 +206,6 @@ if (!smoke) {
       `${n} previews: imagegen/openai first preview ${fmt(c.imagegen.firstPreviewMs / c.openai.firstPreviewMs)}, final ${fmt(c.imagegen.finalMs / c.openai.finalMs)}`,
     );
   }
-  console.error(`memory: +${results.memory.wasmGrowthBytes} bytes; relay worker/direct: ${results.relay.worker.map((w, i) => fmt(w / results.relay.direct[i])).join(", ")}`);
+  console.error(`memory: +${results.memory.wasmGrowthBytes} bytes`);
+  for (const r of results.relay) console.error(`relay, ${r.eventGapMs} ms gaps, worker/direct: ${r.worker.map((w, i) => fmt(w / r.direct[i])).join(", ")}`);
 }
