@@ -22,7 +22,7 @@ export function previewsSection(p) {
   const runs = Object.values(p.clients)[0]?.openai.runs;
   const m = p.memory;
   lines.push(
-    `\nOne streamed generation per call (\`generateImages({partialImages, onEvent})\` vs \`images.generate({stream: true, partial_images})\` iterated with \`for await\`), OpenAI's \`POST /v1/images/generations\` on the mock server, previews of ${mib(p.previewBytes)}, a final image of ${p.imageChars ? `~${(p.imageChars / 1e6).toFixed(1)} MB of base64` : "one pixel"}; times from the call to the first \`partial_image\` event and to the final image. Medians of ${runs} interleaved runs per cell. Target: ≤ 1.05× on both.\n`,
+    `\nOne streamed generation per call (\`generateImages({partialImages, onEvent})\` vs \`images.generate({stream: true, partial_images})\` iterated with \`for await\`), OpenAI's \`POST /v1/images/generations\` on the mock server, previews of ${mib(p.previewBytes)}, a final image of ${p.imageChars ? `~${(p.imageChars / 1e6).toFixed(1)} MB of base64` : "one pixel"}; times from the call to the first preview's event (imagegen's \`partial_image\`, the SDK's \`image_generation.partial_image\`) and to the final image's event (\`image\`, \`image_generation.completed\`). Medians of ${runs} interleaved runs per cell. Target: ≤ 1.05× on both.\n`,
   );
   lines.push(
     `**Memory**: over ${m.runs} streamed generations with 3 previews of ${mib(m.previewBytes)} each, imagegen's wasm linear memory grew by **${m.wasmGrowthBytes} bytes** (now ${(m.wasmBytes / 1048576).toFixed(2)} MiB; target: flat, at most one 64 KiB page ${check(m.wasmGrowthBytes <= 65536)}): the event stream is split and parsed in JS, previews never enter wasm memory.\n`,
@@ -40,7 +40,7 @@ export function previewsSection(p) {
     ),
   );
   lines.push(
-    `\nThe same streamed request (\`"stream": true, "partial_images": 2\`) (previews of ${mib(p.previewBytes)}, the final image as above) straight to the mock provider and to the Worker's \`/v1/images/generations\` (which verifies the JWT, reads and decrypts the stored key, then calls the same mock and relays its events); the mock waits the given gap before each event (OpenAI's events are seconds apart). Times from sending the request to the first byte of each event's \`event:\` line; medians of ${p.relay[0]?.runs} interleaved runs per gap. Target: ≤ 1.05×. "added" is what the Worker costs per event: its fixed work before the provider call, then the relay.\n`,
+    `\nThe same streamed request (\`"stream": true, "partial_images": 2\`; previews of ${mib(p.previewBytes)}, the final image as above) straight to the mock provider and to the Worker's \`/v1/images/generations\` (which verifies the JWT, reads and decrypts the stored key, then calls the same mock and relays its events); the mock waits the given gap before each event (OpenAI's events are seconds apart). Times from sending the request to the first byte of each event's \`event:\` line; medians of ${p.relay[0]?.runs} interleaved runs per gap. Target: ≤ 1.05×. "added" is what the Worker costs per event: its fixed work before the provider call, then the relay.\n`,
   );
   return lines.join("\n");
 }

@@ -47,19 +47,21 @@ function variants(url) {
     imagegen: async (partialImages) => {
       const t0 = performance.now();
       let firstPreviewMs;
+      let finalMs;
       let previews = 0;
       const r = await generateImages({
         prompt: PROMPT,
         partialImages,
         providers: [{ provider: "openai", apiKey: KEY, baseUrl: url, model: MODEL }],
         onEvent: (e) => {
+          // The final image counts when its event arrives, as the SDK's `completed` event does.
+          if (e.type === "image") finalMs = performance.now() - t0;
           if (e.type !== "partial_image") return;
           firstPreviewMs ??= performance.now() - t0;
           previews += e.image.base64.length > 0 ? 1 : 0;
         },
       });
-      const finalMs = performance.now() - t0;
-      if (r.images.length !== 1 || !r.images[0].base64) throw new Error("imagegen: no final image");
+      if (r.images.length !== 1 || !r.images[0].base64 || finalMs === undefined) throw new Error("imagegen: no final image");
       return { firstPreviewMs, finalMs, previews };
     },
     openai: async (partialImages) => {
