@@ -318,30 +318,8 @@ pub trait Transport {
         decoder: &mut crate::sse::StreamDecoder<'_>,
     ) -> Result<HttpResponse, TransportError> {
         let resp = self.send(request).await?;
-        decode_whole_stream(resp, decoder)
+        crate::sse::decode_whole(resp, decoder)
     }
-}
-
-/// An event stream read in full, decoded at once (see [`Transport::send_stream`]).
-#[cfg(not(target_arch = "wasm32"))]
-pub fn decode_whole_stream(
-    resp: HttpResponse,
-    decoder: &mut crate::sse::StreamDecoder<'_>,
-) -> Result<HttpResponse, TransportError> {
-    if !resp.is_success() || !crate::sse::is_event_stream(resp.header("content-type")) {
-        return Ok(resp);
-    }
-    let text = String::from_utf8_lossy(resp.body.as_bytes().unwrap_or_default()).into_owned();
-    crate::sse::feed(crate::sse::split_events(&text), decoder)
-}
-
-/// On wasm every transport streams itself; a whole answer is returned as is.
-#[cfg(target_arch = "wasm32")]
-pub fn decode_whole_stream(
-    resp: HttpResponse,
-    _decoder: &mut crate::sse::StreamDecoder<'_>,
-) -> Result<HttpResponse, TransportError> {
-    Ok(resp)
 }
 
 /// Parses a Retry-After-style hint from response headers, in ms:

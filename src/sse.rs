@@ -177,6 +177,28 @@ pub fn mime_type(format: Option<&str>, requested: Option<OutputFormat>) -> Strin
     }
 }
 
+/// An event stream read in full, decoded at once (see [`crate::http::Transport::send_stream`]).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn decode_whole(
+    resp: HttpResponse,
+    decoder: &mut StreamDecoder<'_>,
+) -> Result<HttpResponse, TransportError> {
+    if !resp.is_success() || !is_event_stream(resp.header("content-type")) {
+        return Ok(resp);
+    }
+    let text = String::from_utf8_lossy(resp.body.as_bytes().unwrap_or_default()).into_owned();
+    feed(split_events(&text), decoder)
+}
+
+/// On wasm every transport streams itself; a whole answer is returned as is.
+#[cfg(target_arch = "wasm32")]
+pub fn decode_whole(
+    resp: HttpResponse,
+    _decoder: &mut StreamDecoder<'_>,
+) -> Result<HttpResponse, TransportError> {
+    Ok(resp)
+}
+
 /// True for a response whose body is an event stream.
 pub fn is_event_stream(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|v| {

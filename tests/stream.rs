@@ -442,3 +442,51 @@ fn fixture_transcripts_decode_like_the_sdk_reads_them() {
         );
     }
 }
+
+#[test]
+fn a_400_refusing_the_stream_is_tried_once_more_without_streaming() {
+    let h = Harness::new();
+    let refusal = json!({"error": {"message": "Streaming is not supported for this model.",
+        "type": "invalid_request_error", "param": "stream", "code": "unsupported_value"}});
+    h.rt.transport.script(
+        OPENAI,
+        vec![
+            Reply::Json(400, vec![], refusal, 10),
+            Reply::Fixture("openai/success", 10),
+        ],
+    );
+    let r = h.run(&request(vec![openai()], 2)).unwrap();
+    assert_eq!(r.images.len(), 1);
+    assert_eq!(
+        r.attempts[0].outcome,
+        imagegen::Outcome::Failed(ErrorCode::InvalidRequest)
+    );
+    assert_eq!(body_of(&h, 0)["stream"], json!(true));
+    let second = body_of(&h, 1);
+    assert!(second.get("stream").is_none() && second.get("partial_images").is_none());
+    let w: Vec<_> = r
+        .warnings
+        .iter()
+        .filter(|w| w.code == WarningCode::UnsupportedOption)
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", r.warnings);
+    assert!(
+        w[0].message.contains("refused streaming"),
+        "{}",
+        w[0].message
+    );
+}
+
+#[test]
+fn a_400_about_another_field_falls_back_as_before() {
+    let h = Harness::new();
+    h.rt.transport
+        .script(OPENAI, vec![Reply::Fixture("openai/invalid_size", 10)]);
+    let r = h.run(&request(vec![openai(), mock(json!({}))], 1)).unwrap();
+    assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
+    assert_eq!(r.images[0].provider, ProviderName::Mock);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.code == WarningCode::ProviderRejectedRequest));
+}

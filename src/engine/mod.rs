@@ -17,6 +17,7 @@ use std::cell::RefCell;
 
 mod part;
 mod state;
+mod stream;
 
 use state::{Ctx, State};
 

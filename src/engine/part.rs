@@ -4,17 +4,17 @@
 
 use super::split_count;
 use super::state::Ctx;
+use super::stream::Previews;
 use crate::http::{HttpResponse, Transport, TransportError};
 use crate::model::WarningCode;
 use crate::model::{Error, ErrorCode, GenerateEvent, GeneratedImage, Outcome, Warning};
-use crate::model::{PreviewImage, ProviderName};
 use crate::policy::{decide_within, give_up, Decision, Limits, PolicyInput};
 use crate::providers::{self, BuiltRequest, ParseContext};
 use crate::request::ImageRequest;
 use crate::resilience::RetryTicket;
 use crate::runtime::{Clock, Rng, Sleeper};
 use crate::secret::scrub_key_like;
-use crate::sse::{PreviewSink, StreamDecoder};
+use crate::sse::StreamDecoder;
 use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use futures_util::FutureExt;
 
@@ -42,27 +42,6 @@ enum Next<'a> {
     Failed,
 }
 
-/// Passes a streaming attempt's previews on as events. They are events
-/// only: a failed attempt's previews never become results.
-struct Previews<'e> {
-    events: &'e dyn super::EventSink,
-    part: u32,
-    provider: ProviderName,
-    model: &'e str,
-}
-
-impl PreviewSink for Previews<'_> {
-    fn preview(&self, index: u32, image: PreviewImage) {
-        self.events.emit(GenerateEvent::PartialImage {
-            part: self.part,
-            provider: self.provider,
-            model: self.model.to_string(),
-            index,
-            image,
-        });
-    }
-}
-
 /// Where a part stands on one provider.
 struct Tries<'a> {
     part: u32,
@@ -70,6 +49,8 @@ struct Tries<'a> {
     count: u32,
     attempt: u32,
     bad_responses: u32,
+    /// Set once the entry refused to stream: later attempts ask no previews.
+    no_stream: bool,
     /// A retry granted by the client's budget: spent when the call goes
     /// out, given back if it never does (dropped on any other path).
     ticket: Option<RetryTicket<'a>>,
@@ -239,10 +220,13 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
     /// One attempt: build, send, parse, deliver.
     async fn attempt(&self, t: &mut Tries<'_>) -> AttemptEnd {
         let entry = &self.req.chain[t.entry_index];
-        let request = ImageRequest {
+        let mut request = ImageRequest {
             count: t.count,
             ..self.req.image.clone()
         };
+        if t.no_stream {
+            request.partial_images = 0;
+        }
         let deprecated = providers::deprecation_warning(entry.provider, &entry.model);
         let built = match providers::build_request(&request, entry) {
             Ok(b) => b,
@@ -354,6 +338,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             count,
             attempt: 0,
             bad_responses: 0,
+            no_stream: false,
             ticket: None,
         };
         loop {
@@ -362,6 +347,12 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
                 Some(skip) => skip,
                 None => match self.attempt(&mut t).await {
                     AttemptEnd::Done => return ProviderOutcome::Done,
+                    AttemptEnd::Failed(e)
+                        if !t.no_stream && self.refused_streaming(entry_index, &e) =>
+                    {
+                        t.no_stream = true;
+                        continue;
+                    }
                     AttemptEnd::Failed(e) => {
                         let d = self.decide_after(&mut t, &e);
                         (e, d)

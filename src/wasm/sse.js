@@ -9,6 +9,7 @@ export class SseReader {
     this.buffer = "";
     this.scanned = 0;
     this.ended = false;
+    this.cr = false;
   }
 
   // The next event as {event, data} ({event, done: true} for `data: [DONE]`,
@@ -26,12 +27,22 @@ export class SseReader {
       const { value, done } = await this.reader.read();
       if (done) {
         this.ended = true;
+        if (this.cr) this.buffer += "\n";
         // A last event without its blank line still counts.
         if (this.buffer.trim() !== "") this.buffer += "\n\n";
       } else {
-        this.buffer += value.indexOf("\r") === -1 ? value : value.replace(/\r\n?/g, "\n");
+        this.append(value);
       }
     }
+  }
+
+  // Line ends become "\n"; a "\r" at the end of a chunk waits for the next
+  // one, which may start with its "\n".
+  append(chunk) {
+    let text = this.cr ? "\r" + chunk : chunk;
+    this.cr = text.endsWith("\r");
+    if (this.cr) text = text.slice(0, -1);
+    this.buffer += text.indexOf("\r") === -1 ? text : text.replace(/\r\n?/g, "\n");
   }
 
   takeBlock() {

@@ -505,3 +505,52 @@ async fn twenty_edits_of_4_mib_inputs_leave_wasm_memory_flat() {
     );
     assert_eq!(received(&k).await, 21, "every edit reached the provider");
 }
+
+#[wasm_bindgen_test]
+async fn fifty_streamed_generations_with_2_mib_previews_leave_wasm_memory_flat() {
+    let k = key("stream-memory");
+    let small = key("stream-memory-small");
+    let scripted = json!({"key": k, "steps": [], "after": {"stream": {"previewBytes": 2_097_152}}});
+    assert_eq!(post_json("/__mock/script", scripted).await.status(), 200);
+    let memory = || {
+        wasm_bindgen::memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
+    };
+    let preview_chars = std::cell::Cell::new(0usize);
+    let run = |key: String| {
+        let preview_chars = &preview_chars;
+        async move {
+            let mut r = req(vec![provider(ProviderName::Openai, &key)]);
+            r.partial_images = Some(3.0);
+            let valid = validate(&r).unwrap();
+            let sink = |e: GenerateEvent| {
+                if let GenerateEvent::PartialImage { image, .. } = e {
+                    preview_chars.set(preview_chars.get() + image.base64.len());
+                }
+            };
+            engine::generate(&runtime(), &valid, &sink, &CancelToken::new())
+                .await
+                .unwrap()
+        }
+    };
+    // The warm-up streams small previews: a copy of one 2 MiB preview would show as growth.
+    run(small).await;
+    let start = memory();
+    preview_chars.set(0);
+    for _ in 0..50 {
+        assert_eq!(run(k.clone()).await.images.len(), 1);
+    }
+    let growth = memory() - start;
+    assert!(
+        preview_chars.get() >= 150 * 2_097_152 * 4 / 3,
+        "{} preview chars delivered",
+        preview_chars.get()
+    );
+    assert!(
+        growth <= 1024 * 1024,
+        "wasm memory grew by {growth} bytes over 50 streams with 3 previews of 2 MiB"
+    );
+}

@@ -52,3 +52,31 @@ test("gemini and stability JSON images stay out of wasm memory too", async () =>
   const growth = memory() - before;
   assert.ok(growth <= 1024 * 1024, `wasm memory grew by ${growth} bytes`);
 });
+
+test("50 streamed generations with 3 previews of 2 MiB leave wasm memory flat", async () => {
+  const PREVIEW_BYTES = 2 * 1024 * 1024;
+  const streaming = await startMockServer({ previewBytes: PREVIEW_BYTES });
+  try {
+    const providers = [{ provider: "openai", apiKey: "sk-memory-test-0000000000", baseUrl: streaming.url }];
+    let previewChars = 0;
+    const onEvent = (e) => {
+      if (e.type === "partial_image") previewChars += e.image.base64.length;
+    };
+    // Warm up with small previews (the first server's): a single copy of one
+    // big preview into wasm memory would then show as growth below.
+    const small = [{ ...providers[0], baseUrl: mock.url }];
+    await generateImages({ prompt: "warm up", partialImages: 3, providers: small, onEvent });
+    const before = memory();
+    previewChars = 0;
+    for (let i = 0; i < 50; i++) {
+      const result = await generateImages({ prompt: `stream ${i}`, partialImages: 3, providers, onEvent });
+      assert.equal(result.images.length, 1);
+    }
+    const growth = memory() - before;
+    // 150 previews of 2 MiB each (base64: 4/3 of that) reached onEvent.
+    assert.ok(previewChars >= 150 * PREVIEW_BYTES * 1.33, `${previewChars} preview chars delivered`);
+    assert.ok(growth <= 1024 * 1024, `wasm memory grew by ${growth} bytes for ${previewChars} chars of previews`);
+  } finally {
+    await streaming.close();
+  }
+});

@@ -234,3 +234,20 @@ test("partialImages outside 0..3 is an invalid request", async () => {
     assert.equal(e.param, "partialImages");
   }
 });
+
+test("a model that refuses to stream is asked once more without streaming", async () => {
+  const key = newKey();
+  const refusal = {
+    error: { message: "Streaming is not supported for this model.", type: "invalid_request_error", param: "stream", code: "unsupported_value" },
+  };
+  await script({ key, steps: [{ status: 400, body: refusal }] });
+  const { result, events } = await run({ prompt: "no stream", partialImages: 2, providers: [openai(key)] });
+  assert.equal(result.images.length, 1);
+  assert.deepEqual(result.attempts.map((a) => a.outcome), ["invalid_request", "ok"]);
+  assert.equal(previews(events).length, 0);
+  assert.ok(result.warnings.some((w) => w.code === "unsupported_option" && /refused streaming/.test(w.message)));
+  const reqs = await requestsOf(key);
+  assert.equal(reqs[0].body.stream, true);
+  assert.equal(reqs[1].body.stream, undefined);
+  assert.equal(reqs[1].body.partial_images, undefined);
+});

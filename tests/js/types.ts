@@ -46,6 +46,7 @@ const request: GenerateRequest = {
   timeoutMs: 180000,
   deadlineMs: 300000,
   concurrency: 4,
+  partialImages: 2,
   signal: controller.signal,
   onEvent: (e: GenerateEvent) => {
     switch (e.type) {
@@ -68,6 +69,16 @@ const request: GenerateRequest = {
       case "image":
         e.image.base64 satisfies string;
         e.index satisfies number;
+        break;
+      case "partial_image":
+        e.image.base64 satisfies string;
+        e.image.mimeType satisfies string;
+        e.index satisfies number;
+        e.part satisfies number;
+        e.provider satisfies ProviderName;
+        e.model satisfies string;
+        // @ts-expect-error: a preview is not a GeneratedImage (no seed)
+        e.image.seed;
         break;
     }
   },
@@ -133,6 +144,8 @@ const noPrompt: GenerateRequest = { providers };
 const noProviders: GenerateRequest = { prompt: "x" };
 // @ts-expect-error: unknown provider name
 const badProvider: ProviderConfig = { provider: "dalle" };
+// @ts-expect-error: partialImages is 0..3
+const badPartials: GenerateRequest = { prompt: "x", providers, partialImages: 4 };
 // @ts-expect-error: count is a number
 const badCount: GenerateRequest = { prompt: "x", providers, count: "2" };
 // @ts-expect-error: outputFormat is an enum
@@ -145,4 +158,4 @@ const badCode: ErrorCode = "oops";
 const badImages: GenerateRequest = { prompt: "x", providers, images: new Uint8Array(8) };
 // @ts-expect-error: a number is not an image input
 const badInput: ImageInput = 42;
-void [noPrompt, noProviders, badProvider, badCount, badFormat, badOnEvent, badCode, badImages, badInput];
+void [noPrompt, noProviders, badProvider, badCount, badPartials, badFormat, badOnEvent, badCode, badImages, badInput];

@@ -404,7 +404,7 @@ impl Transport for ScriptedTransport {
         let Reply::Stream(text, delay) = reply else {
             let resp = self.answer(reply).await;
             drop(guard);
-            return imagegen::http::decode_whole_stream(resp?, decoder);
+            return imagegen::sse::decode_whole(resp?, decoder);
         };
         let _guard = guard;
         for event in split_events(&text) {
