@@ -69,7 +69,7 @@ describe("event format", () => {
     for (const { data } of res.events) {
       assert.deepEqual(
         Object.keys(data).sort(),
-        ["type", "b64_json", "created_at", "size", "quality", "background", "output_format", "provider", "model"].sort(),
+        ["type", "b64_json", "created_at", "size", "quality", "background", "output_format", "provider", "model", "part"].sort(),
       );
       assert.match(Buffer.from(data.b64_json, "base64").toString("utf8"), /^<svg/);
       assert.ok(Number.isInteger(data.created_at) && Math.abs(data.created_at - Date.now() / 1000) < 60);
@@ -111,6 +111,29 @@ describe("previews", () => {
     const sent = generationRequests(mock, keys.openai).at(-1);
     assert.equal(sent.body.stream, true);
     assert.equal(sent.body.partial_images, 2);
+  });
+
+  test("n=2 with previews: each image streams on its own, its events carry its part", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ stream: { partials: 1 } }, { stream: { partials: 1 } }]);
+    const res = await stream({ prompt: "two lighthouses", n: 2, partial_images: 1 }, token);
+    assertStreamHeaders(res);
+    const byPart = (type) => res.events.filter((e) => e.event === type).map((e) => e.data.part).sort();
+    assert.deepEqual(byPart("image_generation.partial_image"), [0, 1]);
+    assert.deepEqual(byPart("image_generation.completed"), [0, 1]);
+    for (const part of [0, 1]) {
+      const preview = res.events.findIndex((e) => e.event === "image_generation.partial_image" && e.data.part === part);
+      const done = res.events.findIndex((e) => e.event === "image_generation.completed" && e.data.part === part);
+      assert.ok(preview < done, `part ${part}: its preview comes before its image`);
+    }
+    assert.deepEqual(generationRequests(mock, keys.openai).map((r) => [r.body.n ?? 1, r.body.stream]), [[1, true], [1, true]]);
+  });
+
+  test("the built-in mock streams its previews too", async () => {
+    const res = await stream({ prompt: "a mock", model: "mock", partial_images: 2 }, devToken(uid("sse")));
+    assertStreamHeaders(res);
+    assert.deepEqual(names(res), ["image_generation.partial_image", "image_generation.partial_image", "image_generation.completed"]);
+    assert.ok(res.events.every((e) => e.data.provider === "mock" && e.data.output_format === "svg"));
   });
 
   test("a provider that cannot stream sends completed events only", async () => {
@@ -296,5 +319,78 @@ describe("Idempotency-Key", () => {
     assert.deepEqual(names(retried), ["image_generation.completed"]);
     assert.equal(retried.headers.get("idempotent-replayed"), null);
     assert.equal(generationRequests(mock, keys.openai).length, 2);
+  });
+});
+
+describe("failures with images or previews already sent", () => {
+  test("previews, then a provider error that is not retried: the error event ends the stream", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ stream: { partials: 2, errorAfter: 1, errorFixture: "openai/invalid_api_key" } }]);
+    const res = await stream({ prompt: "refused mid-way", partial_images: 2 }, token);
+    assertStreamHeaders(res);
+    assert.deepEqual(names(res), ["image_generation.partial_image", "error"]);
+    const { error } = res.events[1].data;
+    assert.equal(error.code, "auth");
+    assert.equal(error.provider, "openai");
+    assert.equal(generationRequests(mock, keys.openai).length, 1, "auth is not retried");
+  });
+
+  test("a partial result: the finished image, then an error event naming the failed part", async () => {
+    const { token, keys } = await userWith([{ provider: "gemini" }], ["gemini"]);
+    await scriptKey(mock, keys.gemini, [{ success: true }, { fixture: "gemini/prompt_blocked" }]);
+    const res = await stream({ prompt: "two please", n: 2, imagegen_progress: true }, token);
+    assertStreamHeaders(res);
+    const openai = names(res).filter((n) => n !== "imagegen.progress");
+    assert.deepEqual(openai, ["image_generation.completed", "error"]);
+    const result = res.events.find((e) => e.data.stage === "result").data;
+    assert.equal(result.images, 1);
+    assert.equal(result.errors.length, 1);
+    const { error } = res.events.at(-1).data;
+    assert.equal(error.code, result.errors[0].code);
+    assert.match(error.message, /1 part\(s\) of the request failed after 1 image\(s\)/);
+  });
+});
+
+describe("the client going away", () => {
+  async function leaveEarly(token, headers = {}) {
+    const controller = new AbortController();
+    const response = await fetch(`${worker.url}/v1/images/generations`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...headers },
+      // The same bytes as `stream({prompt})` sends: the fingerprint is of the body.
+      body: JSON.stringify({ stream: true, prompt: "left" }),
+      signal: controller.signal,
+    });
+    assert.equal(response.status, 200);
+    controller.abort();
+    await response.body?.cancel().catch(() => {});
+  }
+
+  test("without an Idempotency-Key the run is cancelled: no retry is paid for", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ delayMs: 400, fixture: "openai/overloaded" }]);
+    await leaveEarly(token);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(generationRequests(mock, keys.openai).length, 1, "the retry after the 503 was not made");
+  });
+
+  test("with an Idempotency-Key the run goes on and its result is kept for the retry", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ delayMs: 400, fixture: "openai/overloaded" }]);
+    const headers = { "idempotency-key": `sse-${uid("k")}` };
+    await leaveEarly(token, headers);
+    let replayed;
+    for (let i = 0; i < 40 && !replayed; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const res = await stream({ prompt: "left" }, token, { headers });
+      if (res.status === 200) replayed = res;
+      else assert.equal(res.status, 409, res.text);
+    }
+    assert.ok(replayed, "the stored result was replayed");
+    assert.equal(replayed.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(names(replayed), ["image_generation.completed"]);
+    assert.equal(generationRequests(mock, keys.openai).length, 2, "the 503, then the retry; nothing more");
+    const json = await worker.request("/v1/images/generations", { method: "POST", token, json: { prompt: "left" }, headers });
+    expectError(json, { status: 422, code: "idempotency_key_reused" }, "the same key without stream is another body");
   });
 });

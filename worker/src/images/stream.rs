@@ -8,7 +8,7 @@ use super::response::{format_of, AttemptOut, ErrorOut};
 use crate::error::ApiError;
 use imagegen::model::{ErrorInfo, GenerateEvent, GenerateResult, Warning};
 use imagegen::{ErrorCode, ImageData, ProviderName};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 /// Most previews OpenAI sends per image.
@@ -179,6 +179,8 @@ pub struct ImageEvent<'a> {
     revised_prompt: Option<&'a str>,
     provider: ProviderName,
     model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<u32>,
 }
 
 /// One image as it goes out: its data, type and origin.
@@ -191,6 +193,9 @@ pub struct Shown<'a> {
     pub provider: ProviderName,
     /// With which model.
     pub model: &'a str,
+    /// The part of the request it belongs to (with previews each image is
+    /// a part of its own, so this tells several images' previews apart).
+    pub part: Option<u32>,
 }
 
 impl EventMeta {
@@ -236,6 +241,7 @@ impl EventMeta {
             revised_prompt,
             provider: image.provider,
             model: image.model,
+            part: image.part,
         }
     }
 }
@@ -318,13 +324,16 @@ pub fn result_event(result: &GenerateResult, extra_warnings: &[Warning]) -> Resu
 
 /// A failed part, as an `error` event needs it (from the engine's result,
 /// or read back from a stored response).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedPart {
-    code: ErrorCode,
-    message: String,
-    #[serde(default)]
-    provider: Option<ProviderName>,
-    retryable: bool,
+    /// Why it failed.
+    pub code: ErrorCode,
+    /// The engine's message (never holds a key).
+    pub message: String,
+    /// The provider that failed last.
+    pub provider: Option<ProviderName>,
+    /// Whether trying again may help.
+    pub retryable: bool,
 }
 
 impl From<&ErrorInfo> for FailedPart {

@@ -23,6 +23,7 @@ use super::Request;
 use crate::error::ApiError;
 use crate::idempotency::{self, Begun, Claim};
 use crate::images;
+use crate::images::response::format_of;
 use crate::images::stream::{
     partial_failure, progress, result_event, EventMeta, FailedPart, Shown, StreamOptions, ERROR,
     PROGRESS,
@@ -34,7 +35,8 @@ use imagegen::model::{GenerateEvent, Warning};
 use imagegen::request::ValidRequest;
 use imagegen::resilience::ClientState;
 use imagegen::runtime::CancelToken;
-use imagegen::{ImageData, ProviderName};
+use imagegen::{ErrorCode, ProviderName};
+use js_sys::Array;
 use std::future::Future;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
@@ -102,7 +104,15 @@ where
         }
     };
     let stream = EventStream::open(r.settings.keep_alive_ms, &[]);
-    let response = stream.http_response()?;
+    let response = match stream.http_response() {
+        Ok(response) => response,
+        Err(e) => {
+            if let Some(c) = claim {
+                c.failed().await;
+            }
+            return Err(e);
+        }
+    };
     let client = generate::client(r);
     let run = Run {
         stream,
@@ -163,10 +173,9 @@ impl Run {
                 if let Some(claim) = claim {
                     let warnings = self.prepared.warnings.clone();
                     let obj = to_js_object(&images::response(result, self.created, warnings));
-                    // Paid for: kept for a replay before the stream ends.
-                    if let Ok(obj) = obj {
-                        let _ = claim.done(&obj).await;
-                    }
+                    // Paid for: kept for a replay before the stream ends (or,
+                    // if it cannot be, the key is marked done: never paid twice).
+                    let _ = claim.done(&obj.unwrap_or(JsValue::NULL)).await;
                 }
                 if let Some(e) = failure {
                     self.stream.event_text(ERROR, &e.body());
@@ -201,12 +210,13 @@ impl EventSink for Sink<'_> {
     fn emit(&self, event: GenerateEvent) {
         let now_s = platform::now_ms() / 1000;
         match &event {
-            GenerateEvent::Image { image, .. } => {
+            GenerateEvent::Image { image, part, .. } => {
                 let shown = Shown {
                     base64: &image.base64,
                     mime_type: &image.mime_type,
                     provider: image.provider,
                     model: &image.model,
+                    part: Some(*part),
                 };
                 let data = self
                     .meta
@@ -216,17 +226,18 @@ impl EventSink for Sink<'_> {
                 }
             }
             GenerateEvent::PartialImage {
+                part,
                 provider,
                 model,
                 index,
                 image,
-                ..
             } => {
                 let shown = Shown {
                     base64: &image.base64,
                     mime_type: &image.mime_type,
                     provider: *provider,
                     model,
+                    part: Some(*part),
                 };
                 let data = self.meta.partial(shown, *index, now_s);
                 if let Ok(obj) = to_js_object(&data) {
@@ -243,74 +254,74 @@ impl EventSink for Sink<'_> {
     }
 }
 
-/// One image of a stored response, as the replay needs it.
-#[derive(serde::Deserialize)]
-struct StoredImage {
-    b64_json: ImageData,
-    mime_type: String,
-    provider: ProviderName,
-    model: String,
-    #[serde(default)]
-    revised_prompt: Option<String>,
-}
-
-/// The parts of a stored response the replay sends.
-#[derive(serde::Deserialize)]
-struct Stored {
-    data: Vec<StoredImage>,
-    #[serde(default)]
-    errors: Vec<FailedPart>,
-}
-
 /// A stored result replayed as a stream: its images as `*.completed`
 /// events, the summary when asked for, an `error` event if parts failed.
+/// The stored JS object is read where it is (no copy of its images).
 fn replay(
     r: &Request<'_>,
     options: StreamOptions,
     meta: EventMeta,
     stored: &JsValue,
 ) -> Result<web_sys::Response, ApiError> {
-    let parsed: Stored = serde_wasm_bindgen::from_value(stored.clone())
-        .map_err(|_| ApiError::server("a stored result could not be read"))?;
+    let list = |name: &str| {
+        platform::get(stored, name)
+            .map(|v| Array::from(&v))
+            .unwrap_or_default()
+    };
+    let (data, errors) = (list("data"), list("errors"));
     let stream = EventStream::open(
         r.settings.keep_alive_ms,
         &[("idempotent-replayed", "true".to_string())],
     );
     let response = stream.http_response()?;
-    let now_s = platform::now_ms() / 1000;
-    for image in &parsed.data {
-        let shown = Shown {
-            base64: &image.b64_json,
-            mime_type: &image.mime_type,
-            provider: image.provider,
-            model: &image.model,
-        };
-        let data = meta.completed(shown, image.revised_prompt.as_deref(), now_s);
-        stream.event(meta.endpoint.completed_type(), &to_js_object(&data)?);
+    let now_s = (platform::now_ms() / 1000) as f64;
+    let kind = meta.endpoint.completed_type();
+    for item in data.iter() {
+        let field = |name: &str| platform::get(&item, name).unwrap_or_default();
+        let mime = field("mime_type").as_string().unwrap_or_default();
+        let mut pairs = vec![
+            ("type", kind.into()),
+            ("b64_json", field("b64_json")),
+            ("created_at", now_s.into()),
+            ("size", meta.size.as_str().into()),
+            ("quality", meta.quality.as_str().into()),
+            ("background", meta.background.as_str().into()),
+            ("output_format", format_of(&mime).into()),
+        ];
+        if let Some(revised) = platform::get(&item, "revised_prompt") {
+            pairs.push(("revised_prompt", revised));
+        }
+        pairs.extend([("provider", field("provider")), ("model", field("model"))]);
+        stream.event(kind, &platform::obj(&pairs));
     }
     if options.progress {
         let summary = platform::obj(&[
             ("type", PROGRESS.into()),
             ("stage", "result".into()),
-            ("images", (parsed.data.len() as f64).into()),
-            (
-                "attempts",
-                platform::get(stored, "attempts").unwrap_or_default(),
-            ),
-            (
-                "warnings",
-                platform::get(stored, "warnings").unwrap_or_default(),
-            ),
-            (
-                "errors",
-                platform::get(stored, "errors").unwrap_or_default(),
-            ),
+            ("images", data.length().into()),
+            ("attempts", list("attempts").into()),
+            ("warnings", list("warnings").into()),
+            ("errors", errors.clone().into()),
         ]);
         stream.event(PROGRESS, &summary);
     }
-    if let Some(e) = partial_failure(&parsed.errors, parsed.data.len()) {
+    let failed: Vec<FailedPart> = errors.iter().map(|e| stored_part(&e)).collect();
+    if let Some(e) = partial_failure(&failed, data.length() as usize) {
         stream.event_text(ERROR, &e.body());
     }
     stream.finish();
     Ok(response)
+}
+
+/// A failed part of a stored response.
+fn stored_part(e: &JsValue) -> FailedPart {
+    let text = |name: &str| platform::get(e, name).and_then(|v| v.as_string());
+    FailedPart {
+        code: text("code")
+            .and_then(|c| ErrorCode::parse(&c))
+            .unwrap_or(ErrorCode::ProviderError),
+        message: text("message").unwrap_or_default(),
+        provider: text("provider").and_then(|p| ProviderName::parse(&p)),
+        retryable: platform::get(e, "retryable").and_then(|v| v.as_bool()) == Some(true),
+    }
 }

@@ -1,6 +1,7 @@
 use super::*;
 use crate::images::parse_request;
 use imagegen::model::{Attempt, GenerateResult, Outcome};
+use imagegen::ErrorCode;
 
 fn options(body: &str) -> Result<Option<StreamOptions>, (String, String)> {
     match parse_request(body.as_bytes(), None) {
@@ -87,6 +88,7 @@ fn image_events_carry_openais_fields() {
         mime_type: "image/webp",
         provider: ProviderName::Openai,
         model: "gpt-image-2",
+        part: Some(0),
     };
     let partial = serde_json::to_value(meta.partial(shown(), 1, 1_794_000_000)).unwrap();
     assert_eq!(
@@ -94,7 +96,7 @@ fn image_events_carry_openais_fields() {
         json!({"type": "image_generation.partial_image", "b64_json": "QUJD",
                "partial_image_index": 1, "created_at": 1_794_000_000u64, "size": "1024x1536",
                "quality": "high", "background": "auto", "output_format": "webp",
-               "provider": "openai", "model": "gpt-image-2"})
+               "provider": "openai", "model": "gpt-image-2", "part": 0})
     );
     let done = serde_json::to_value(meta.completed(shown(), Some("a cat"), 7)).unwrap();
     assert_eq!(done["type"], "image_generation.completed");
@@ -190,9 +192,12 @@ fn a_partial_result_ends_in_an_error_naming_the_failed_part() {
     assert!(body["error"]["param"].is_null());
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("after 2 image(s)"), "{message}");
-    let stored: FailedPart = serde_json::from_value(json!({"code": "timeout",
-        "message": "slow", "retryable": true, "part": 1, "attempts": []}))
-    .unwrap();
+    let stored = FailedPart {
+        code: ErrorCode::Timeout,
+        message: "slow".into(),
+        provider: None,
+        retryable: true,
+    };
     let e = partial_failure(&[stored], 0).unwrap();
     assert_eq!((e.status, e.code.as_str()), (504, "timeout"));
 }
