@@ -223,7 +223,7 @@ describe("streamed previews", () => {
     await context.close();
   });
 
-  test("Worker mode: the page reads the Worker's event stream", async () => {
+  test("Worker mode: the page reads the Worker's event stream, for a generation and an edit", async () => {
     await script(WORKER_KEY, { after: SLOW_STREAM });
     const { page, context, blocked, consoleErrors } = await open();
     await page.getByLabel("Worker", { exact: true }).check();
@@ -248,6 +248,16 @@ describe("streamed previews", () => {
     assert.equal((await streams(WORKER_KEY)).at(-1).partialImages, 2);
     const entries = await timeline(page);
     assert.ok(entries.some((e) => e.kind === "ok" && /openai\/\S+: attempt 1 succeeded/.test(e.text)), JSON.stringify(entries));
+
+    // An edit streams too: multipart `stream=true` to /v1/images/edits, `image_edit.*` events.
+    await page.getByLabel("Image to edit").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: FINAL_PNG });
+    await page.getByTestId("edit-source").filter({ hasText: "64×64" }).waitFor();
+    await page.getByRole("button", { name: "Edit image" }).click();
+    await previewBeforeFinal(page);
+    await finalReplacedPreview(page, 2);
+    const edit = (await streams(WORKER_KEY)).at(-1);
+    assert.equal(edit.partialImages, 2);
+    assert.ok(edit.events.every((name) => name.startsWith("image_edit.")), JSON.stringify(edit.events));
     assert.deepEqual(blocked, []);
     assert.deepEqual(consoleErrors, []);
     await context.close();
