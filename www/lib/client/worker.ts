@@ -82,28 +82,41 @@ const num = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallb
 
 /**
  * Which part a preview or an image belongs to. OpenAI's event format names no
- * part; with progress events the parts that are running are known (the only
- * one running, else the first running part of the same provider and model),
- * else parts are taken in order (one image per streamed part).
+ * part; with progress events the parts that are running are known: a preview
+ * with `partial_image_index` k goes to the first running part of the same
+ * provider and model that has had k previews so far (parts stream their
+ * previews in order), an image to the first such part. Without progress
+ * events, parts are taken in order (one image per streamed part).
  */
 class Parts {
-  private running = new Map<number, string>();
-  done = 0;
+  /** Running parts: who runs them and how many previews their attempt sent. */
+  private running = new Map<number, { who: string; previews: number }>();
+  private done = 0;
 
   progress(d: Data): void {
     const part = num(d.part, -1);
-    if (d.stage === "attempt_start") this.running.set(part, `${d.provider}/${d.model}`);
+    if (d.stage === "attempt_start") this.running.set(part, { who: `${d.provider}/${d.model}`, previews: 0 });
     else if (d.stage === "attempt_end" && d.outcome !== "ok") this.running.delete(part);
   }
 
-  of(d: Data, finished: boolean): number {
+  private candidates(d: Data): Array<[number, { who: string; previews: number }]> {
     const who = `${d.provider}/${d.model}`;
-    const candidates = [...this.running.entries()].sort((a, b) => a[0] - b[0]);
-    const part = candidates.length === 1 ? candidates[0][0] : (candidates.find(([, w]) => w === who)?.[0] ?? this.done);
-    if (finished) {
-      this.running.delete(part);
-      this.done++;
-    }
+    return [...this.running.entries()].filter(([, r]) => r.who === who).sort((a, b) => a[0] - b[0]);
+  }
+
+  preview(d: Data, index: number): number {
+    const list = this.candidates(d);
+    const found = list.find(([, r]) => r.previews === index) ?? list[0];
+    if (!found) return this.done;
+    found[1].previews++;
+    return found[0];
+  }
+
+  image(d: Data): number {
+    const found = this.candidates(d)[0];
+    const part = found ? found[0] : this.done;
+    this.running.delete(part);
+    this.done++;
     return part;
   }
 }
@@ -149,13 +162,14 @@ export async function readWorkerStream(
         out.error = d.error as WorkerError;
       } else if (event.endsWith(".partial_image")) {
         const image = { mimeType: mimeOf(d.output_format), base64: String(d.b64_json) };
-        const part = parts.of(d, false);
-        onEvent({ type: "partial_image", part, provider: d.provider as ProviderName, model: String(d.model), index: num(d.partial_image_index, 0), image });
+        const index = num(d.partial_image_index, 0);
+        const part = parts.preview(d, index);
+        onEvent({ type: "partial_image", part, provider: d.provider as ProviderName, model: String(d.model), index, image });
       } else if (event.endsWith(".completed")) {
         const index = out.images.length;
         const image = toImage({ ...(d as unknown as WorkerImage), mime_type: mimeOf(d.output_format) });
         out.images.push(image);
-        onEvent({ type: "image", part: parts.of(d, true), index, image });
+        onEvent({ type: "image", part: parts.image(d), index, image });
       } else if (event === "imagegen.progress" && d.stage === "result") {
         out.attempts = ((d.attempts ?? []) as WorkerAttempt[]).map(toAttempt);
         out.warnings = (d.warnings ?? []) as Warning[];
