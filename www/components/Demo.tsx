@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { MAX_PREVIEWS, type GenerateBody, type GenerateEvent, type PreviewCount, type ProviderName, type ServerInfo, type Simulate } from "@/lib/protocol";
-import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunResult } from "@/lib/client/run";
+import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunOptions, type RunResult } from "@/lib/client/run";
 import { applyPreviewEvent } from "@/lib/client/previews";
 import { addEvent, addNote, emptyTimeline, fromAttempts, markSkipped } from "@/lib/client/timeline";
 import { ChainEditor, type ChainEntry } from "./ChainEditor";
@@ -80,6 +80,60 @@ function shapeFields(shape: string): { size?: string; aspectRatio?: string } {
   return {};
 }
 
+/** Everything a run depends on from the form. */
+interface RunSettings {
+  mode: Mode;
+  prompt: string;
+  count: number;
+  shape: string;
+  previews: PreviewCount;
+  serverProvider: ProviderName;
+  demoChain: ChainEntry[];
+  byokChain: ChainEntry[];
+  effectiveTarget: string;
+  latencyMs: number;
+  fault: (typeof FAULTS)[number];
+  workerUrl: string;
+  workerModel: string;
+  editSource: EditSource | null;
+  editMask: EditMask | null;
+}
+
+/** Starts a run in the chosen mode. */
+function startRun(s: RunSettings, opts: RunOptions): Promise<RunResult> {
+  const base = { prompt: s.prompt, count: s.count, ...shapeFields(s.shape), ...(s.previews > 0 ? { partialImages: s.previews } : {}) };
+  const { editSource, editMask } = s;
+  const edit = editSource ? { images: [editSource.blob], ...(editMask ? { mask: editMask.blob } : {}) } : {};
+  const simulate: Simulate = { target: s.effectiveTarget, latencyMs: s.latencyMs, ...s.fault.params };
+  if (s.mode === "node" || s.mode === "edge") {
+    const editJson: Pick<GenerateBody, "images" | "mask"> = editSource
+      ? {
+          images: [{ base64: editSource.base64, mimeType: editSource.mimeType }],
+          ...(editMask ? { mask: { base64: editMask.base64, mimeType: editMask.mimeType } } : {}),
+        }
+      : {};
+    const body: GenerateBody = { ...base, ...editJson, provider: s.serverProvider };
+    if (s.serverProvider === "mock") {
+      body.chain = s.demoChain.map((e) => e.model.trim());
+      body.simulate = simulate;
+    }
+    return runServer(s.mode === "node" ? "/api/generate-image" : "/api/generate-image-edge", body, opts);
+  }
+  if (s.mode === "browser") {
+    const providers = s.byokChain.map((e) => {
+      const model = e.model.trim() || undefined;
+      if (e.provider !== "mock") {
+        return { provider: e.provider, model, apiKey: e.apiKey, baseUrl: e.baseUrl?.trim() || undefined };
+      }
+      const params: Record<string, unknown> = { latencyMs: s.latencyMs };
+      if (model === simulate.target) Object.assign(params, s.fault.params);
+      return { provider: e.provider, model, params };
+    });
+    return runInBrowser({ ...base, ...edit }, providers, opts);
+  }
+  return runWorker(s.workerUrl, s.workerModel.trim() || "mock", { ...base, ...edit }, opts);
+}
+
 export default function Demo() {
   const [mode, setMode] = useState<Mode>("node");
   const [prompt, setPrompt] = useState("a lighthouse on a cliff at dusk, watercolor");
@@ -138,17 +192,6 @@ export default function Demo() {
       const current = () => runIdRef.current === runId;
       setRun({ ...initialRun, status: "running", timeline: emptyTimeline() });
 
-      const base = { prompt, count, ...shapeFields(shape), ...(previews > 0 ? { partialImages: previews } : {}) };
-      const edit = editSource
-        ? { images: [editSource.blob], ...(editMask ? { mask: editMask.blob } : {}) }
-        : {};
-      const editJson: Pick<GenerateBody, "images" | "mask"> = editSource
-        ? {
-            images: [{ base64: editSource.base64, mimeType: editSource.mimeType }],
-            ...(editMask ? { mask: { base64: editMask.base64, mimeType: editMask.mimeType } } : {}),
-          }
-        : {};
-      const simulate: Simulate = { target: effectiveTarget, latencyMs, ...fault.params };
       const opts = {
         signal: controller.signal,
         onEvent: (e: GenerateEvent) => {
@@ -168,27 +211,10 @@ export default function Demo() {
 
       let result: RunResult;
       try {
-        if (mode === "node" || mode === "edge") {
-          const body: GenerateBody = { ...base, ...editJson, provider: serverProvider };
-          if (serverProvider === "mock") {
-            body.chain = demoChain.map((e) => e.model.trim());
-            body.simulate = simulate;
-          }
-          result = await runServer(mode === "node" ? "/api/generate-image" : "/api/generate-image-edge", body, opts);
-        } else if (mode === "browser") {
-          const providers = byokChain.map((e) => {
-            const model = e.model.trim() || undefined;
-            if (e.provider !== "mock") {
-              return { provider: e.provider, model, apiKey: e.apiKey, baseUrl: e.baseUrl?.trim() || undefined };
-            }
-            const params: Record<string, unknown> = { latencyMs };
-            if (model === simulate.target) Object.assign(params, fault.params);
-            return { provider: e.provider, model, params };
-          });
-          result = await runInBrowser({ ...base, ...edit }, providers, opts);
-        } else {
-          result = await runWorker(workerUrl, workerModel.trim() || "mock", { ...base, ...edit }, opts);
-        }
+        result = await startRun(
+          { mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask },
+          opts,
+        );
       } catch (err) {
         if (!current()) return;
         const view: ErrorView =
