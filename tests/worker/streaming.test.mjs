@@ -309,6 +309,29 @@ describe("Idempotency-Key", () => {
     expectError(other, { status: 422, code: "idempotency_key_reused" });
   });
 
+  test("an edit stream is replayed as image_edit events", async () => {
+    const { token, keys } = await userWith();
+    const headers = { "idempotency-key": `sse-${uid("k")}` };
+    const bytes = encodePng(24, 24, { colorType: 2 });
+    const form = () => {
+      const f = new FormData();
+      f.append("prompt", "make it red");
+      f.append("stream", "true");
+      f.append("quality", "low");
+      f.append("image", new Blob([bytes], { type: "image/png" }), "a.png");
+      return f;
+    };
+    const first = await openStream(worker.url, "/v1/images/edits", { token, form: form(), headers });
+    assert.deepEqual(names(first), ["image_edit.completed"]);
+    const again = await openStream(worker.url, "/v1/images/edits", { token, form: form(), headers });
+    assertStreamHeaders(again);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(names(again), ["image_edit.completed"]);
+    assert.equal(again.events[0].data.quality, "low");
+    assert.equal(again.events[0].data.b64_json, first.events[0].data.b64_json);
+    assert.equal(mock.requests(keys.openai).filter((r) => r.route === "edit").length, 1, "paid once");
+  });
+
   test("a failed streamed run frees its key", async () => {
     const { token, keys } = await userWith();
     await scriptKey(mock, keys.openai, [{ fixture: "openai/content_policy_violation" }]);
