@@ -43,7 +43,8 @@ before(async () => {
     JWT_SECRET: workerHelpers.JWT_SECRET,
     IMAGEGEN_DEV_LOGIN: "1",
   });
-  worker = await workerHelpers.startWorker({ mockUrl: mock.url, bindings: { ALLOWED_ORIGINS: next.url } });
+  // Keep-alive comments every 500 ms (15 s in production), so some arrive while the final event waits.
+  worker = await workerHelpers.startWorker({ mockUrl: mock.url, bindings: { ALLOWED_ORIGINS: next.url, STREAM_KEEPALIVE_MS: "500" } });
   chrome = await launchBrowser();
 });
 
@@ -245,6 +246,8 @@ describe("streamed previews", () => {
     await previewBeforeFinal(page);
     await finalReplacedPreview(page, 2);
     assert.match(sse.at(-1) ?? "", /^text\/event-stream/);
+    // The `: keep-alive` comments sent while the provider was silent were read as such (one note per run).
+    assert.equal((await timeline(page)).filter((e) => /keep-alive/.test(e.text)).length, 1);
     assert.equal((await streams(WORKER_KEY)).at(-1).partialImages, 2);
     const entries = await timeline(page);
     assert.ok(entries.some((e) => e.kind === "ok" && /openai\/\S+: attempt 1 succeeded/.test(e.text)), JSON.stringify(entries));
