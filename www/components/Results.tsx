@@ -189,8 +189,9 @@ function statusText(run: RunState, images: number): string {
     case "error":
       return `Failed after ${seconds(run.totalMs ?? 0)}.`;
     case "done": {
+      const preview = run.firstPreviewMs !== undefined ? ` · first preview after ${seconds(run.firstPreviewMs)}` : "";
       const first = run.firstImageMs !== undefined ? ` · first image on screen after ${seconds(run.firstImageMs)}` : "";
-      return `${images} image${images === 1 ? "" : "s"} in ${seconds(run.totalMs ?? 0)}${first}`;
+      return `${images} image${images === 1 ? "" : "s"} in ${seconds(run.totalMs ?? 0)}${preview}${first}`;
     }
   }
 }

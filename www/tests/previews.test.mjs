@@ -137,6 +137,7 @@ async function finalReplacedPreview(page, previews) {
   const first = Number(await page.locator("section.results").getAttribute("data-first-preview-ms"));
   const final = Number(await page.locator("section.results").getAttribute("data-first-image-ms"));
   assert.ok(first > 0 && final > first, `preview on screen at ${first} ms, image at ${final} ms`);
+  assert.match(await page.getByTestId("status").textContent(), /^1 image in \d+\.\d\d s · first preview after \d+\.\d\d s · first image on screen after/);
   return entries;
 }
 
