@@ -6,9 +6,12 @@
 // generation, idempotent replay as a stream. Every byte is scanned for secrets.
 
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   PNG_1X1_BASE64,
+  ROOT,
   devToken,
   expectError,
   fakeKey,
@@ -93,6 +96,42 @@ describe("event format", () => {
     assert.equal(res.events[0].data.b64_json, PNG_1X1_BASE64);
     assert.equal(res.events[0].data.provider, "openai");
     assert.equal(mock.requests(keys.openai).filter((r) => r.route === "edit").length, 1);
+  });
+});
+
+describe("OpenAI's transcripts", () => {
+  // tests/fixtures/openai-stream/*.sse hold OpenAI's events with their keys in OpenAI's order.
+  const transcriptKeys = (file) => {
+    const text = fs.readFileSync(path.join(ROOT, "tests/fixtures/openai-stream", file), "utf8");
+    const keys = {};
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("data: {")) continue;
+      const data = JSON.parse(line.slice(6));
+      keys[data.type] = Object.keys(data);
+    }
+    return keys;
+  };
+  const OURS = ["provider", "model", "part", "revised_prompt"];
+
+  test("our events have OpenAI's keys in OpenAI's order (usage aside), our own after them", async () => {
+    const { token, keys } = await userWith();
+    await scriptKey(mock, keys.openai, [{ stream: { partials: 1 } }, { stream: { partials: 1 } }]);
+    const generation = await stream({ prompt: "order", partial_images: 1 }, token);
+    const form = new FormData();
+    form.append("prompt", "order");
+    form.append("stream", "true");
+    form.append("partial_images", "1");
+    form.append("image", new Blob([encodePng(16, 16, { colorType: 2 })], { type: "image/png" }), "a.png");
+    const edit = await openStream(worker.url, "/v1/images/edits", { token, form });
+    const expected = { ...transcriptKeys("image_generation.sse"), ...transcriptKeys("image_edit.sse") };
+    const events = [...generation.events, ...edit.events];
+    assert.deepEqual(events.map((e) => e.event).sort(), Object.keys(expected).sort());
+    for (const { event, data } of events) {
+      const all = Object.keys(data);
+      const openai = all.filter((k) => !OURS.includes(k));
+      assert.deepEqual(openai, expected[event].filter((k) => k !== "usage"), event);
+      assert.deepEqual(all.slice(openai.length), all.filter((k) => OURS.includes(k)), `${event}: our fields come last`);
+    }
   });
 });
 
