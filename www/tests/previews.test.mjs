@@ -70,6 +70,14 @@ async function streams(key) {
   return (await r.json()).requests.filter((q) => q.stream).map((q) => q.stream);
 }
 
+async function waitFor(check, timeoutMs = 5000) {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < until, "timed out waiting");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function open() {
   const p = await newPage(chrome.browser);
   await p.page.goto(next.url);
@@ -201,6 +209,17 @@ describe("streamed previews", () => {
     const entries = await timeline(page);
     assert.ok(entries.some((e) => e.kind === "fail" && /provider_error/.test(e.text)), JSON.stringify(entries));
     assert.equal(entries.filter((e) => e.kind === "preview").length, 3, "1 preview of the failed attempt, 2 of the retry");
+    await context.close();
+  });
+
+  test("Cancel while previews are on screen: the run stops and the previews go", async () => {
+    const { page, context } = await serverRoute("Server (Node route)");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    assert.equal(await waitForRunEnd(page, 5000), "cancelled");
+    const state = await imagesState(page);
+    assert.equal(state.previews + state.finals, 0, "nothing is left on screen");
+    // The route saw the client go and cancelled the provider's stream.
+    await waitFor(async () => (await streams(SERVER_KEY)).at(-1).outcome === "client_closed");
     await context.close();
   });
 
