@@ -81,8 +81,9 @@ type Data = Record<string, unknown>;
 const num = (v: unknown, fallback: number) => (typeof v === "number" ? v : fallback);
 
 /**
- * Which part a preview or an image belongs to. OpenAI's event format names no
- * part; with progress events the parts that are running are known: a preview
+ * Which part a preview or an image belongs to: the events' `part` field when
+ * the Worker sends it. OpenAI's event format names no part; without the field,
+ * with progress events the parts that are running are known: a preview
  * with `partial_image_index` k goes to the first running part of the same
  * provider and model that has had k previews so far (parts stream their
  * previews in order), an image to the first such part. Without progress
@@ -105,6 +106,8 @@ class Parts {
   }
 
   preview(d: Data, index: number): number {
+    // The Worker names the part in its events (`part`, our extension); the guess below is for Workers that do not.
+    if (typeof d.part === "number") return d.part;
     const list = this.candidates(d);
     const found = list.find(([, r]) => r.previews === index) ?? list[0];
     if (!found) return this.done;
@@ -114,7 +117,7 @@ class Parts {
 
   image(d: Data): number {
     const found = this.candidates(d)[0];
-    const part = found ? found[0] : this.done;
+    const part = typeof d.part === "number" ? d.part : found ? found[0] : this.done;
     this.running.delete(part);
     this.done++;
     return part;
