@@ -330,6 +330,8 @@ export function miniflareOptions(bindings, logSink) {
     compatibilityDate: "2026-04-01",
     cf: false,
     kvNamespaces: ["KEYS"],
+    durableObjects: { USER_STATE: { className: "UserState", useSQLite: true } },
+    r2Buckets: ["IMAGES"],
     bindings: clean,
     host: "127.0.0.1",
     port: 0,

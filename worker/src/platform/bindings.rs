@@ -5,7 +5,7 @@ use super::{call_method, get, obj};
 use wasm_bindgen::JsValue;
 
 /// The Worker's `env`: variables, secrets and bindings.
-pub struct Env(JsValue);
+pub struct Env(pub(super) JsValue);
 
 impl Env {
     /// Wraps the `env` object passed to the fetch handler.

@@ -61,7 +61,9 @@ pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
             let obj = generate(r).await?;
             json_response(200, &stringify(&obj)?, &[])
         }
-        Some(key) => idempotency::run(&r.store.kv, &r.store.user, &key, &r.body, generate(r)).await,
+        Some(key) => {
+            idempotency::run(r.state.as_ref(), &r.store.user, &key, &r.body, generate(r)).await
+        }
     }
 }
 

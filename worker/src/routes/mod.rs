@@ -14,6 +14,8 @@ mod generate;
 #[cfg(target_arch = "wasm32")]
 mod health;
 #[cfg(target_arch = "wasm32")]
+mod jobs;
+#[cfg(target_arch = "wasm32")]
 mod keys;
 #[cfg(target_arch = "wasm32")]
 mod stream;
@@ -37,6 +39,8 @@ pub enum Route {
     GetConfig,
     /// `PUT /v1/config`.
     PutConfig,
+    /// `GET /v1/jobs/{id}` (the id is read from the path by the handler).
+    GetJob,
 }
 
 /// Matches a method and path. `Err` is the error response to send.
@@ -69,6 +73,12 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             _ => not_allowed("GET, PUT"),
         },
         _ => {
+            if path.starts_with("/v1/jobs/") {
+                return match method {
+                    "GET" => Ok(Route::GetJob),
+                    _ => not_allowed("GET"),
+                };
+            }
             if let Some(name) = path.strip_prefix("/v1/keys/") {
                 let provider = ProviderName::parse(name).ok_or_else(|| {
                     ApiError::not_found(&format!(
@@ -89,6 +99,28 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
     }
 }
 
+/// Whether a `Prefer` header asks for `respond-async` (RFC 7240: a
+/// comma-separated list of preferences, each maybe with parameters).
+pub fn prefers_async(prefer: &str) -> bool {
+    prefer.split(',').any(|p| {
+        let token = p.split(';').next().unwrap_or_default().trim();
+        token.eq_ignore_ascii_case("respond-async")
+    })
+}
+
+/// The job id of a `/v1/jobs/<id>` path, if it is one the Worker issues
+/// (`job_` and 32 lowercase hex digits).
+pub fn job_id(path: &str) -> Option<&str> {
+    let id = path.strip_prefix("/v1/jobs/")?;
+    let id = id.strip_suffix('/').unwrap_or(id);
+    let hex = id.strip_prefix("job_")?;
+    (hex.len() == 32
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(id)
+}
+
 #[cfg(target_arch = "wasm32")]
 pub use dispatch::{handle, Request};
 
@@ -98,7 +130,7 @@ mod dispatch {
     use crate::auth;
     use crate::http;
     use crate::keystore::KeyStore;
-    use crate::platform::Env;
+    use crate::platform::{self, Env, UserState};
     use crate::ratelimit;
     use crate::respond::{header, read_body};
     use crate::settings::Settings;
@@ -120,6 +152,8 @@ mod dispatch {
         /// The runtime's context (`waitUntil`): a streamed response runs on
         /// after the handler returned.
         pub ctx: &'a wasm_bindgen::JsValue,
+        /// The user's Durable Object (`None` without the binding).
+        pub state: Option<UserState>,
     }
 
     /// Handles one request (after CORS preflight handling).
@@ -137,17 +171,31 @@ mod dispatch {
             return health::get(settings);
         }
         let user = auth::authenticate(req, settings).await?;
+        let state = UserState::for_user(env, &user.hash);
+        // A job's run (in the user's Durable Object, `jobs::start`) was
+        // counted when it was started; the flag is on the context, which no
+        // client can set.
+        let in_job = platform::get(ctx, "imagegenJob").is_some();
         // Every route that writes or calls a provider counts against the
         // user's limit, before its body is even read.
-        if matches!(
-            route,
-            Route::PutKey(_)
-                | Route::DeleteKey(_)
-                | Route::PutConfig
-                | Route::Generate
-                | Route::Edit
-        ) {
-            ratelimit::check(env, settings, &user).await?;
+        if !in_job
+            && matches!(
+                route,
+                Route::PutKey(_)
+                    | Route::DeleteKey(_)
+                    | Route::PutConfig
+                    | Route::Generate
+                    | Route::Edit
+            )
+        {
+            ratelimit::check(env, settings, &user, state.as_ref()).await?;
+        }
+        if !in_job && matches!(route, Route::Generate | Route::Edit) && jobs::wanted(req) {
+            check_type(req, route)?;
+            return jobs::start(req, route, state.as_ref(), &user).await;
+        }
+        if route == Route::GetJob {
+            return jobs::get(&url, state.as_ref()).await;
         }
         let body = body(req, route, &method).await?;
         let r = Request {
@@ -157,6 +205,7 @@ mod dispatch {
             store: KeyStore::new(env, user, settings)?,
             body,
             ctx,
+            state,
         };
         match route {
             Route::Health => health::get(settings),
@@ -167,26 +216,35 @@ mod dispatch {
             Route::PutConfig => config::put(&r).await,
             Route::Generate => generate::post(&r).await,
             Route::Edit => edit::post(&r).await,
+            Route::GetJob => jobs::get(&r.url, r.state.as_ref()).await,
         }
     }
 
     /// The body after its content type is checked: JSON read here (at most
     /// 1 MiB), an edit's form left to its handler, none for GET and DELETE.
     async fn body(req: &web_sys::Request, route: Route, method: &str) -> Result<Vec<u8>, ApiError> {
+        check_type(req, route)?;
+        if route == Route::Edit || !matches!(method, "POST" | "PUT") {
+            return Ok(Vec::new());
+        }
+        read_body(req).await
+    }
+
+    /// The content type a body must have: multipart for an edit, JSON for
+    /// the other routes that take one.
+    fn check_type(req: &web_sys::Request, route: Route) -> Result<(), ApiError> {
         let content_type = header(req, "content-type");
+        let method = req.method();
         if route == Route::Edit {
             if !http::is_multipart(content_type.as_deref()) {
                 return Err(unsupported("multipart/form-data"));
             }
-            return Ok(Vec::new());
-        }
-        if !matches!(method, "POST" | "PUT") {
-            return Ok(Vec::new());
-        }
-        if !http::is_json(content_type.as_deref()) {
+        } else if matches!(method.as_str(), "POST" | "PUT")
+            && !http::is_json(content_type.as_deref())
+        {
             return Err(unsupported("application/json"));
         }
-        read_body(req).await
+        Ok(())
     }
 
     fn unsupported(expected: &str) -> ApiError {
@@ -221,6 +279,22 @@ mod tests {
         assert_eq!(route("POST", "/v1/images/edits"), Ok(Route::Edit));
         assert_eq!(route("GET", "/v1/images/edits").unwrap_err().status, 405);
         assert_eq!(route("GET", "/v1/config"), Ok(Route::GetConfig));
+        assert_eq!(route("GET", "/v1/jobs/job_1"), Ok(Route::GetJob));
+        assert_eq!(route("DELETE", "/v1/jobs/job_1").unwrap_err().status, 405);
+    }
+
+    #[test]
+    fn async_preference_and_job_ids() {
+        assert!(prefers_async("respond-async"));
+        assert!(prefers_async("return=minimal, Respond-Async; wait=10"));
+        assert!(!prefers_async("return=representation"));
+        assert!(!prefers_async("respond-asyncx"));
+        let id = format!("job_{}", "0a".repeat(16));
+        assert_eq!(job_id(&format!("/v1/jobs/{id}")), Some(id.as_str()));
+        assert_eq!(job_id(&format!("/v1/jobs/{id}/")), Some(id.as_str()));
+        assert_eq!(job_id("/v1/jobs/job_123"), None);
+        assert_eq!(job_id(&format!("/v1/jobs/{}", "0A".repeat(16))), None);
+        assert_eq!(job_id(&format!("/v1/jobs/job_{}", "0g".repeat(16))), None);
         assert_eq!(
             route("GET", "/v1/images/generations").unwrap_err().status,
             405

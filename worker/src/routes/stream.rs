@@ -88,7 +88,7 @@ where
         None => None,
         Some(key) => {
             let fp = fingerprint.await?;
-            match idempotency::begin(&r.store.kv, &r.store.user, &key, &fp).await? {
+            match idempotency::begin(r.state.as_ref(), &r.store.user, &key, &fp).await? {
                 Begun::Replay(stored) => return replay(r, options, replay_meta()?, &stored),
                 Begun::Run(claim) => Some(claim),
             }

@@ -1,0 +1,150 @@
+//! A key claimed in the user's Durable Object for one run, and the replay
+//! of a stored result (wasm32).
+
+use super::*;
+use crate::auth::User;
+use crate::platform::{self, UserState};
+use crate::respond::{json_response, stringify};
+use std::future::Future;
+use wasm_bindgen::JsValue;
+
+/// What a request with an `Idempotency-Key` does: replay the stored
+/// response object, or run under the claimed key.
+pub enum Begun {
+    /// The stored response object (images as JS strings).
+    Replay(JsValue),
+    /// Run, then report through the claim.
+    Run(Claim),
+}
+
+/// A key claimed for one run: the user's Durable Object marks it pending
+/// until [`Claim::done`] or [`Claim::failed`].
+pub struct Claim {
+    state: UserState,
+    name: String,
+    r2: String,
+    fp: String,
+    now: f64,
+}
+
+/// A record the object did not let us claim, as it answered.
+#[derive(serde::Deserialize)]
+struct Answer {
+    #[serde(default)]
+    claimed: bool,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    fp: String,
+    #[serde(default)]
+    at: f64,
+    /// The stored response object (parsed by the object; its images stay JS
+    /// strings, never copied into wasm memory).
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    body: JsValue,
+}
+
+/// Checks `key` for a request whose body (for an edit, a description of
+/// its form) is `body`: a stored result to replay, 409 / 410 / 422, or a
+/// claim to run under (see the module documentation). `state` is the
+/// user's Durable Object (`None` without the binding: 503).
+pub async fn begin(
+    state: Option<&UserState>,
+    user: &User,
+    key: &str,
+    body: &[u8],
+) -> Result<Begun, ApiError> {
+    let key = check_key(key)?;
+    let state = state.ok_or(platform::StateUnavailable)?;
+    let key_hash = platform::sha256_hex(key.as_bytes()).await?;
+    let name = record_name(&key_hash);
+    let fp = platform::sha256_hex(body).await?;
+    let now = js_sys::Date::now();
+    let args = [
+        name.as_str().into(),
+        fp.as_str().into(),
+        now.into(),
+        PENDING_MS.into(),
+        TTL_MS.into(),
+    ];
+    let answer = state.call("idemBegin", &args).await?;
+    let a: Answer = serde_wasm_bindgen::from_value(answer)
+        .map_err(|_| ApiError::from(platform::StateUnavailable))?;
+    if a.claimed {
+        return Ok(Begun::Run(Claim {
+            state: state.clone(),
+            name,
+            r2: r2_name(&user.hash, &key_hash),
+            fp,
+            now,
+        }));
+    }
+    let has_body = a.body.is_object();
+    match decide(&a.state, &a.fp, a.at, has_body, &fp, now)? {
+        Seen::Replay => Ok(Begun::Replay(a.body)),
+        // A record the object kept: someone else holds the key.
+        Seen::Run => Err(in_use()),
+    }
+}
+
+impl Claim {
+    /// The run produced `obj` (paid for: nothing may lose it): stores it
+    /// for replay, or marks the key done; the response's JSON text.
+    pub async fn done(self, obj: &JsValue) -> Result<JsValue, ApiError> {
+        let text = stringify(obj)?;
+        let args = [
+            self.name.as_str().into(),
+            self.fp.as_str().into(),
+            self.now.into(),
+            text.clone(),
+            self.r2.as_str().into(),
+            TTL_MS.into(),
+        ];
+        match self.state.call("idemDone", &args).await {
+            Ok(kept) if kept.as_string().as_deref() == Some("none") => platform::console_warn(
+                "an idempotency result could not be kept; the key is marked done (410 on replay)",
+            ),
+            Ok(_) => {}
+            Err(_) => platform::console_warn(
+                "an idempotency key could not be marked done; a repeat gets 409 until its marker expires",
+            ),
+        }
+        Ok(text)
+    }
+
+    /// Nothing was produced: a retry with the same key may run again.
+    pub async fn failed(self) {
+        let _ = self
+            .state
+            .call("idemFailed", &[self.name.as_str().into()])
+            .await;
+    }
+}
+
+/// Runs `generate` under `key` (see the module documentation); `body` is
+/// the request body (for an edit, a description of its form), fingerprinted.
+pub async fn run(
+    state: Option<&UserState>,
+    user: &User,
+    key: &str,
+    body: &[u8],
+    generate: impl Future<Output = Result<JsValue, ApiError>>,
+) -> Result<web_sys::Response, ApiError> {
+    let claim = match begin(state, user, key, body).await? {
+        Begun::Replay(obj) => {
+            return json_response(
+                200,
+                &stringify(&obj)?,
+                &[("idempotent-replayed", "true".to_string())],
+            )
+        }
+        Begun::Run(claim) => claim,
+    };
+    match generate.await {
+        Ok(obj) => json_response(200, &claim.done(&obj).await?, &[]),
+        Err(e) => {
+            claim.failed().await;
+            Err(e)
+        }
+    }
+}
