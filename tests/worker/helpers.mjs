@@ -321,7 +321,7 @@ export function defaultBindings(mockUrl) {
  * Miniflare options for the built Worker. Its console output goes to `logSink` (an array),
  * or is discarded without one (the benchmarks).
  */
-export function miniflareOptions(bindings, logSink) {
+export function miniflareOptions(bindings, logSink, extra = {}) {
   const clean = Object.fromEntries(Object.entries(bindings).filter(([, v]) => v !== undefined));
   return {
     name: "imagegen-worker",
@@ -346,18 +346,20 @@ export function miniflareOptions(bindings, logSink) {
         });
       }
     },
+    ...extra,
   };
 }
 
 /**
  * Starts the built Worker in Miniflare. `bindings` override the defaults (a value of
  * `undefined` removes a default). Returns a handle with `request()` (scanned fetch),
- * `kv()` (the KEYS namespace), `restart(bindings)` and `close()`.
+ * `kv()` (the KEYS namespace), `restart(bindings)` and `close()`. `miniflare` replaces
+ * Miniflare options (e.g. `{durableObjects: {}}`: a deployment without the binding).
  */
-export async function startWorker({ mockUrl, bindings = {} } = {}) {
+export async function startWorker({ mockUrl, bindings = {}, miniflare = {} } = {}) {
   let current = { ...defaultBindings(mockUrl), ...bindings };
   const logs = [];
-  const mf = new Miniflare(miniflareOptions(current, logs));
+  const mf = new Miniflare(miniflareOptions(current, logs, miniflare));
   let base = String(await mf.ready).replace(/\/$/, "");
   const worker = {
     mf,
@@ -372,7 +374,7 @@ export async function startWorker({ mockUrl, bindings = {} } = {}) {
     /** Restarts workerd with new bindings; KV contents survive. */
     async restart(overrides) {
       current = { ...current, ...overrides };
-      await mf.setOptions(miniflareOptions(current, logs));
+      await mf.setOptions(miniflareOptions(current, logs, miniflare));
       base = String(await mf.ready).replace(/\/$/, "");
     },
     request: (pathname, options) => request(base, pathname, options),
