@@ -106,7 +106,7 @@ fn result_not_kept() -> ApiError {
         410,
         "idempotency_result_not_kept",
         "the request with this Idempotency-Key succeeded and its images were returned then, \
-         but the result was too large to keep for replay; it is not generated (or billed) again. \
+         but the result could not be kept for replay; it is not generated (or billed) again. \
          Use a new Idempotency-Key to generate again",
     );
     e.param = Some(HEADER.into());
