@@ -16,7 +16,11 @@
 //! lifecycle rule that deletes objects after the TTL (README, deploy).
 
 #[cfg(target_arch = "wasm32")]
+mod links;
+#[cfg(target_arch = "wasm32")]
 mod store;
+#[cfg(target_arch = "wasm32")]
+pub use links::{to_links, LINK_UNAVAILABLE};
 #[cfg(target_arch = "wasm32")]
 pub use store::{Body, FileObject, Files, Stored};
 

@@ -10,6 +10,8 @@ mod config;
 #[cfg(target_arch = "wasm32")]
 mod edit;
 #[cfg(target_arch = "wasm32")]
+mod files;
+#[cfg(target_arch = "wasm32")]
 mod generate;
 #[cfg(target_arch = "wasm32")]
 mod health;
@@ -37,6 +39,9 @@ pub enum Route {
     GetConfig,
     /// `PUT /v1/config`.
     PutConfig,
+    /// `GET` or `HEAD /v1/files/<id>`: a result behind a signed link (no
+    /// JWT); the handler reads the id and the signature from the URL.
+    File,
 }
 
 /// Matches a method and path. `Err` is the error response to send.
@@ -67,6 +72,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             "GET" => Ok(Route::GetConfig),
             "PUT" => Ok(Route::PutConfig),
             _ => not_allowed("GET, PUT"),
+        },
+        _ if path.starts_with("/v1/files/") => match method {
+            "GET" | "HEAD" => Ok(Route::File),
+            _ => not_allowed("GET, HEAD"),
         },
         _ => {
             if let Some(name) = path.strip_prefix("/v1/keys/") {
@@ -120,6 +129,8 @@ mod dispatch {
         /// The runtime's context (`waitUntil`): a streamed response runs on
         /// after the handler returned.
         pub ctx: &'a wasm_bindgen::JsValue,
+        /// The environment (bindings such as the `IMAGES` bucket).
+        pub env: &'a Env,
     }
 
     /// Handles one request (after CORS preflight handling).
@@ -135,6 +146,9 @@ mod dispatch {
         let route = route(&method, &url.pathname())?;
         if route == Route::Health {
             return health::get(settings);
+        }
+        if route == Route::File {
+            return files::get(req, &url, env, method == "HEAD").await;
         }
         let user = auth::authenticate(req, settings).await?;
         // Every route that writes or calls a provider counts against the
@@ -157,9 +171,11 @@ mod dispatch {
             store: KeyStore::new(env, user, settings)?,
             body,
             ctx,
+            env,
         };
         match route {
             Route::Health => health::get(settings),
+            Route::File => files::get(req, &r.url, env, method == "HEAD").await,
             Route::ListKeys => keys::list(&r).await,
             Route::PutKey(p) => keys::put(&r, p).await,
             Route::DeleteKey(p) => keys::delete(&r, p).await,
@@ -233,5 +249,9 @@ mod tests {
         assert_eq!(route("GET", "/nope").unwrap_err().status, 404);
         assert_eq!(route("PUT", "/v1/keys/dalle").unwrap_err().status, 404);
         assert_eq!(route("GET", "/v1/keys/openai/x").unwrap_err().status, 404);
+        assert_eq!(route("GET", "/v1/files/abc"), Ok(Route::File));
+        assert_eq!(route("HEAD", "/v1/files/abc/"), Ok(Route::File));
+        let e = route("DELETE", "/v1/files/abc").unwrap_err();
+        assert_eq!((e.status, e.allow), (405, Some("GET, HEAD")));
     }
 }
