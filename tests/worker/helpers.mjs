@@ -23,6 +23,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const BUILD_DIR = path.join(ROOT, "worker/build");
 
 export const JWT_SECRET = "e2e-test-jwt-secret-0123456789-abcdefghij";
+/** The links' HMAC secret (URL_SIGNING_KEY) of the test Worker. */
+export const URL_SIGNING_KEY = "e2e-test-url-signing-key-0123456789-abcdefghij";
 export const ALLOWED_ORIGINS = ["http://localhost:3000", "https://app.example"];
 export const KEK = {
   k1: crypto.createHash("sha256").update("imagegen e2e master key k1").digest("base64"),
@@ -311,6 +313,7 @@ export function defaultBindings(mockUrl) {
     JWT_SECRET,
     KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1 }),
     KEY_ENCRYPTION_ACTIVE_KID: "k1",
+    URL_SIGNING_KEY,
     OPENAI_BASE_URL: mockUrl,
     GEMINI_BASE_URL: mockUrl,
     STABILITY_BASE_URL: mockUrl,
@@ -331,6 +334,7 @@ export function miniflareOptions(bindings, logSink, extra = {}) {
     cf: false,
     kvNamespaces: ["KEYS"],
     durableObjects: { USER_STATE: { className: "UserState", useSQLite: true } },
+    // Results as links: the bucket, in memory.
     r2Buckets: ["IMAGES"],
     bindings: clean,
     host: "127.0.0.1",
@@ -371,6 +375,8 @@ export async function startWorker({ mockUrl, bindings = {}, miniflare = {} } = {
     },
     /** The KEYS namespace (re-fetched each time: stubs die on restart). */
     kv: () => mf.getKVNamespace("KEYS"),
+    /** The IMAGES bucket (re-fetched each time: stubs die on restart). */
+    r2: () => mf.getR2Bucket("IMAGES"),
     /** Restarts workerd with new bindings; KV contents survive. */
     async restart(overrides) {
       current = { ...current, ...overrides };

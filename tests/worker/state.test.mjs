@@ -9,6 +9,7 @@ import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { encodePng } from "../mock-server/server.mjs";
 import {
+  PNG_1X1_BASE64,
   devToken,
   expectError,
   expectStatus,
@@ -206,9 +207,15 @@ describe("async jobs", () => {
     assert.equal(job.id, id);
     assert.equal(seen.at(0) === "queued" || seen.at(0) === "running", true, `seen ${seen}`);
     assert.equal(job.result.data.length, 2);
-    const provided = generationRequests(mock, key);
-    assert.equal(provided.length, 1, "one provider call");
-    for (const d of job.result.data) assert.ok(d.b64_json.length > 0);
+    assert.equal(generationRequests(mock, key).length, 1, "one provider call");
+    // The result is links; they serve the provider's bytes.
+    for (const d of job.result.data) {
+      assert.equal(d.b64_json, undefined);
+      assert.match(d.url, /\/v1\/files\/[0-9a-f]{32}\?exp=\d+&sig=/);
+      const file = await fetch(d.url);
+      assert.equal(file.status, 200);
+      assert.deepEqual(Buffer.from(await file.arrayBuffer()), Buffer.from(PNG_1X1_BASE64, "base64"));
+    }
     // Another user cannot see it.
     const other = await worker.request(`/v1/jobs/${id}`, { token: devToken(uid("job-other")) });
     expectError(other, { status: 404 });
@@ -240,6 +247,18 @@ describe("async jobs", () => {
     assert.equal(job.status, "succeeded", JSON.stringify(job));
     assert.equal(job.kind, "edit");
     assert.equal(job.result.data.length, 1);
+    const file = await fetch(job.result.data[0].url);
+    assert.deepEqual(Buffer.from(await file.arrayBuffer()), Buffer.from(PNG_1X1_BASE64, "base64"));
+  });
+
+  test("a streamed request cannot be a job: it fails before any provider call", async () => {
+    const { token, key } = await newUser(worker, "job-stream");
+    const res = await generate(worker, token, { prompt: "streamed", stream: true }, { headers: { prefer: "respond-async" } });
+    expectStatus(res, 202);
+    const { job } = await poll(token, res.json.id);
+    assert.equal(job.status, "failed");
+    assert.equal(job.error.param, "stream");
+    assert.equal(generationRequests(mock, key).length, 0);
   });
 
   test("unknown and malformed job ids are 404; jobs need a token", async () => {

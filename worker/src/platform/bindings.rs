@@ -21,6 +21,11 @@ impl Env {
             .filter(|s| !s.is_empty())
     }
 
+    /// Any binding (an R2 bucket, ...) as its JS object.
+    pub fn binding(&self, name: &str) -> Option<JsValue> {
+        get(&self.0, name)
+    }
+
     /// A KV namespace binding.
     pub fn kv(&self, name: &str) -> Option<Kv> {
         get(&self.0, name).map(Kv)

@@ -10,6 +10,8 @@ mod config;
 #[cfg(target_arch = "wasm32")]
 mod edit;
 #[cfg(target_arch = "wasm32")]
+mod files;
+#[cfg(target_arch = "wasm32")]
 mod generate;
 #[cfg(target_arch = "wasm32")]
 mod health;
@@ -41,6 +43,9 @@ pub enum Route {
     PutConfig,
     /// `GET /v1/jobs/{id}` (the id is read from the path by the handler).
     GetJob,
+    /// `GET` or `HEAD /v1/files/<id>`: a result behind a signed link (no
+    /// JWT); the handler reads the id and the signature from the URL.
+    File,
 }
 
 /// Matches a method and path. `Err` is the error response to send.
@@ -71,6 +76,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             "GET" => Ok(Route::GetConfig),
             "PUT" => Ok(Route::PutConfig),
             _ => not_allowed("GET, PUT"),
+        },
+        _ if path.starts_with("/v1/files/") => match method {
+            "GET" | "HEAD" => Ok(Route::File),
+            _ => not_allowed("GET, HEAD"),
         },
         _ => {
             if path.starts_with("/v1/jobs/") {
@@ -154,6 +163,10 @@ mod dispatch {
         pub ctx: &'a wasm_bindgen::JsValue,
         /// The user's Durable Object (`None` without the binding).
         pub state: Option<UserState>,
+        /// Whether this is an async job's run (its result is links).
+        pub in_job: bool,
+        /// The environment (bindings such as the `IMAGES` bucket).
+        pub env: &'a Env,
     }
 
     /// Handles one request (after CORS preflight handling).
@@ -169,6 +182,9 @@ mod dispatch {
         let route = route(&method, &url.pathname())?;
         if route == Route::Health {
             return health::get(settings);
+        }
+        if route == Route::File {
+            return files::get(req, &url, env, method == "HEAD").await;
         }
         let user = auth::authenticate(req, settings).await?;
         let state = UserState::for_user(env, &user.hash);
@@ -206,9 +222,12 @@ mod dispatch {
             body,
             ctx,
             state,
+            in_job,
+            env,
         };
         match route {
             Route::Health => health::get(settings),
+            Route::File => files::get(req, &r.url, env, method == "HEAD").await,
             Route::ListKeys => keys::list(&r).await,
             Route::PutKey(p) => keys::put(&r, p).await,
             Route::DeleteKey(p) => keys::delete(&r, p).await,
@@ -307,5 +326,9 @@ mod tests {
         assert_eq!(route("GET", "/nope").unwrap_err().status, 404);
         assert_eq!(route("PUT", "/v1/keys/dalle").unwrap_err().status, 404);
         assert_eq!(route("GET", "/v1/keys/openai/x").unwrap_err().status, 404);
+        assert_eq!(route("GET", "/v1/files/abc"), Ok(Route::File));
+        assert_eq!(route("HEAD", "/v1/files/abc/"), Ok(Route::File));
+        let e = route("DELETE", "/v1/files/abc").unwrap_err();
+        assert_eq!((e.status, e.allow), (405, Some("GET, HEAD")));
     }
 }

@@ -78,6 +78,13 @@ where
     M: FnOnce() -> Result<EventMeta, ApiError>,
     P: Future<Output = Result<Prepared, ApiError>>,
 {
+    if r.in_job {
+        // Refused before anything is paid: a job's result is links.
+        return Err(ApiError::invalid(
+            "stream",
+            "a streamed request (\"stream\": true) cannot run as a job (Prefer: respond-async)",
+        ));
+    }
     let Streamed {
         options,
         fingerprint,
