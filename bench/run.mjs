@@ -127,6 +127,11 @@ if (write && !smoke) {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const rustc = execFileSync("rustc", ["--version"], { encoding: "utf8" }).trim();
   const header = `# Benchmark results\n\nRun on ${new Date().toISOString().slice(0, 10)} with \`node bench/run.mjs --write\` (\`bash bench/run.sh\`): ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${rustc}. All providers are the mock provider server on 127.0.0.1 in a separate process. Absolute times are not comparable between runs on these machines; the ratios, measured side by side in one run, are the result.\n\n`;
-  writeFileSync(path.join(ROOT, "bench/RESULTS.md"), header + report + "\n");
+  // The per-user state section is written by bench/state.mjs (it needs a
+  // second, older build): kept as it is.
+  const old = readFileSync(path.join(ROOT, "bench/RESULTS.md"), "utf8");
+  const at = old.indexOf("### Per-user state");
+  const kept = at >= 0 ? `\n${old.slice(at).trimEnd()}\n` : "";
+  writeFileSync(path.join(ROOT, "bench/RESULTS.md"), header + report + "\n" + kept);
   console.log("\nwrote bench/RESULTS.md");
 }
