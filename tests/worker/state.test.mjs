@@ -9,6 +9,7 @@ import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { encodePng } from "../mock-server/server.mjs";
 import {
+  ALLOWED_ORIGINS,
   PNG_1X1_BASE64,
   devToken,
   expectError,
@@ -259,6 +260,22 @@ describe("async jobs", () => {
     assert.equal(job.status, "failed");
     assert.equal(job.error.param, "stream");
     assert.equal(generationRequests(mock, key).length, 0);
+  });
+
+  test("a web app may send Prefer and read Location (CORS)", async () => {
+    const origin = ALLOWED_ORIGINS[0];
+    const pre = await worker.request("/v1/images/generations", {
+      method: "OPTIONS",
+      origin,
+      headers: { "access-control-request-method": "POST", "access-control-request-headers": "prefer, authorization" },
+    });
+    expectStatus(pre, 204);
+    assert.match(pre.headers.get("access-control-allow-headers"), /(^|, )prefer(,|$)/);
+    const { token } = await newUser(worker, "job-cors");
+    const res = await generate(worker, token, { prompt: "cors" }, { origin, headers: { prefer: "respond-async" } });
+    expectStatus(res, 202);
+    assert.match(res.headers.get("access-control-expose-headers"), /(^|, )location(,|$)/);
+    await poll(token, res.json.id);
   });
 
   test("unknown and malformed job ids are 404; jobs need a token", async () => {

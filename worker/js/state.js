@@ -37,7 +37,9 @@ export class UserState extends DurableObject {
       return { retryAfterS: Math.max(1, Math.ceil((times[0] + windowMs - now) / 1000)) };
     }
     times.push(now);
-    await this.ctx.storage.put("rate", times);
+    // The answer need not wait for the write to be confirmed: a window lost
+    // in a crash costs at most one minute's extra requests, never money.
+    await this.ctx.storage.put("rate", times, { allowUnconfirmed: true });
     return {};
   }
 
@@ -46,7 +48,7 @@ export class UserState extends DurableObject {
   /**
    * Claims `name` for a run (no record, an expired one, or a stale pending one with this
    * fingerprint): {claimed: true}. Otherwise the record, for the caller to decide:
-   * {state, fp, at, body?} (body: the stored response, parsed).
+   * {state, fp, at, body?} (body: the stored response's JSON text).
    */
   async idemBegin(name, fp, now, pendingMs, ttlMs) {
     const rec = await this.ctx.storage.get(name);
@@ -58,7 +60,7 @@ export class UserState extends DurableObject {
     }
     let body = rec.body;
     if (body === undefined && rec.r2) body = await this.readR2(rec.r2);
-    return { claimed: false, state: rec.state, fp: rec.fp, at: rec.at, body: body === undefined ? undefined : JSON.parse(body) };
+    return { claimed: false, state: rec.state, fp: rec.fp, at: rec.at, body };
   }
 
   /**

@@ -9,12 +9,38 @@ use std::future::Future;
 use wasm_bindgen::JsValue;
 
 /// What a request with an `Idempotency-Key` does: replay the stored
-/// response object, or run under the claimed key.
+/// response, or run under the claimed key.
 pub enum Begun {
-    /// The stored response object (images as JS strings).
-    Replay(JsValue),
+    /// The stored response.
+    Replay(Stored),
     /// Run, then report through the claim.
     Run(Claim),
+}
+
+/// A stored response: its JSON text, a JS string (images are never copied
+/// into wasm memory).
+pub struct Stored(JsValue);
+
+impl Stored {
+    /// The JSON text, as the response sends it.
+    pub fn text(&self) -> &JsValue {
+        &self.0
+    }
+
+    /// The response object, parsed by the runtime's `JSON.parse`.
+    pub fn object(&self) -> Result<JsValue, ApiError> {
+        use wasm_bindgen::JsCast;
+        let json = js_sys::Reflect::get(&js_sys::global(), &"JSON".into());
+        let parse = json
+            .as_ref()
+            .ok()
+            .and_then(|j| js_sys::Reflect::get(j, &"parse".into()).ok())
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        match (json, parse) {
+            (Ok(json), Some(parse)) => parse.call1(&json, &self.0).map_err(|_| result_not_kept()),
+            _ => Err(result_not_kept()),
+        }
+    }
 }
 
 /// A key claimed for one run: the user's Durable Object marks it pending
@@ -38,8 +64,8 @@ struct Answer {
     fp: String,
     #[serde(default)]
     at: f64,
-    /// The stored response object (parsed by the object; its images stay JS
-    /// strings, never copied into wasm memory).
+    /// The stored response's JSON text (a JS string, never copied into wasm
+    /// memory).
     #[serde(default, with = "serde_wasm_bindgen::preserve")]
     body: JsValue,
 }
@@ -79,9 +105,9 @@ pub async fn begin(
             now,
         }));
     }
-    let has_body = a.body.is_object();
+    let has_body = a.body.is_string();
     match decide(&a.state, &a.fp, a.at, has_body, &fp, now)? {
-        Seen::Replay => Ok(Begun::Replay(a.body)),
+        Seen::Replay => Ok(Begun::Replay(Stored(a.body))),
         // A record the object kept: someone else holds the key.
         Seen::Run => Err(in_use()),
     }
@@ -131,10 +157,10 @@ pub async fn run(
     generate: impl Future<Output = Result<JsValue, ApiError>>,
 ) -> Result<web_sys::Response, ApiError> {
     let claim = match begin(state, user, key, body).await? {
-        Begun::Replay(obj) => {
+        Begun::Replay(stored) => {
             return json_response(
                 200,
-                &stringify(&obj)?,
+                stored.text(),
                 &[("idempotent-replayed", "true".to_string())],
             )
         }

@@ -115,7 +115,7 @@ fn result_not_kept() -> ApiError {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use claim::{begin, run, Begun, Claim};
+pub use claim::{begin, run, Begun, Claim, Stored};
 
 #[cfg(target_arch = "wasm32")]
 mod claim;

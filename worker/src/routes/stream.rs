@@ -96,7 +96,9 @@ where
         Some(key) => {
             let fp = fingerprint.await?;
             match idempotency::begin(r.state.as_ref(), &r.store.user, &key, &fp).await? {
-                Begun::Replay(stored) => return replay(r, options, replay_meta()?, &stored),
+                Begun::Replay(stored) => {
+                    return replay(r, options, replay_meta()?, &stored.object()?)
+                }
                 Begun::Run(claim) => Some(claim),
             }
         }
