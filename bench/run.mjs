@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { editsSection } from "./edits-report.mjs";
+import { linksSection } from "./links-report.mjs";
 import { fmt, ROOT, table } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
@@ -24,6 +25,7 @@ const rawSize = (file) => readFileSync(file).length;
 const client = run("client.mjs", ["--expose-gc"]);
 const edits = run("edits.mjs");
 const worker = run("worker.mjs");
+const links = run("links.mjs");
 
 const check = (ok) => (ok ? "✅" : "❌");
 const lines = [];
@@ -102,6 +104,8 @@ lines.push(
   ),
 );
 lines.push("\nTarget: ready ≤ 1.2× JS.\n");
+
+lines.push(linksSection(links));
 
 // The budgets of scripts/check-size.sh (read from it, so they cannot drift).
 const budgets = readFileSync(path.join(ROOT, "scripts/check-size.sh"), "utf8");

@@ -155,7 +155,7 @@ pub(super) async fn run(
     .await?;
     let response = to_js_object(&images::response(result, created, warnings))?;
     if let Some(files) = files {
-        files::to_links(&files, &r.url.origin(), &response).await?;
+        files::to_links(&files, &r.url.origin(), &response).await;
     }
     Ok(response)
 }
