@@ -65,12 +65,15 @@ export class UserState extends DurableObject {
 
   /**
    * The run produced `text` (paid for): kept here, or in R2 under `r2Key` when too big;
-   * when neither works the key is still marked done (a replay gets 410). Returns where it went.
+   * when neither works (or no text was sent: too big to send) the key is still marked done
+   * (a replay gets 410). Returns where it went.
    */
   async idemDone(name, fp, at, text, r2Key, ttlMs) {
     const rec = { state: "done", fp, at };
     let kept = "none";
-    if (fits(text)) {
+    if (typeof text !== "string") {
+      kept = "none";
+    } else if (fits(text)) {
       rec.body = text;
       kept = "inline";
     } else if (await this.writeR2(r2Key, text)) {

@@ -53,6 +53,10 @@ pub struct Claim {
     now: f64,
 }
 
+/// Longest result (UTF-16 units; base64 JSON is one byte each) sent to the
+/// object to keep: Workers RPC carries at most 32 MiB per call.
+const MAX_SENT_UNITS: usize = 24 * 1024 * 1024;
+
 /// A record the object did not let us claim, as it answered.
 #[derive(serde::Deserialize)]
 struct Answer {
@@ -117,12 +121,21 @@ impl Claim {
     /// The run produced `obj` (paid for: nothing may lose it): stores it
     /// for replay, or marks the key done; the response's JSON text.
     pub async fn done(self, obj: &JsValue) -> Result<JsValue, ApiError> {
+        use wasm_bindgen::JsCast;
         let text = stringify(obj)?;
+        // Over what one call to the object may carry, the key is only
+        // marked done (410 on replay).
+        let units = text.unchecked_ref::<js_sys::JsString>().length() as usize;
+        let kept = if units <= MAX_SENT_UNITS {
+            text.clone()
+        } else {
+            JsValue::UNDEFINED
+        };
         let args = [
             self.name.as_str().into(),
             self.fp.as_str().into(),
             self.now.into(),
-            text.clone(),
+            kept,
             self.r2.as_str().into(),
             TTL_MS.into(),
         ];

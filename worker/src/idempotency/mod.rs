@@ -2,9 +2,9 @@
 //! a repeated key (per user, same body) returns the stored result instead of
 //! paying again; a concurrent duplicate gets 409; the same key with another
 //! body gets 422.
-//! A result that cannot be stored (R2 failing for a large one) is still
-//! returned, and the key is marked done: a repeat gets 410 instead of paying
-//! again.
+//! A result that cannot be stored (over 24 MiB, or R2 failing for one over
+//! 1 MiB) is still returned, and the key is marked done: a repeat gets 410
+//! instead of paying again.
 //!
 //! Records live in the user's Durable Object (`worker/js/state.js`), which
 //! claims a key atomically: two identical requests at the same moment, in
