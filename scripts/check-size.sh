@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a wasm artifact outgrows its budget (gzip): the npm package
-# 180 KB, the Worker 270 KB (it starts faster the smaller it is; see
+# 190 KB, the Worker 270 KB (it starts faster the smaller it is; see
 # bench/RESULTS.md). Deterministic, so it may fail CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,6 @@ check() {
     echo "size FAIL: $file ${kb} KB gzip exceeds ${limit_kb} KB"; status=1
   fi
 }
-check pkg/imagegen_bg.wasm 180
+check pkg/imagegen_bg.wasm 190
 check worker/build/index_bg.wasm 270
 exit $status
