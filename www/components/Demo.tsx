@@ -95,6 +95,7 @@ interface RunSettings {
   fault: (typeof FAULTS)[number];
   workerUrl: string;
   workerModel: string;
+  workerAsync: boolean;
   editSource: EditSource | null;
   editMask: EditMask | null;
 }
@@ -131,7 +132,8 @@ function startRun(s: RunSettings, opts: RunOptions): Promise<RunResult> {
     });
     return runInBrowser({ ...base, ...edit }, providers, opts);
   }
-  return runWorker(s.workerUrl, s.workerModel.trim() || "mock", { ...base, ...edit }, opts);
+  const job = s.workerAsync ? { asyncJob: true } : {};
+  return runWorker(s.workerUrl, s.workerModel.trim() || "mock", { ...base, ...edit, ...job }, opts);
 }
 
 export default function Demo() {
@@ -148,6 +150,7 @@ export default function Demo() {
   const [latencyMs, setLatencyMs] = useState(400);
   const [workerUrl, setWorkerUrl] = useState(DEFAULT_WORKER_URL);
   const [workerModel, setWorkerModel] = useState("mock");
+  const [workerAsync, setWorkerAsync] = useState(false);
   const [previews, setPreviews] = useState<PreviewCount>(0);
   const [run, setRun] = useState<RunState>(initialRun);
   const [editSource, setEditSource] = useState<EditSource | null>(null);
@@ -212,7 +215,7 @@ export default function Demo() {
       let result: RunResult;
       try {
         result = await startRun(
-          { mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask },
+          { mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, workerAsync, editSource, editMask },
           opts,
         );
       } catch (err) {
@@ -249,7 +252,7 @@ export default function Demo() {
             : markSkipped(r.timeline, result.attempts, result.warnings),
       }));
     },
-    [mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask],
+    [mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, workerAsync, editSource, editMask],
   );
 
   const onImageLoad = useCallback(() => {
@@ -397,6 +400,16 @@ export default function Demo() {
               <code>POST /v1/images/generations</code> (with an image: <code>/v1/images/edits</code>, multipart) with
               this <code>model</code> (<code>auto</code>: your chain in the Worker; a provider needs your key stored
               there). With previews on, it asks for <code>stream: true</code> and reads the Worker&apos;s event stream.
+            </p>
+            <div className="field">
+              <label>
+                <input type="checkbox" checked={workerAsync} onChange={(e) => setWorkerAsync(e.target.checked)} /> Async job
+              </label>
+            </div>
+            <p className="hint">
+              An async job sends <code>Prefer: respond-async</code>: the Worker answers 202 at once and runs the job in
+              your Durable Object; the page polls <code>GET /v1/jobs/&lt;id&gt;</code> (each status in the timeline),
+              then loads the images from the result&apos;s signed links. No previews in a job.
             </p>
           </section>
         )}
