@@ -198,6 +198,8 @@ export interface RunBase {
   mask?: Blob;
   /** Streamed previews per image (1..3); absent: none. */
   partialImages?: PreviewCount;
+  /** Worker only: images as signed links (`response_format: "url"`); not with previews (streams carry base64). */
+  links?: boolean;
 }
 
 export async function runInBrowser(
@@ -266,7 +268,7 @@ async function getDevToken(signal: AbortSignal): Promise<string> {
 
 /** The stream fields the Worker takes (text in a form, JSON values in a body): previews and our progress events. */
 function streamFields(base: RunBase): Record<string, string | number | boolean> {
-  if (!base.partialImages) return {};
+  if (!base.partialImages) return base.links ? { response_format: "url" } : {};
   return { stream: true, partial_images: base.partialImages, imagegen_progress: true };
 }
 
