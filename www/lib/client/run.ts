@@ -201,6 +201,8 @@ export interface RunBase {
   partialImages?: PreviewCount;
   /** Worker mode: run as an async job (`Prefer: respond-async`), polled until done; no previews. */
   asyncJob?: boolean;
+  /** Worker only: images as signed links (`response_format: "url"`); not with previews (streams carry base64). */
+  links?: boolean;
 }
 
 export async function runInBrowser(
@@ -269,7 +271,8 @@ async function getDevToken(signal: AbortSignal): Promise<string> {
 
 /** The stream fields the Worker takes (text in a form, JSON values in a body): previews and our progress events. */
 function streamFields(base: RunBase): Record<string, string | number | boolean> {
-  if (!base.partialImages || base.asyncJob) return {};
+  if (base.asyncJob) return {}; // a job's result is always links
+  if (!base.partialImages) return base.links ? { response_format: "url" } : {};
   return { stream: true, partial_images: base.partialImages, imagegen_progress: true };
 }
 
