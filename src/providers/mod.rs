@@ -9,6 +9,7 @@ pub mod table;
 mod common;
 pub mod edit;
 mod lifecycle;
+pub mod prices;
 
 // The provider table: the only place that lists the providers. Each line
 // declares the module `providers/<module>` (whose `SPEC` describes the

@@ -30,6 +30,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "OPENAI_BASE_URL",
     model_prefixes: &["gpt-image", "dall-e", "chatgpt-image"],
     models: MODELS,
+    prices: crate::providers::prices::OPENAI,
     response_headers: &["x-should-retry", "x-request-id"],
     capabilities: |entry| capabilities(&entry.model),
     check_params: any_params,

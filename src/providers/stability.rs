@@ -31,6 +31,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "STABILITY_BASE_URL",
     model_prefixes: &[],
     models: MODELS,
+    prices: crate::providers::prices::STABILITY,
     response_headers: &["finish-reason", "seed"],
     capabilities: |entry| capabilities(&entry.model),
     check_params: any_params,

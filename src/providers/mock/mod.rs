@@ -36,6 +36,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "",
     model_prefixes: &[],
     models: &[],
+    prices: crate::providers::prices::MOCK,
     response_headers: &[],
     capabilities: |entry| capabilities(&entry.params),
     check_params: |params, field| MockSettings::from_params(params, field).map(|_| ()),
