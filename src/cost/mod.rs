@@ -6,6 +6,7 @@
 //! stay unknown: never priced as zero.
 
 mod tally;
+pub mod usage;
 
 pub use tally::{CostTally, ProviderUsage, Usage};
 
@@ -138,6 +139,23 @@ pub fn price_for<'a>(entry: &ChainEntry, overrides: &[&'a [PriceOverride]]) -> O
         .iter()
         .find(|r| matches(r.model, &entry.model))
         .map(Price::Table)
+}
+
+/// Checks prices given by a caller: every number finite and not negative.
+pub fn check_prices(prices: &[PriceOverride], field: &str) -> Result<(), crate::model::Error> {
+    for (i, p) in prices.iter().enumerate() {
+        let mut numbers = vec![p.image_usd];
+        if let Some(t) = p.tokens {
+            numbers.extend([t.text_in, t.image_in, t.text_out, t.image_out]);
+        }
+        if p.model.trim().is_empty() || numbers.iter().any(|n| !(n.is_finite() && *n >= 0.0)) {
+            return Err(crate::model::Error::invalid(
+                &format!("{field}[{i}]"),
+                format!("`{field}[{i}]` needs a model and prices that are numbers, 0 or more"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// USD for tokens at these prices.

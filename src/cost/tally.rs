@@ -6,7 +6,7 @@ use serde::Serialize;
 use tsify::Tsify;
 
 /// Cost of a call, in `GenerateResult.usage`.
-#[derive(Debug, Clone, PartialEq, Serialize, Tsify)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     /// Total USD; `null` when some attempt's cost is unknown (a model
@@ -51,6 +51,11 @@ impl CostTally {
     /// Reserves a call's estimate before it goes out.
     pub fn reserve(&mut self, estimate: f64) {
         self.reserved += estimate;
+    }
+
+    /// Releases a reservation whose call never went out.
+    pub fn release(&mut self, estimate: f64) {
+        self.reserved = (self.reserved - estimate).max(0.0);
     }
 
     /// Settles a call: its reservation is released and its cost (or, when

@@ -153,6 +153,16 @@ pub struct GenerateRequest {
     #[serde(default)]
     #[tsify(optional, type = "0 | 1 | 2 | 3")]
     pub partial_images: Option<f64>,
+    /// Most the call may cost in USD: a call whose estimate exceeds what is
+    /// left is not made (`budget_exceeded`), and entries without a price
+    /// are skipped.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub max_cost_usd: Option<f64>,
+    /// Prices that replace the table's rows (and the client's) for this call.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub prices: Option<Vec<crate::cost::PriceOverride>>,
 }
 
 /// One generated image. On wasm, `base64` is the very JS string the
@@ -177,6 +187,10 @@ pub struct GeneratedImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub revised_prompt: Option<String>,
+    /// Its share of its call's cost in USD; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub cost_usd: Option<f64>,
 }
 
 impl fmt::Debug for GeneratedImage {
@@ -187,6 +201,7 @@ impl fmt::Debug for GeneratedImage {
             .field("provider", &self.provider)
             .field("model", &self.model)
             .field("seed", &self.seed)
+            .field("cost_usd", &self.cost_usd)
             .finish()
     }
 }
@@ -273,10 +288,17 @@ pub struct Attempt {
     /// Images this call returned.
     pub images: u32,
     /// True when the entry was skipped without an HTTP call (a retired model,
-    /// inputs it cannot take, an open circuit); `outcome` says why.
+    /// inputs it cannot take, an open circuit, the cost cap); `outcome` says why.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[tsify(optional)]
     pub skipped: bool,
+    /// What the call cost in USD (0 when the provider bills nothing for it:
+    /// an error answer, a skip); absent when unknown: no price for the
+    /// model (a `price_unknown` warning says so), or a call cut off by a
+    /// timeout or an abort that the provider may still bill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub cost_usd: Option<f64>,
 }
 
 /// Kinds of warnings.
@@ -359,6 +381,8 @@ pub struct GenerateResult {
     pub attempts: Vec<Attempt>,
     /// Parts that finally failed (empty when everything succeeded).
     pub errors: Vec<ErrorInfo>,
+    /// What the call cost, in total and per provider and model.
+    pub usage: crate::cost::Usage,
 }
 
 /// Progress events, delivered to `onEvent` as they happen.
@@ -398,6 +422,10 @@ pub enum GenerateEvent {
         status: Option<u16>,
         /// How long the call took.
         duration_ms: u64,
+        /// What the call cost in USD, when known (as on the attempt).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[tsify(optional)]
+        cost_usd: Option<f64>,
     },
     /// The same provider will be tried again after `delayMs`.
     RetryScheduled {

@@ -79,12 +79,7 @@ pub static GEMINI: &[PriceRow] = &[
     PriceRow {
         model: "gemini-3.1-flash-image",
         tokens: tokens(0.5, 0.5, 3.0, 60.0),
-        per_image: PerImage::ByTier(&[
-            ("1K", 0.067),
-            ("512", 0.045),
-            ("2K", 0.101),
-            ("4K", 0.151),
-        ]),
+        per_image: PerImage::ByTier(&[("1K", 0.067), ("512", 0.045), ("2K", 0.101), ("4K", 0.151)]),
         source: GE,
     },
     PriceRow {

@@ -208,7 +208,7 @@ pub fn injected_failure(
     let status = match code {
         ErrorCode::InvalidRequest | ErrorCode::ContentPolicy => Some(400),
         ErrorCode::Auth => Some(401),
-        ErrorCode::Quota => Some(402),
+        ErrorCode::Quota | ErrorCode::BudgetExceeded => Some(402),
         ErrorCode::Permission => Some(403),
         ErrorCode::NotFound | ErrorCode::Unsupported => Some(404),
         ErrorCode::RateLimited => Some(429),

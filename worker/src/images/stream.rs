@@ -265,9 +265,10 @@ pub fn progress(event: &GenerateEvent) -> Option<Value> {
             outcome,
             status,
             duration_ms,
+            cost_usd,
         } => json!({"stage": "attempt_end", "provider": provider, "model": model,
                     "part": part, "attempt": attempt, "outcome": outcome,
-                    "status": status, "duration_ms": duration_ms}),
+                    "status": status, "duration_ms": duration_ms, "cost_usd": cost_usd}),
         GenerateEvent::RetryScheduled {
             provider,
             part,
