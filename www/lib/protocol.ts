@@ -22,6 +22,7 @@ export const PROVIDERS: readonly ProviderName[] = providers.map((p) => p.name);
 /** Every error code, checked against the package's `ErrorCode` by tsc. */
 const CODES = {
   invalid_request: true,
+  budget_exceeded: true,
   unsupported: true,
   auth: true,
   permission: true,

@@ -219,6 +219,7 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
 /** The route's HTTP status for each code (checked against `ErrorCode` by tsc). */
 const STATUS = {
   invalid_request: 400,
+  budget_exceeded: 402,
   unsupported: 502,
   auth: 502,
   permission: 502,
