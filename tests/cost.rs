@@ -118,6 +118,11 @@ fn openai_usage_tokens_are_priced_by_kind() {
     );
     assert!(close(r.usage.cost_usd.unwrap(), want));
     assert!(close(r.images[0].cost_usd.unwrap(), want));
+    let t = r.usage.tokens.expect("every billed call reported tokens");
+    assert_eq!(
+        (t.text_in, t.image_in, t.text_out, t.image_out),
+        (40, 10, 0, 1056)
+    );
     let row = &r.usage.by_provider[0];
     assert_eq!(
         (row.provider, row.model.as_str(), row.images),

@@ -1,6 +1,7 @@
 //! The call's cost: what each attempt cost (or that it is unknown), the
 //! totals per provider and model, and what the cap has left.
 
+use super::Tokens;
 use crate::model::ProviderName;
 use serde::Serialize;
 use tsify::Tsify;
@@ -15,6 +16,10 @@ pub struct Usage {
     pub cost_usd: Option<f64>,
     /// Per provider and model, in order of first attempt.
     pub by_provider: Vec<ProviderUsage>,
+    /// The tokens billed, when every billed call reported them (for
+    /// servers that answer in OpenAI's `usage` shape; not in the JS result).
+    #[serde(skip)]
+    pub tokens: Option<Tokens>,
 }
 
 /// One provider and model's share of a call.
@@ -40,6 +45,12 @@ pub struct CostTally {
     spent: f64,
     /// Estimates of calls in flight.
     reserved: f64,
+    /// Tokens reported by billed calls.
+    tokens: Tokens,
+    /// Some billed call reported no tokens.
+    tokens_missing: bool,
+    /// Some billed call reported tokens.
+    tokens_seen: bool,
 }
 
 impl CostTally {
@@ -51,6 +62,20 @@ impl CostTally {
     /// Reserves a call's estimate before it goes out.
     pub fn reserve(&mut self, estimate: f64) {
         self.reserved += estimate;
+    }
+
+    /// Counts what a billed call reported: its tokens, or that it had none.
+    pub fn add_tokens(&mut self, tokens: Option<Tokens>) {
+        match tokens {
+            Some(t) => {
+                self.tokens_seen = true;
+                self.tokens.text_in += t.text_in;
+                self.tokens.image_in += t.image_in;
+                self.tokens.text_out += t.text_out;
+                self.tokens.image_out += t.image_out;
+            }
+            None => self.tokens_missing = true,
+        }
     }
 
     /// Releases a reservation whose call never went out.
@@ -103,6 +128,7 @@ impl CostTally {
         Usage {
             cost_usd: total,
             by_provider: self.rows.clone(),
+            tokens: Some(self.tokens).filter(|_| self.tokens_seen && !self.tokens_missing),
         }
     }
 }

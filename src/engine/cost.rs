@@ -76,16 +76,26 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         estimate: f64,
     ) {
         let entry = &self.req.chain[entry_index];
+        let cut_off =
+            matches!(result, Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::Aborted));
         let (images, billed) = match result {
             Ok(images) => {
                 let n = (images.len() as u32).min(request.count);
                 (n, Some(billed.unwrap_or(Billed::Images(n))))
             }
-            Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::Aborted) => (0, None),
+            Err(_) if cut_off => (0, None),
             Err(_) => (0, billed),
         };
-        let cut_off =
-            matches!(result, Err(e) if matches!(e.code, ErrorCode::Timeout | ErrorCode::Aborted));
+        if cut_off {
+            self.state.borrow_mut().costs.add_tokens(None);
+        }
+        if let Some(b) = billed {
+            let tokens = match b {
+                Billed::Tokens(t) => Some(t),
+                Billed::Images(_) => None,
+            };
+            self.state.borrow_mut().costs.add_tokens(tokens);
+        }
         let cost = match (billed, self.price(entry)) {
             _ if cut_off => None,
             (None, _) => Some(0.0),
