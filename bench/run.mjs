@@ -1,4 +1,4 @@
-// Runs the client, edit and Worker benchmarks in one go, prints a table of ratios
+// Runs the client, edit, previews and Worker benchmarks in one go, prints a table of ratios
 // (measured side by side in this run), and with --write stores it in
 // bench/RESULTS.md with the date and machine facts.
 //   node bench/run.mjs [--smoke] [--write]
@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { editsSection } from "./edits-report.mjs";
+import { previewsSection } from "./previews-report.mjs";
 import { fmt, ROOT, table } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
@@ -23,6 +24,7 @@ const rawSize = (file) => readFileSync(file).length;
 
 const client = run("client.mjs", ["--expose-gc"]);
 const edits = run("edits.mjs");
+const previews = run("previews.mjs");
 const worker = run("worker.mjs");
 
 const check = (ok) => (ok ? "✅" : "❌");
@@ -68,6 +70,8 @@ lines.push(
 
 lines.push("");
 lines.push(editsSection(edits));
+lines.push("");
+lines.push(previewsSection(previews));
 
 lines.push("\n### Worker (workerd via Miniflare): Rust Worker vs plain-JS Worker doing the same work\n");
 lines.push(

@@ -6,8 +6,13 @@
 export class SseReader {
   constructor(response) {
     this.reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    this.buffer = "";
-    this.scanned = 0;
+    // Text since the last block end, as the chunks it came in: joined once
+    // per event, so a large event costs time in proportion to its size
+    // (appending to one string and searching it again after every chunk
+    // grows with the square of the event's size).
+    this.pending = [];
+    this.pendingEndsWithLf = false;
+    this.blocks = [];
     this.ended = false;
     this.cr = false;
   }
@@ -17,44 +22,51 @@ export class SseReader {
   // of the stream. Rejects when the body breaks or the request is aborted.
   async next() {
     for (;;) {
-      const block = this.takeBlock();
-      if (block !== null) {
-        const event = parseBlock(block);
+      if (this.blocks.length > 0) {
+        const event = parseBlock(this.blocks.shift());
         if (event !== null) return event;
         continue;
       }
       if (this.ended) return null;
       const { value, done } = await this.reader.read();
-      if (done) {
-        this.ended = true;
-        if (this.cr) this.buffer += "\n";
-        // A last event without its blank line still counts.
-        if (this.buffer.trim() !== "") this.buffer += "\n\n";
-      } else {
-        this.append(value);
-      }
+      if (done) this.finish();
+      else this.append(value);
     }
   }
 
   // Line ends become "\n"; a "\r" at the end of a chunk waits for the next
-  // one, which may start with its "\n".
+  // one, which may start with its "\n". Only the new chunk is searched for a
+  // block end (a blank line), plus the one character before it.
   append(chunk) {
     let text = this.cr ? "\r" + chunk : chunk;
     this.cr = text.endsWith("\r");
     if (this.cr) text = text.slice(0, -1);
-    this.buffer += text.indexOf("\r") === -1 ? text : text.replace(/\r\n?/g, "\n");
+    if (text.indexOf("\r") !== -1) text = text.replace(/\r\n?/g, "\n");
+    if (text === "") return;
+    this.pending.push(text);
+    const ends = text.indexOf("\n\n") !== -1 || (this.pendingEndsWithLf && text[0] === "\n");
+    if (!ends) {
+      this.pendingEndsWithLf = text.endsWith("\n");
+      return;
+    }
+    const all = this.pending.join("");
+    let start = 0;
+    for (let end = all.indexOf("\n\n"); end !== -1; end = all.indexOf("\n\n", start)) {
+      this.blocks.push(all.slice(start, end));
+      start = end + 2;
+    }
+    const rest = all.slice(start);
+    this.pending = rest === "" ? [] : [rest];
+    this.pendingEndsWithLf = rest.endsWith("\n");
   }
 
-  takeBlock() {
-    const end = this.buffer.indexOf("\n\n", Math.max(0, this.scanned - 1));
-    if (end === -1) {
-      this.scanned = this.buffer.length;
-      return null;
-    }
-    const block = this.buffer.slice(0, end);
-    this.buffer = this.buffer.slice(end + 2);
-    this.scanned = 0;
-    return block;
+  // The end of the body: a held "\r" is a line end, and a last event without
+  // its blank line still counts.
+  finish() {
+    this.ended = true;
+    const rest = this.pending.join("") + (this.cr ? "\n" : "");
+    this.pending = [];
+    if (rest.trim() !== "") this.blocks.push(rest);
   }
 
   // Stops reading (after the final event): the connection is released.

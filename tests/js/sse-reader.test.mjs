@@ -47,3 +47,20 @@ test("a broken body rejects", async () => {
   });
   await assert.rejects(new SseReader({ body }).next(), /terminated/);
 });
+
+test("a large event in many small chunks, and one character per chunk", async () => {
+  const b64 = "A".repeat(300_000);
+  const text = `event: p\r\ndata: {"b64_json":"${b64}"}\r\n\r\nevent: q\ndata: {"i":2}\n\n`;
+  const want = [
+    { event: "p", data: { b64_json: b64 } },
+    { event: "q", data: { i: 2 } },
+  ];
+  const chunks = [];
+  for (let i = 0; i < text.length; i += 997) chunks.push(text.slice(i, i + 997));
+  assert.deepEqual(await readAll(chunks), want);
+  const small = 'event: a\r\ndata: {"x":1}\r\n\r\n\n\nevent: b\ndata: [DONE]\n\n';
+  assert.deepEqual(await readAll([...small]), [
+    { event: "a", data: { x: 1 } },
+    { event: "b", done: true },
+  ]);
+});

@@ -10,6 +10,8 @@ export interface ChainEntry {
   model: string;
   /** Bring-your-own-key mode only; React state, never persisted. */
   apiKey: string;
+  /** Bring-your-own-key mode only: another origin for the provider's API (a proxy, a local mock); empty = the provider's own. */
+  baseUrl?: string;
 }
 
 /** The mock first (it needs no key), then the library's table order. */
@@ -67,7 +69,7 @@ export function ChainEditor({
                     value={e.provider}
                     onChange={(ev) => {
                       const provider = ev.target.value as ProviderName;
-                      update(i, { provider, model: provider === "mock" ? `mock-${n}` : "", apiKey: "" });
+                      update(i, { provider, model: provider === "mock" ? `mock-${n}` : "", apiKey: "", baseUrl: "" });
                     }}
                   >
                     {PROVIDER_OPTIONS.map((p) => (
@@ -95,6 +97,17 @@ export function ChainEditor({
                     placeholder={`${e.provider} API key`}
                     value={e.apiKey}
                     onChange={(ev) => update(i, { apiKey: ev.target.value })}
+                    className="chain__key"
+                  />
+                )}
+                {e.provider !== "mock" && (
+                  <input
+                    aria-label={`Base URL of provider ${n} (${e.provider})`}
+                    type="url"
+                    spellCheck={false}
+                    placeholder="the provider's own API (default)"
+                    value={e.baseUrl ?? ""}
+                    onChange={(ev) => update(i, { baseUrl: ev.target.value })}
                     className="chain__key"
                   />
                 )}

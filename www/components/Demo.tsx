@@ -1,12 +1,13 @@
 "use client";
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { GenerateBody, GeneratedImage, ProviderName, ServerInfo, Simulate, Warning, ErrorInfo } from "@/lib/protocol";
-import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunResult } from "@/lib/client/run";
-import { addEvent, addNote, emptyTimeline, fromAttempts, markSkipped, type TimelineState } from "@/lib/client/timeline";
+import { MAX_PREVIEWS, type GenerateBody, type GenerateEvent, type PreviewCount, type ProviderName, type ServerInfo, type Simulate } from "@/lib/protocol";
+import { RunError, runInBrowser, runServer, runWorker, type ErrorView, type RunOptions, type RunResult } from "@/lib/client/run";
+import { applyPreviewEvent } from "@/lib/client/previews";
+import { addEvent, addNote, emptyTimeline, fromAttempts, markSkipped } from "@/lib/client/timeline";
 import { ChainEditor, type ChainEntry } from "./ChainEditor";
 import { EditImage, type EditMask, type EditSource } from "./EditImage";
-import { Timeline } from "./Timeline";
+import { Results, type RunState } from "./Results";
 
 type Mode = "node" | "edge" | "browser" | "worker";
 
@@ -61,25 +62,11 @@ export const FAULTS: Array<{ id: string; label: string; params: Omit<Simulate, "
 
 const DEFAULT_WORKER_URL = process.env.NEXT_PUBLIC_WORKER_URL || "http://127.0.0.1:8787";
 
-type Status = "idle" | "running" | "done" | "error" | "cancelled";
-
-interface RunState {
-  status: Status;
-  mode: Mode;
-  timeline: TimelineState;
-  images: GeneratedImage[];
-  warnings: Warning[];
-  partialErrors: ErrorInfo[];
-  error?: ErrorView;
-  totalMs?: number;
-  firstImageMs?: number;
-}
-
 const initialRun: RunState = {
   status: "idle",
-  mode: "node",
   timeline: emptyTimeline(),
   images: [],
+  previews: {},
   warnings: [],
   partialErrors: [],
 };
@@ -93,7 +80,59 @@ function shapeFields(shape: string): { size?: string; aspectRatio?: string } {
   return {};
 }
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+/** Everything a run depends on from the form. */
+interface RunSettings {
+  mode: Mode;
+  prompt: string;
+  count: number;
+  shape: string;
+  previews: PreviewCount;
+  serverProvider: ProviderName;
+  demoChain: ChainEntry[];
+  byokChain: ChainEntry[];
+  effectiveTarget: string;
+  latencyMs: number;
+  fault: (typeof FAULTS)[number];
+  workerUrl: string;
+  workerModel: string;
+  editSource: EditSource | null;
+  editMask: EditMask | null;
+}
+
+/** Starts a run in the chosen mode. */
+function startRun(s: RunSettings, opts: RunOptions): Promise<RunResult> {
+  const base = { prompt: s.prompt, count: s.count, ...shapeFields(s.shape), ...(s.previews > 0 ? { partialImages: s.previews } : {}) };
+  const { editSource, editMask } = s;
+  const edit = editSource ? { images: [editSource.blob], ...(editMask ? { mask: editMask.blob } : {}) } : {};
+  const simulate: Simulate = { target: s.effectiveTarget, latencyMs: s.latencyMs, ...s.fault.params };
+  if (s.mode === "node" || s.mode === "edge") {
+    const editJson: Pick<GenerateBody, "images" | "mask"> = editSource
+      ? {
+          images: [{ base64: editSource.base64, mimeType: editSource.mimeType }],
+          ...(editMask ? { mask: { base64: editMask.base64, mimeType: editMask.mimeType } } : {}),
+        }
+      : {};
+    const body: GenerateBody = { ...base, ...editJson, provider: s.serverProvider };
+    if (s.serverProvider === "mock") {
+      body.chain = s.demoChain.map((e) => e.model.trim());
+      body.simulate = simulate;
+    }
+    return runServer(s.mode === "node" ? "/api/generate-image" : "/api/generate-image-edge", body, opts);
+  }
+  if (s.mode === "browser") {
+    const providers = s.byokChain.map((e) => {
+      const model = e.model.trim() || undefined;
+      if (e.provider !== "mock") {
+        return { provider: e.provider, model, apiKey: e.apiKey, baseUrl: e.baseUrl?.trim() || undefined };
+      }
+      const params: Record<string, unknown> = { latencyMs: s.latencyMs };
+      if (model === simulate.target) Object.assign(params, s.fault.params);
+      return { provider: e.provider, model, params };
+    });
+    return runInBrowser({ ...base, ...edit }, providers, opts);
+  }
+  return runWorker(s.workerUrl, s.workerModel.trim() || "mock", { ...base, ...edit }, opts);
+}
 
 export default function Demo() {
   const [mode, setMode] = useState<Mode>("node");
@@ -108,6 +147,8 @@ export default function Demo() {
   const [target, setTarget] = useState("primary");
   const [latencyMs, setLatencyMs] = useState(400);
   const [workerUrl, setWorkerUrl] = useState(DEFAULT_WORKER_URL);
+  const [workerModel, setWorkerModel] = useState("mock");
+  const [previews, setPreviews] = useState<PreviewCount>(0);
   const [run, setRun] = useState<RunState>(initialRun);
   const [editSource, setEditSource] = useState<EditSource | null>(null);
   const [editMask, setEditMask] = useState<EditMask | null>(null);
@@ -149,27 +190,16 @@ export default function Demo() {
       startRef.current = t0;
       const at = () => Math.round(performance.now() - t0);
       const current = () => runIdRef.current === runId;
-      setRun({ ...initialRun, status: "running", mode, timeline: emptyTimeline() });
+      setRun({ ...initialRun, status: "running", timeline: emptyTimeline() });
 
-      const base = { prompt, count, ...shapeFields(shape) };
-      const edit = editSource
-        ? { images: [editSource.blob], ...(editMask ? { mask: editMask.blob } : {}) }
-        : {};
-      const editJson: Pick<GenerateBody, "images" | "mask"> = editSource
-        ? {
-            images: [{ base64: editSource.base64, mimeType: editSource.mimeType }],
-            ...(editMask ? { mask: { base64: editMask.base64, mimeType: editMask.mimeType } } : {}),
-          }
-        : {};
-      const simulate: Simulate = { target: effectiveTarget, latencyMs, ...fault.params };
       const opts = {
         signal: controller.signal,
-        onEvent: (e: Parameters<typeof addEvent>[2]) => {
+        onEvent: (e: GenerateEvent) => {
           if (!current()) return;
           const atMs = at();
           setRun((r) => {
             const images = e.type === "image" ? Object.assign([...r.images], { [e.index]: e.image }) : r.images;
-            return { ...r, images, timeline: addEvent(r.timeline, atMs, e) };
+            return { ...r, images, previews: applyPreviewEvent(r.previews, e), timeline: addEvent(r.timeline, atMs, e) };
           });
         },
         onNote: (text: string) => {
@@ -181,25 +211,10 @@ export default function Demo() {
 
       let result: RunResult;
       try {
-        if (mode === "node" || mode === "edge") {
-          const body: GenerateBody = { ...base, ...editJson, provider: serverProvider };
-          if (serverProvider === "mock") {
-            body.chain = demoChain.map((e) => e.model.trim());
-            body.simulate = simulate;
-          }
-          result = await runServer(mode === "node" ? "/api/generate-image" : "/api/generate-image-edge", body, opts);
-        } else if (mode === "browser") {
-          const providers = byokChain.map((e) => {
-            const model = e.model.trim() || undefined;
-            if (e.provider !== "mock") return { provider: e.provider, model, apiKey: e.apiKey };
-            const params: Record<string, unknown> = { latencyMs };
-            if (model === simulate.target) Object.assign(params, fault.params);
-            return { provider: e.provider, model, params };
-          });
-          result = await runInBrowser({ ...base, ...edit }, providers, opts);
-        } else {
-          result = await runWorker(workerUrl, { ...base, ...edit }, opts);
-        }
+        result = await startRun(
+          { mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask },
+          opts,
+        );
       } catch (err) {
         if (!current()) return;
         const view: ErrorView =
@@ -211,6 +226,8 @@ export default function Demo() {
           ...r,
           status: cancelled ? "cancelled" : "error",
           error: cancelled ? undefined : view,
+          // Previews are never results: whatever is left of them goes.
+          previews: {},
           totalMs: at(),
           timeline: view.attemptList ? markSkipped(r.timeline, view.attemptList, []) : r.timeline,
         }));
@@ -222,16 +239,17 @@ export default function Demo() {
         ...r,
         status: "done",
         images: result.images,
+        previews: {},
         warnings: result.warnings,
         partialErrors: result.errors,
         totalMs,
         timeline:
-          mode === "worker"
+          mode === "worker" && !result.liveEvents
             ? fromAttempts(r.timeline, result.attempts, Math.round((result.attemptsClockStart ?? t0) - t0), result.warnings)
             : markSkipped(r.timeline, result.attempts, result.warnings),
       }));
     },
-    [mode, prompt, count, shape, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, editSource, editMask],
+    [mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask],
   );
 
   const onImageLoad = useCallback(() => {
@@ -239,8 +257,12 @@ export default function Demo() {
     setRun((r) => (r.firstImageMs === undefined ? { ...r, firstImageMs: ms } : r));
   }, []);
 
+  const onPreviewLoad = useCallback(() => {
+    const ms = Math.round(performance.now() - startRef.current);
+    setRun((r) => (r.firstPreviewMs === undefined ? { ...r, firstPreviewMs: ms } : r));
+  }, []);
+
   const running = run.status === "running";
-  const shownImages = run.images.filter(Boolean);
   const activeMode = MODES.find((m) => m.id === mode)!;
 
   return (
@@ -270,7 +292,7 @@ export default function Demo() {
         </div>
 
         <div className="row">
-          <div className="field">
+          <div className="field field--narrow">
             <label htmlFor="count">Images</label>
             <input
               id="count"
@@ -292,6 +314,21 @@ export default function Demo() {
                     </option>
                   ))}
                 </optgroup>
+              ))}
+            </select>
+          </div>
+          <div className="field field--narrow">
+            <label htmlFor="previews">Previews</label>
+            <select
+              id="previews"
+              value={previews}
+              onChange={(e) => setPreviews(Number(e.target.value) as PreviewCount)}
+              title="Streamed partial images per image (OpenAI: each costs about 100 output tokens)"
+            >
+              {Array.from({ length: MAX_PREVIEWS + 1 }, (_, n) => (
+                <option key={n} value={n}>
+                  {n === 0 ? "Off" : n}
+                </option>
               ))}
             </select>
           </div>
@@ -346,10 +383,20 @@ export default function Demo() {
               <label htmlFor="worker-url">Worker URL</label>
               <input id="worker-url" type="url" value={workerUrl} onChange={(e) => setWorkerUrl(e.target.value)} />
             </div>
+            <div className="field">
+              <label htmlFor="worker-model">Model</label>
+              <input
+                id="worker-model"
+                value={workerModel}
+                onChange={(e) => setWorkerModel(e.target.value)}
+                placeholder="mock, openai, openai/gpt-image-2, auto"
+              />
+            </div>
             <p className="hint">
               Signs in with a dev JWT from <code>/api/dev-login</code>, then calls{" "}
-              <code>POST /v1/images/generations</code> (with an image: <code>/v1/images/edits</code>, multipart) with{" "}
-              <code>model: &quot;mock&quot;</code>.
+              <code>POST /v1/images/generations</code> (with an image: <code>/v1/images/edits</code>, multipart) with
+              this <code>model</code> (<code>auto</code>: your chain in the Worker; a provider needs your key stored
+              there). With previews on, it asks for <code>stream: true</code> and reads the Worker&apos;s event stream.
             </p>
           </section>
         )}
@@ -413,138 +460,7 @@ export default function Demo() {
         </div>
       </form>
 
-      <section
-        className="results"
-        aria-label="Results"
-        data-status={run.status}
-        data-first-image-ms={run.firstImageMs ?? ""}
-        data-total-ms={run.totalMs ?? ""}
-      >
-        <div className="panel">
-          <p className={`status status--${run.status}`} role="status" aria-live="polite" data-testid="status">
-            {statusText(run, shownImages.length)}
-          </p>
-          {run.error && <ErrorPanel error={run.error} />}
-          {run.partialErrors.length > 0 && (
-            <div className="notice notice--warn" data-testid="partial-errors">
-              <strong>Some parts failed:</strong>
-              <ul>
-                {run.partialErrors.map((e, i) => (
-                  <li key={i}>
-                    part {e.part ?? "?"}: <code>{e.code}</code> {e.message}
-                  </li>
-                ))}
-              </ul>
-            </div>
-          )}
-          {run.warnings.length > 0 && (
-            <div className="notice" data-testid="warnings">
-              <strong>Warnings:</strong>
-              <ul>
-                {run.warnings.map((w, i) => (
-                  <li key={i}>
-                    {w.provider}: <code>{w.code}</code> {w.message}
-                  </li>
-                ))}
-              </ul>
-            </div>
-          )}
-        </div>
-
-        <div className="panel">
-          <h2>Attempts timeline</h2>
-          <Timeline state={run.timeline} running={running} />
-        </div>
-
-        <div className="panel">
-          <h2>Images</h2>
-          {shownImages.length === 0 ? (
-            <p className="empty">{running ? "Waiting for the first image…" : "No images yet."}</p>
-          ) : (
-            <ul className="images" data-testid="images">
-              {run.images.map((img, i) =>
-                img ? (
-                  <li key={i}>
-                    {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs of generated images */}
-                    <img
-                      src={`data:${img.mimeType};base64,${img.base64}`}
-                      alt={`Image ${i + 1} for “${prompt}” by ${img.provider}/${img.model}`}
-                      onLoad={onImageLoad}
-                    />
-                    <span className="caption">
-                      #{i + 1} · {img.provider}/{img.model}
-                      {img.seed !== undefined ? ` · seed ${img.seed}` : ""}
-                    </span>
-                  </li>
-                ) : null,
-              )}
-            </ul>
-          )}
-        </div>
-      </section>
-    </div>
-  );
-}
-
-function statusText(run: RunState, images: number): string {
-  switch (run.status) {
-    case "idle":
-      return "Ready. Pick where it runs, then Generate.";
-    case "running":
-      return `Generating… ${images > 0 ? `${images} image${images === 1 ? "" : "s"} so far` : ""}`.trim();
-    case "cancelled":
-      return `Cancelled after ${seconds(run.totalMs ?? 0)}.`;
-    case "error":
-      return `Failed after ${seconds(run.totalMs ?? 0)}.`;
-    case "done": {
-      const first = run.firstImageMs !== undefined ? ` · first image on screen after ${seconds(run.firstImageMs)}` : "";
-      return `${images} image${images === 1 ? "" : "s"} in ${seconds(run.totalMs ?? 0)}${first}`;
-    }
-  }
-}
-
-function ErrorPanel({ error }: { error: ErrorView }) {
-  return (
-    <div className="error" role="alert" data-testid="error" data-code={error.code}>
-      <p className="error__title">
-        <code>{error.code}</code> {error.message}
-      </p>
-      <dl>
-        {error.provider && (
-          <>
-            <dt>Provider</dt>
-            <dd data-testid="error-provider">{error.provider}</dd>
-          </>
-        )}
-        <dt>Retryable</dt>
-        <dd data-testid="error-retryable">{error.retryable ? "yes: may succeed if tried again later" : "no"}</dd>
-        {error.httpStatus !== undefined && (
-          <>
-            <dt>HTTP status</dt>
-            <dd>{error.httpStatus}</dd>
-          </>
-        )}
-        {error.status !== undefined && (
-          <>
-            <dt>Provider status</dt>
-            <dd>{error.status}</dd>
-          </>
-        )}
-        {error.param && (
-          <>
-            <dt>Field</dt>
-            <dd>
-              <code>{error.param}</code>
-            </dd>
-          </>
-        )}
-        {error.attempts > 0 && (
-          <>
-            <dt>Attempts</dt>
-            <dd>{error.attempts}</dd>
-          </>
-        )}
-      </dl>
+      <Results run={run} prompt={prompt} onImageLoad={onImageLoad} onPreviewLoad={onPreviewLoad} />
     </div>
   );
 }

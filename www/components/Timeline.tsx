@@ -10,6 +10,7 @@ const ICONS: Record<EntryKind, string> = {
   skip: "⊘",
   retry: "↻",
   fallback: "⇢",
+  preview: "◐",
   image: "▣",
   note: "•",
 };
@@ -32,6 +33,7 @@ export function Timeline({ state, running }: { state: TimelineState; running: bo
   const retries = n("retry");
   const fallbacks = n("fallback");
   const skips = n("skip");
+  const previews = n("preview");
   const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? "" : "s"}`;
   return (
     <>
@@ -39,6 +41,7 @@ export function Timeline({ state, running }: { state: TimelineState; running: bo
         {plural(attempts, "attempt")} · {plural(retries, "retry").replace("retrys", "retries")} ·{" "}
         {plural(fallbacks, "fallback")}
         {skips > 0 ? ` · ${skips} skipped` : ""}
+        {previews > 0 ? ` · ${plural(previews, "preview")}` : ""}
         {parts.size > 1 ? ` · ${parts.size} parts` : ""}
       </p>
       <ol className="timeline" data-testid="timeline" ref={list}>

@@ -7,14 +7,37 @@ import type {
   Attempt,
   ErrorCode,
   ErrorInfo,
-  GenerateEvent,
+  GenerateEvent as LibraryEvent,
   GeneratedImage,
   ProviderName,
   Warning,
 } from "imagegen";
 import { providers } from "imagegen/providers";
 
-export type { Attempt, ErrorCode, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, Warning };
+export type { Attempt, ErrorCode, ErrorInfo, GeneratedImage, ProviderName, Warning };
+
+/**
+ * A streamed preview of one part's image (`partialImages` 1..3): a complete,
+ * lower-quality image, replaced by the next preview and then by the final
+ * `image` event of that part. `index` counts the part's previews from 0.
+ */
+export interface PartialImageEvent {
+  type: "partial_image";
+  part: number;
+  provider: ProviderName;
+  model: string;
+  index: number;
+  image: { mimeType: string; base64: string };
+}
+
+/** The package's progress events, previews included (declared here too, so the page type-checks either way). */
+export type GenerateEvent = LibraryEvent | PartialImageEvent;
+
+/** The most previews a request may ask for (OpenAI's `partial_images` range is 0..3). */
+export const MAX_PREVIEWS = 3;
+
+/** How many previews per image a request asks for. */
+export type PreviewCount = 0 | 1 | 2 | 3;
 
 /** Every provider, in the library's table order. */
 export const PROVIDERS: readonly ProviderName[] = providers.map((p) => p.name);
@@ -74,6 +97,8 @@ export interface GenerateBody {
   /** Labels of the mock demo chain, primary first (default `["primary", "fallback"]`). */
   chain?: string[];
   simulate?: Simulate;
+  /** Streamed previews per image, 0..3 (default 0): `partial_image` events before each final image. */
+  partialImages?: PreviewCount;
 }
 
 /** Successful JSON answer (status 200). */
@@ -102,7 +127,9 @@ export interface ErrorBody {
  * With `Accept: application/x-ndjson` the routes answer 200 at once and
  * stream one JSON object per line:
  *   {"event": GenerateEvent}                 for each progress event, as it happens
- *                                            (`image` events carry the image itself)
+ *                                            (`image` events carry the image itself,
+ *                                            `partial_image` events their preview: sent
+ *                                            once, never kept by the server)
  *   {"result": {attempts, warnings, errors, imageCount}}   last line on success;
  *                                            the images were sent in the `image` events
  *                                            (once each: no second copy of the bytes)

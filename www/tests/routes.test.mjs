@@ -266,6 +266,30 @@ describe("Node and Edge routes", () => {
     });
   }
 
+  test("partialImages: previews stream as partial_image lines before their image; out of range is a 400", async () => {
+    for (const [name, route] of Object.entries(ROUTES)) {
+      const res = await post(route, { prompt: "a kite", count: 1, chain: ["primary"], partialImages: 3 }, { stream: true });
+      assert.equal(res.status, 200, `${name}: ${res.text.slice(0, 300)}`);
+      const lines = res.text.trim().split("\n").map((l) => JSON.parse(l));
+      const events = lines.filter((l) => l.event).map((l) => l.event);
+      const previews = events.filter((e) => e.type === "partial_image");
+      assert.ok(previews.length >= 1 && previews.length <= 3, `${name}: ${previews.length} previews`);
+      previews.forEach((p, i) => {
+        assert.deepEqual([p.part, p.index, p.provider, p.model], [0, i, "mock", "primary"], name);
+        assert.ok(p.image.base64.length > 0 && p.image.mimeType.startsWith("image/"), name);
+      });
+      const types = events.map((e) => e.type);
+      assert.ok(types.lastIndexOf("partial_image") < types.indexOf("image"), `${name}: previews come first: ${types}`);
+      assert.equal(lines.at(-1).result.imageCount, 1, name);
+      // The images are results; previews are not.
+      assert.equal(events.filter((e) => e.type === "image").length, 1, name);
+
+      const bad = await post(route, { prompt: "a kite", partialImages: 4 }, { stream: true });
+      assert.equal(bad.status, 400, name);
+      assert.equal(JSON.parse(bad.text).error.param, "partialImages", name);
+    }
+  });
+
   test("a streamed failure ends with the status and error the JSON answer would have", async () => {
     for (const route of Object.values(ROUTES)) {
       const res = await post(route, { prompt: "x", simulate: { failFirst: 100, failCode: "content_policy" } }, { stream: true });

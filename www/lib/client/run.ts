@@ -1,6 +1,8 @@
 // The page's four ways of generating: the Node route, the Edge route (both
 // streamed as NDJSON), the package itself in the browser, and the Worker.
 // Each resolves with the same RunResult or rejects with a RunError.
+import { readLines, type Body } from "./lines";
+import { readWorkerStream, toAttempt, toImage, type WorkerAttempt, type WorkerError, type WorkerImage } from "./worker";
 import {
   NDJSON,
   type Attempt,
@@ -10,6 +12,7 @@ import {
   type GenerateBody,
   type GenerateEvent,
   type GeneratedImage,
+  type PreviewCount,
   type ProviderName,
   type StreamLine,
   type Warning,
@@ -22,6 +25,8 @@ export interface RunResult {
   errors: ErrorInfo[];
   /** performance.now() when the attempts' clock started (the Worker's `started_at_ms` count from its request). */
   attemptsClockStart?: number;
+  /** The progress events came live (a stream), so the timeline already shows the attempts. */
+  liveEvents?: boolean;
 }
 
 export interface ErrorView {
@@ -116,8 +121,6 @@ export async function runServer(url: string, body: GenerateBody, opts: RunOption
   }
 
   const images: GeneratedImage[] = [];
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
   const handle = (line: string): RunResult | undefined => {
     if (!line.trim()) return undefined;
     const msg = JSON.parse(line) as StreamLine;
@@ -140,26 +143,17 @@ export async function runServer(url: string, body: GenerateBody, opts: RunOption
     }
     throw fromErrorBody(msg.error, msg.status);
   };
+  // Set by the line handler (an object, so the compiler does not narrow it away).
+  const end: { result?: RunResult } = {};
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const result = handle(line);
-        if (result) return result;
-      }
-    }
-    const result = handle(buffered);
-    if (result) return result;
+    await readLines(response.body, (line) => {
+      end.result = handle(line);
+      return end.result !== undefined;
+    });
+    if (end.result) return end.result;
   } catch (err) {
     if (err instanceof RunError) throw err;
     throw networkError(err, "the stream broke off");
-  } finally {
-    reader.cancel().catch(() => {});
   }
   throw new RunError({ code: "network", message: "the stream ended without a result", retryable: true, attempts: 0 });
 }
@@ -202,6 +196,8 @@ export interface RunBase {
   aspectRatio?: string;
   images?: Blob[];
   mask?: Blob;
+  /** Streamed previews per image (1..3); absent: none. */
+  partialImages?: PreviewCount;
 }
 
 export async function runInBrowser(
@@ -241,38 +237,6 @@ export async function runInBrowser(
 // (d) The Worker (OpenAI-compatible HTTP API)
 // ---------------------------------------------------------------------------------------------
 
-interface WorkerAttempt {
-  provider: ProviderName;
-  model: string;
-  part: number;
-  attempt: number;
-  started_at_ms: number;
-  duration_ms: number;
-  outcome: Attempt["outcome"];
-  status?: number;
-  retry_after_ms?: number;
-  images: number;
-  skipped?: boolean;
-}
-
-interface WorkerImage {
-  b64_json: string;
-  mime_type: string;
-  provider: ProviderName;
-  model: string;
-  revised_prompt?: string;
-}
-
-interface WorkerError {
-  message: string;
-  type: string;
-  code: string;
-  param: string | null;
-  provider?: string;
-  retryable?: boolean;
-  status?: number;
-}
-
 let devToken: { token: string; expiresAt: number } | undefined;
 
 /** A dev JWT from our /api/dev-login (kept in memory, renewed a minute before it expires). */
@@ -300,46 +264,52 @@ async function getDevToken(signal: AbortSignal): Promise<string> {
   return devToken.token;
 }
 
+/** The stream fields the Worker takes (text in a form, JSON values in a body): previews and our progress events. */
+function streamFields(base: RunBase): Record<string, string | number | boolean> {
+  if (!base.partialImages) return {};
+  return { stream: true, partial_images: base.partialImages, imagegen_progress: true };
+}
+
 /** An edit for the Worker: OpenAI's multipart form (`image`, `mask`, text fields). */
-function editForm(base: RunBase, images: Blob[]): FormData {
+function editForm(base: RunBase, images: Blob[], model: string): FormData {
   const form = new FormData();
   form.set("prompt", base.prompt);
   form.set("n", String(base.count));
-  form.set("model", "mock");
+  form.set("model", model);
   if (base.size) form.set("size", base.size);
   if (base.aspectRatio) form.set("aspect_ratio", base.aspectRatio);
+  for (const [name, value] of Object.entries(streamFields(base))) form.set(name, String(value));
   const ext = (b: Blob) => (b.type.split("/")[1] ?? "png").replace("jpeg", "jpg");
   images.forEach((img, i) => form.append(images.length === 1 ? "image" : "image[]", img, `image-${i + 1}.${ext(img)}`));
   if (base.mask) form.set("mask", base.mask, "mask.png");
   return form;
 }
 
-export async function runWorker(workerUrl: string, base: RunBase, opts: RunOptions): Promise<RunResult> {
-  const token = await getDevToken(opts.signal);
-  opts.onNote("signed in with a dev JWT from /api/dev-login");
-  const edit = base.images !== undefined && base.images.length > 0;
-  const url = `${workerUrl.replace(/\/+$/, "")}/v1/images/${edit ? "edits" : "generations"}`;
-  const sentAt = performance.now();
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      // A FormData body sets its own multipart content type.
-      headers: edit ? { authorization: `Bearer ${token}` } : { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: edit
-        ? editForm(base, base.images ?? [])
-        : JSON.stringify({
-            prompt: base.prompt,
-            n: base.count,
-            model: "mock",
-            ...(base.size ? { size: base.size } : {}),
-            ...(base.aspectRatio ? { aspect_ratio: base.aspectRatio } : {}),
-          }),
-      signal: opts.signal,
-    });
-  } catch (err) {
-    throw networkError(err, `the Worker at ${workerUrl} did not answer (is it running, and does its ALLOWED_ORIGINS include this page?)`);
-  }
+function generationBody(base: RunBase, model: string): string {
+  return JSON.stringify({
+    prompt: base.prompt,
+    n: base.count,
+    model,
+    ...(base.size ? { size: base.size } : {}),
+    ...(base.aspectRatio ? { aspect_ratio: base.aspectRatio } : {}),
+    ...streamFields(base),
+  });
+}
+
+function workerError(e: WorkerError | undefined, httpStatus: number | undefined, fallback: string): RunError {
+  return new RunError({
+    code: e?.code ?? "provider_error",
+    message: e?.message ?? fallback,
+    provider: e?.provider,
+    retryable: Boolean(e?.retryable),
+    httpStatus,
+    param: e?.param ?? undefined,
+    attempts: 0,
+  });
+}
+
+/** A JSON answer (no stream asked for, or an error before the stream started). */
+async function workerJson(response: Response, sentAt: number): Promise<RunResult> {
   let body: {
     data?: WorkerImage[];
     attempts?: WorkerAttempt[];
@@ -353,43 +323,59 @@ export async function runWorker(workerUrl: string, base: RunBase, opts: RunOptio
     throw new RunError({ code: "bad_response", message: `the Worker answered HTTP ${response.status} without JSON`, retryable: false, httpStatus: response.status, attempts: 0 });
   }
   if (response.status === 401) devToken = undefined;
-  if (!response.ok || body.error) {
-    const e = body.error;
-    throw new RunError({
-      code: e?.code ?? "provider_error",
-      message: e?.message ?? `HTTP ${response.status}`,
-      provider: e?.provider,
-      retryable: Boolean(e?.retryable),
-      httpStatus: response.status,
-      param: e?.param ?? undefined,
-      attempts: 0,
-    });
-  }
-  const attempts: Attempt[] = (body.attempts ?? []).map((a) => ({
-    provider: a.provider,
-    model: a.model,
-    part: a.part,
-    attempt: a.attempt,
-    startedAtMs: a.started_at_ms,
-    durationMs: a.duration_ms,
-    outcome: a.outcome,
-    status: a.status,
-    retryAfterMs: a.retry_after_ms,
-    images: a.images,
-    ...(a.skipped ? { skipped: true } : {}),
-  }));
-  const images: GeneratedImage[] = (body.data ?? []).map((d) => ({
-    mimeType: d.mime_type,
-    base64: d.b64_json,
-    provider: d.provider,
-    model: d.model,
-    revisedPrompt: d.revised_prompt,
-  }));
+  if (!response.ok || body.error) throw workerError(body.error, response.status, `HTTP ${response.status}`);
   return {
-    images,
-    attempts,
+    images: (body.data ?? []).map(toImage),
+    attempts: (body.attempts ?? []).map(toAttempt),
     warnings: body.warnings ?? [],
     errors: (body.errors ?? []) as unknown as ErrorInfo[],
     attemptsClockStart: sentAt,
   };
+}
+
+/** The Worker's event stream: previews and progress as they come, then the result. */
+async function workerStream(response: Response, sentAt: number, opts: RunOptions): Promise<RunResult> {
+  let keepAlives = 0;
+  let outcome;
+  try {
+    outcome = await readWorkerStream(response.body as Body, opts.onEvent, () => {
+      if (++keepAlives === 1) opts.onNote("the Worker sent a keep-alive while the provider worked");
+    });
+  } catch (err) {
+    if (err instanceof SyntaxError) {
+      throw new RunError({ code: "bad_response", message: `the Worker sent an event that is not JSON: ${err.message}`, retryable: false, attempts: 0 });
+    }
+    throw networkError(err, "the Worker's stream broke off");
+  }
+  if (outcome.error) {
+    // Images finished before the failure stay on screen; the error says what failed.
+    if (outcome.images.length === 0) throw workerError(outcome.error, response.status, "the stream failed");
+    outcome.errors = [...outcome.errors, { ...outcome.error, retryable: Boolean(outcome.error.retryable) } as unknown as ErrorInfo];
+  }
+  if (outcome.images.length === 0) {
+    throw new RunError({ code: "bad_response", message: "the Worker's stream ended without an image", retryable: true, attempts: 0 });
+  }
+  return { ...outcome, attemptsClockStart: sentAt, liveEvents: true };
+}
+
+export async function runWorker(workerUrl: string, model: string, base: RunBase, opts: RunOptions): Promise<RunResult> {
+  const token = await getDevToken(opts.signal);
+  opts.onNote("signed in with a dev JWT from /api/dev-login");
+  const edit = base.images !== undefined && base.images.length > 0;
+  const url = `${workerUrl.replace(/\/+$/, "")}/v1/images/${edit ? "edits" : "generations"}`;
+  const sentAt = performance.now();
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      // A FormData body sets its own multipart content type.
+      headers: edit ? { authorization: `Bearer ${token}` } : { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: edit ? editForm(base, base.images ?? [], model) : generationBody(base, model),
+      signal: opts.signal,
+    });
+  } catch (err) {
+    throw networkError(err, `the Worker at ${workerUrl} did not answer (is it running, and does its ALLOWED_ORIGINS include this page?)`);
+  }
+  const streamed = response.ok && (response.headers.get("content-type") ?? "").startsWith("text/event-stream") && response.body;
+  return streamed ? workerStream(response, sentAt, opts) : workerJson(response, sentAt);
 }

@@ -1,7 +1,7 @@
 // Turns the package's progress events into the page's attempts timeline.
 import type { Attempt, GenerateEvent, Warning } from "../protocol";
 
-export type EntryKind = "start" | "ok" | "fail" | "skip" | "retry" | "fallback" | "image" | "note";
+export type EntryKind = "start" | "ok" | "fail" | "skip" | "retry" | "fallback" | "preview" | "image" | "note";
 
 export interface TimelineEntry {
   id: number;
@@ -95,6 +95,13 @@ export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): 
       });
       return { ...next, pendingFallback: { ...next.pendingFallback, [e.part]: next.entries.length - 1 } };
     }
+    case "partial_image":
+      return push(state, {
+        atMs,
+        kind: "preview",
+        part: e.part,
+        text: `preview ${e.index + 1} from ${who(e.provider, e.model)}`,
+      });
     case "image":
       return push(state, {
         atMs,

@@ -9,6 +9,7 @@ import type { GenerateRequest, GenerateResult, ImageGenError, ProviderConfig, Pr
 import { providers } from "imagegen/providers";
 import {
   ERROR_CODES,
+  MAX_PREVIEWS,
   NDJSON,
   PROVIDERS,
   type Base64Image,
@@ -16,6 +17,7 @@ import {
   type ErrorCode,
   type GenerateBody,
   type GenerateResponse,
+  type PreviewCount,
   type ServerInfo,
   type Simulate,
   type StreamLine,
@@ -164,6 +166,7 @@ function parseBody(raw: unknown): GenerateBody {
     aspectRatio: optionalString(raw, "aspectRatio"),
     chain,
     simulate,
+    partialImages: boundedInt(raw.partialImages, "partialImages", 0, MAX_PREVIEWS) as PreviewCount | undefined,
     ...parseInputs(raw),
   };
 }
@@ -351,6 +354,7 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
   };
 
   const wantsStream = (request.headers.get("accept") ?? "").includes(NDJSON);
+  // Previews only make sense streamed: the plain JSON answer asks the providers for none.
   if (!wantsStream) {
     try {
       const result = await generateImages(base);
@@ -392,7 +396,9 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
           // already closed by a cancel
         }
       };
-      generateImages({ ...base, onEvent: (event) => send({ event }) }).then(
+      // Each event is serialised and sent as it comes: a preview's base64 is not kept here.
+      const previews = body.partialImages ? { partialImages: body.partialImages } : {};
+      generateImages({ ...base, ...previews, onEvent: (event) => send({ event }) }).then(
         (result) => {
           send({
             result: {
