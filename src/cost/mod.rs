@@ -43,7 +43,7 @@ pub enum PerImage {
 /// One row of a provider's price table.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PriceRow {
-    /// Model id; dated snapshots and ids starting with it share the row.
+    /// Model id; dated snapshots (`<id>-…`) share the row; `*` is every model.
     pub model: &'static str,
     /// Token prices, when the provider bills tokens and reports them.
     pub tokens: Option<TokenPrices>,
@@ -117,8 +117,9 @@ pub enum Price<'a> {
     Caller(&'a PriceOverride),
 }
 
+/// `*` matches every model (the mock's ids are free labels).
 fn matches(id: &str, model: &str) -> bool {
-    model == id || model.starts_with(&format!("{id}-"))
+    id == "*" || model == id || model.starts_with(&format!("{id}-"))
 }
 
 /// The price of an entry's model: the call's overrides first, then the

@@ -127,9 +127,9 @@ pub static STABILITY: &[PriceRow] = &[
     credits("sd3", 6.5),
 ];
 
-/// The mock's row: free, so the demo shows costs without spending.
+/// The mock's row, for every label: free, so the demo shows costs without spending.
 pub static MOCK: &[PriceRow] = &[PriceRow {
-    model: "mock",
+    model: "*",
     tokens: None,
     per_image: PerImage::Flat(0.0),
     source: "mock: free",

@@ -10,11 +10,12 @@ import type {
   GenerateEvent as LibraryEvent,
   GeneratedImage,
   ProviderName,
+  Usage,
   Warning,
 } from "imagegen";
 import { providers } from "imagegen/providers";
 
-export type { Attempt, ErrorCode, ErrorInfo, GeneratedImage, ProviderName, Warning };
+export type { Attempt, ErrorCode, ErrorInfo, GeneratedImage, ProviderName, Usage, Warning };
 
 /**
  * A streamed preview of one part's image (`partialImages` 1..3): a complete,
@@ -107,6 +108,8 @@ export interface GenerateResponse {
   attempts: Attempt[];
   warnings: Warning[];
   errors: ErrorInfo[];
+  /** What the call cost (`costUsd` null: unknown). */
+  usage: Usage;
 }
 
 /** Error JSON answer (status 4xx/5xx), or the `error` of a stream's last line. */

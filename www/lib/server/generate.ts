@@ -363,6 +363,7 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
         attempts: result.attempts,
         warnings: result.warnings,
         errors: result.errors.map((e) => ({ ...e, message: redact(e.message) })),
+        usage: result.usage,
       };
       return json(response);
     } catch (err) {
@@ -405,6 +406,7 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
               attempts: result.attempts,
               warnings: result.warnings,
               errors: result.errors.map((e) => ({ ...e, message: redact(e.message) })),
+              usage: result.usage,
               imageCount: result.images.length,
             },
           });

@@ -234,6 +234,7 @@ fn the_result_event_summarises_attempts_and_errors() {
     assert_eq!(v["attempts"][0]["duration_ms"], 2);
     assert_eq!(v["errors"][0]["code"], "timeout");
     assert_eq!(v["images"], 0);
+    assert!(v["cost_usd"].is_null(), "no cost reported: unknown");
 }
 
 #[test]
