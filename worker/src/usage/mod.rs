@@ -2,6 +2,8 @@
 //! billed call reported tokens) plus our `cost_usd` and its split per
 //! provider and model.
 
+pub mod budget;
+
 use imagegen::cost::Usage;
 use imagegen::ProviderName;
 use serde::Serialize;
