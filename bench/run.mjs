@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { editsSection } from "./edits-report.mjs";
+import { linksSection } from "./links-report.mjs";
 import { previewsSection } from "./previews-report.mjs";
 import { fmt, ROOT, table } from "./lib.mjs";
 
@@ -26,6 +27,7 @@ const client = run("client.mjs", ["--expose-gc"]);
 const edits = run("edits.mjs");
 const previews = run("previews.mjs");
 const worker = run("worker.mjs");
+const links = run("links.mjs");
 
 const check = (ok) => (ok ? "✅" : "❌");
 const lines = [];
@@ -107,6 +109,8 @@ lines.push(
 );
 lines.push("\nTarget: ready ≤ 1.2× JS.\n");
 
+lines.push(linksSection(links));
+
 // The budgets of scripts/check-size.sh (read from it, so they cannot drift).
 const budgets = readFileSync(path.join(ROOT, "scripts/check-size.sh"), "utf8");
 const budget = (file) => Number(budgets.match(new RegExp(`^check ${file.replace(/[./]/g, "\\$&")} (\\d+)`, "m"))?.[1]);
@@ -131,6 +135,11 @@ if (write && !smoke) {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const rustc = execFileSync("rustc", ["--version"], { encoding: "utf8" }).trim();
   const header = `# Benchmark results\n\nRun on ${new Date().toISOString().slice(0, 10)} with \`node bench/run.mjs --write\` (\`bash bench/run.sh\`): ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${rustc}. All providers are the mock provider server on 127.0.0.1 in a separate process. Absolute times are not comparable between runs on these machines; the ratios, measured side by side in one run, are the result.\n\n`;
-  writeFileSync(path.join(ROOT, "bench/RESULTS.md"), header + report + "\n");
+  // The per-user state section is written by bench/state.mjs (it needs a
+  // second, older build): kept as it is.
+  const old = readFileSync(path.join(ROOT, "bench/RESULTS.md"), "utf8");
+  const at = old.indexOf("### Per-user state");
+  const kept = at >= 0 ? `\n${old.slice(at).trimEnd()}\n` : "";
+  writeFileSync(path.join(ROOT, "bench/RESULTS.md"), header + report + "\n" + kept);
   console.log("\nwrote bench/RESULTS.md");
 }

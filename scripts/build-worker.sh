@@ -22,13 +22,14 @@ wasm-bindgen --target web --out-dir "$tmp" --out-name glue --no-typescript \
   --experimental-reset-state-function "$target_dir/wasm32-unknown-unknown/release/imagegen_worker.wasm"
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --strip-debug --strip-producers "$tmp/glue_bg.wasm" -o "$tmp/index_bg.wasm"
-cp worker/js/index.js "$tmp/entry.js"
+cp worker/js/*.js "$tmp/"
+mv "$tmp/index.js" "$tmp/entry.js"
 # wasm-bindgen's glue may list a JS snippet module (worker/js/form.js, the
 # library's inputs.js) several times in its imports object, each time the
 # same module: esbuild's duplicate-key warning about it is silenced.
 esbuild "$tmp/entry.js" --bundle --format=esm --platform=neutral --minify --log-level=warning \
   --log-override:duplicate-object-key=silent \
-  --external:./index_bg.wasm --outfile="$tmp/index.js"
+  --external:./index_bg.wasm --external:cloudflare:workers --outfile="$tmp/index.js"
 rm -rf "$out"
 mkdir -p "$out"
 cp "$tmp/index.js" "$tmp/index_bg.wasm" "$out/"

@@ -22,6 +22,7 @@ const vars = {
   JWT_SECRET: old.JWT_SECRET ?? randomBytes(32).toString("base64url"),
   KEY_ENCRYPTION_KEYS: old.KEY_ENCRYPTION_KEYS ?? JSON.stringify({ dev1: randomBytes(32).toString("base64") }),
   KEY_ENCRYPTION_ACTIVE_KID: old.KEY_ENCRYPTION_ACTIVE_KID ?? "dev1",
+  URL_SIGNING_KEY: old.URL_SIGNING_KEY ?? randomBytes(32).toString("base64url"),
   OPENAI_BASE_URL: mockUrl,
   GEMINI_BASE_URL: mockUrl,
   STABILITY_BASE_URL: mockUrl,

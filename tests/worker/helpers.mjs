@@ -23,6 +23,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const BUILD_DIR = path.join(ROOT, "worker/build");
 
 export const JWT_SECRET = "e2e-test-jwt-secret-0123456789-abcdefghij";
+/** The links' HMAC secret (URL_SIGNING_KEY) of the test Worker. */
+export const URL_SIGNING_KEY = "e2e-test-url-signing-key-0123456789-abcdefghij";
 export const ALLOWED_ORIGINS = ["http://localhost:3000", "https://app.example"];
 export const KEK = {
   k1: crypto.createHash("sha256").update("imagegen e2e master key k1").digest("base64"),
@@ -311,6 +313,7 @@ export function defaultBindings(mockUrl) {
     JWT_SECRET,
     KEY_ENCRYPTION_KEYS: JSON.stringify({ k1: KEK.k1 }),
     KEY_ENCRYPTION_ACTIVE_KID: "k1",
+    URL_SIGNING_KEY,
     OPENAI_BASE_URL: mockUrl,
     GEMINI_BASE_URL: mockUrl,
     STABILITY_BASE_URL: mockUrl,
@@ -321,7 +324,7 @@ export function defaultBindings(mockUrl) {
  * Miniflare options for the built Worker. Its console output goes to `logSink` (an array),
  * or is discarded without one (the benchmarks).
  */
-export function miniflareOptions(bindings, logSink) {
+export function miniflareOptions(bindings, logSink, extra = {}) {
   const clean = Object.fromEntries(Object.entries(bindings).filter(([, v]) => v !== undefined));
   return {
     name: "imagegen-worker",
@@ -330,6 +333,9 @@ export function miniflareOptions(bindings, logSink) {
     compatibilityDate: "2026-04-01",
     cf: false,
     kvNamespaces: ["KEYS"],
+    durableObjects: { USER_STATE: { className: "UserState", useSQLite: true } },
+    // Results as links: the bucket, in memory.
+    r2Buckets: ["IMAGES"],
     bindings: clean,
     host: "127.0.0.1",
     port: 0,
@@ -344,18 +350,20 @@ export function miniflareOptions(bindings, logSink) {
         });
       }
     },
+    ...extra,
   };
 }
 
 /**
  * Starts the built Worker in Miniflare. `bindings` override the defaults (a value of
  * `undefined` removes a default). Returns a handle with `request()` (scanned fetch),
- * `kv()` (the KEYS namespace), `restart(bindings)` and `close()`.
+ * `kv()` (the KEYS namespace), `restart(bindings)` and `close()`. `miniflare` replaces
+ * Miniflare options (e.g. `{durableObjects: {}}`: a deployment without the binding).
  */
-export async function startWorker({ mockUrl, bindings = {} } = {}) {
+export async function startWorker({ mockUrl, bindings = {}, miniflare = {} } = {}) {
   let current = { ...defaultBindings(mockUrl), ...bindings };
   const logs = [];
-  const mf = new Miniflare(miniflareOptions(current, logs));
+  const mf = new Miniflare(miniflareOptions(current, logs, miniflare));
   let base = String(await mf.ready).replace(/\/$/, "");
   const worker = {
     mf,
@@ -367,10 +375,12 @@ export async function startWorker({ mockUrl, bindings = {} } = {}) {
     },
     /** The KEYS namespace (re-fetched each time: stubs die on restart). */
     kv: () => mf.getKVNamespace("KEYS"),
+    /** The IMAGES bucket (re-fetched each time: stubs die on restart). */
+    r2: () => mf.getR2Bucket("IMAGES"),
     /** Restarts workerd with new bindings; KV contents survive. */
     async restart(overrides) {
       current = { ...current, ...overrides };
-      await mf.setOptions(miniflareOptions(current, logs));
+      await mf.setOptions(miniflareOptions(current, logs, miniflare));
       base = String(await mf.ready).replace(/\/$/, "");
     },
     request: (pathname, options) => request(base, pathname, options),

@@ -3,11 +3,15 @@
 // expected typed error; no 5xx may come from the Worker itself; memory of
 // the workerd process must stay flat.
 //
-//   node tests/worker/load.mjs [--requests 1000] [--concurrency 50] [--fault-rate 0.1]
+//   node tests/worker/load.mjs [--requests 1000] [--concurrency 50] [--fault-rate 0.1] [--links]
+//
+// With --links every request asks for "response_format": "url" and every link
+// is fetched (no token) and must serve the provider's exact bytes.
 //
 // Also imported by load.test.mjs, which runs a reduced size in CI.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { makePngOfSize } from "../mock-server/images.mjs";
 import {
   devToken,
   fakeKey,
@@ -54,8 +58,21 @@ async function pool(n, concurrency, fn) {
   await Promise.all(workers);
 }
 
-export async function runLoad({ requests = 1000, concurrency = 50, faultRate = 0.1, users = 10, rounds = 3 } = {}) {
-  const mock = await startMockServer();
+/** The image the mock providers answer with under load: labelled, so links are checked byte for byte. */
+const LOAD_IMAGE = makePngOfSize(4096, { label: "imagegen load test" });
+
+/** Checks one link: it must serve LOAD_IMAGE with its type; a message when it does not. */
+async function checkLink(url) {
+  const res = await fetch(url);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) return `link ${url.slice(0, 60)}… → HTTP ${res.status} ${bytes.toString("utf8").slice(0, 200)}`;
+  if (res.headers.get("content-type") !== "image/png") return `link served ${res.headers.get("content-type")}`;
+  if (!bytes.equals(LOAD_IMAGE)) return `link served ${bytes.length} bytes that are not the provider's image`;
+  return null;
+}
+
+export async function runLoad({ requests = 1000, concurrency = 50, faultRate = 0.1, users = 10, rounds = 3, links = false } = {}) {
+  const mock = await startMockServer({ imageBase64: LOAD_IMAGE.toString("base64") });
   const pidsBefore = new Set(workerdPids());
   // Production-like engine client settings (library defaults), generous rate limit.
   const worker = await startWorker({
@@ -82,16 +99,22 @@ export async function runLoad({ requests = 1000, concurrency = 50, faultRate = 0
     const codes = new Map();
     const failures = [];
     let images = 0;
+    let linksChecked = 0;
     const one = async (i) => {
       const res = await worker.request("/v1/images/generations", {
         method: "POST",
         token: tokens[i % tokens.length],
-        json: { prompt: `load ${i}`, n: 1 },
+        json: { prompt: `load ${i}`, n: 1, ...(links ? { response_format: "url" } : {}) },
       });
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status === 200) {
-        if (!Array.isArray(res.json?.data) || res.json.data.length !== 1 || !res.json.data[0].b64_json) {
-          failures.push(`200 without an image: ${res.text.slice(0, 200)}`);
+        const image = res.json?.data?.[0];
+        if (!Array.isArray(res.json?.data) || res.json.data.length !== 1 || !(links ? image.url : image.b64_json)) {
+          failures.push(`200 without an image${links ? " link" : ""}: ${res.text.slice(0, 200)}`);
+        } else if (links) {
+          const problem = await checkLink(image.url);
+          if (problem) failures.push(problem);
+          else linksChecked++;
         }
         images += res.json?.data?.length ?? 0;
         return;
@@ -130,6 +153,8 @@ export async function runLoad({ requests = 1000, concurrency = 50, faultRate = 0
       statuses: Object.fromEntries([...statuses].sort()),
       codes: Object.fromEntries(codes),
       images,
+      links,
+      linksChecked,
       failures,
       rssStartMb: rssStart / 1024,
       rssEndMb: rssEnd / 1024,
@@ -151,6 +176,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     concurrency: arg("concurrency", 50),
     faultRate: arg("fault-rate", 0.1),
     rounds: arg("rounds", 3),
+    links: process.argv.includes("--links"),
   });
   console.log(JSON.stringify({ ...r, failures: r.failures.slice(0, 5), failureCount: r.failures.length }, null, 2));
   process.exit(r.failures.length ? 1 : 0);

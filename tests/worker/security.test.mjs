@@ -107,7 +107,8 @@ describe("Idempotency-Key with a result over KV's 25 MiB value limit", () => {
   let big;
   let worker;
   before(async () => {
-    // Every image ~3 MB of base64: ten of them do not fit one KV value.
+    // Every image ~3 MB of base64: ten of them do not fit one KV value, nor one call
+    // to the Durable Object; two are kept in R2.
     big = await startMockServer({ imageBytes: 3_000_000 });
     worker = await startWorker({ mockUrl: big.url });
   });
@@ -117,6 +118,8 @@ describe("Idempotency-Key with a result over KV's 25 MiB value limit", () => {
   });
 
   test("the paid images are returned, and a repeat neither pays again nor waits on 409", async () => {
+    // 30 MB: more than one call to the Durable Object may carry (Workers RPC: 32 MiB), so
+    // the key is only marked done.
     const { token } = newUser("idem-big");
     const key = fakeKey("idem-big", "openai");
     await storeKey(worker, token, "openai", key, { validate: false });
@@ -136,13 +139,40 @@ describe("Idempotency-Key with a result over KV's 25 MiB value limit", () => {
     assert.equal(again.headers.get("x-should-retry"), "false");
     assert.equal(generationRequests(big, key).length, calls, "not paid again");
 
-    // A small result with another key is still stored and replayed.
-    const small = { prompt: "one large image", n: 1 };
-    const one = await generate(worker, token, small, { headers: { "idempotency-key": "big-result-2" } });
-    expectStatus(one, 200);
-    const replay = await generate(worker, token, small, { headers: { "idempotency-key": "big-result-2" } });
+    // 8 MB: kept in R2, replayed from there without paying again.
+    const two = { prompt: "two large images", n: 2 };
+    const kept = await generate(worker, token, two, { headers: { "idempotency-key": "big-result-2" } });
+    expectStatus(kept, 200);
+    const replay = await generate(worker, token, two, { headers: { "idempotency-key": "big-result-2" } });
     expectStatus(replay, 200);
     assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    assert.deepEqual(
+      replay.json.data.map((d) => d.b64_json),
+      kept.json.data.map((d) => d.b64_json),
+    );
+    assert.equal(generationRequests(big, key).length, calls + 1, "the replay was not paid");
+  });
+
+  test("without R2 the images are still returned, and a repeat gets 410 instead of paying again", async () => {
+    const noR2 = await startWorker({ mockUrl: big.url, miniflare: { r2Buckets: [] } });
+    try {
+      const { token } = newUser("idem-big-no-r2");
+      const key = fakeKey("idem-big-no-r2", "openai");
+      await storeKey(noR2, token, "openai", key, { validate: false });
+      await storeConfig(noR2, token, [{ provider: "openai" }]);
+      const body = { prompt: "one large image", n: 1 };
+      const headers = { "idempotency-key": "big-result-2" };
+      const first = await generate(noR2, token, body, { headers });
+      expectStatus(first, 200, "the result that could not be stored");
+      assert.ok(first.json.data[0].b64_json.length >= 3_000_000);
+      const again = await generate(noR2, token, body, { headers });
+      const error = expectError(again, { status: 410, code: "idempotency_result_not_kept", param: "Idempotency-Key", retryable: false });
+      assert.match(error.message, /new Idempotency-Key/);
+      assert.equal(again.headers.get("x-should-retry"), "false");
+      assert.equal(generationRequests(big, key).length, 1, "not paid again");
+    } finally {
+      await noR2.close();
+    }
   });
 });
 

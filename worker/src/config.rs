@@ -55,6 +55,10 @@ pub struct Defaults {
     /// Per-attempt timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// `"b64_json"` or `"url"` (links to the images in R2); a request's
+    /// `response_format` wins. Streams always carry `b64_json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<crate::images::ResponseFormat>,
 }
 
 /// A user's configuration.

@@ -25,11 +25,13 @@ pub struct Cors {
 }
 
 /// Headers a preflight may ask for.
-pub const ALLOW_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id";
+pub const ALLOW_HEADERS: &str =
+    "authorization, content-type, idempotency-key, prefer, x-request-id";
 /// Methods the API uses.
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 /// Headers a browser may read.
-pub const EXPOSE_HEADERS: &str = "x-request-id, retry-after, idempotent-replayed";
+pub const EXPOSE_HEADERS: &str =
+    "x-request-id, retry-after, idempotent-replayed, location, preference-applied";
 
 impl Cors {
     /// Parses a comma-separated list; `*` is ignored (never allowed).

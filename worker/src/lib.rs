@@ -19,6 +19,7 @@ pub mod b64;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod idempotency;
 pub mod images;

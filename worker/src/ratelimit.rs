@@ -1,10 +1,14 @@
-//! The per-user rate limit: the Workers rate-limiting binding when there is
-//! one, else a per-isolate sliding window ([`Windows`]).
+//! The per-user rate limit: the user's Durable Object (`USER_STATE`), one
+//! sliding window per user consistent across isolates; without it, or when
+//! it cannot be reached, the Workers rate-limiting binding when there is
+//! one, else a per-isolate sliding window ([`Windows`]). An unreachable
+//! object does not stop the service: the limit falls back to the isolate,
+//! which nothing paid for depends on.
 
 use std::collections::{HashMap, VecDeque};
 
 /// Window length.
-const WINDOW_MS: f64 = 60_000.0;
+pub const WINDOW_MS: f64 = 60_000.0;
 /// Most users tracked; idle ones are dropped first.
 const MAX_USERS: usize = 10_000;
 
@@ -48,13 +52,15 @@ thread_local! {
     static WINDOWS: std::cell::RefCell<Windows> = std::cell::RefCell::new(Windows::default());
 }
 
-/// The per-user rate limit: the `RATE_LIMITER` binding when there is one
-/// (shared across isolates), else `RATE_LIMIT_PER_MINUTE` per isolate.
+/// The per-user rate limit: the user's Durable Object when bound and
+/// reachable, else the `RATE_LIMITER` binding when there is one (shared
+/// across isolates), else `RATE_LIMIT_PER_MINUTE` per isolate.
 #[cfg(target_arch = "wasm32")]
 pub async fn check(
     env: &crate::platform::Env,
     settings: &crate::settings::Settings,
     user: &crate::auth::User,
+    state: Option<&crate::platform::UserState>,
 ) -> Result<(), crate::error::ApiError> {
     use crate::error::ApiError;
     let limited = |retry_after_s: u64| {
@@ -67,6 +73,21 @@ pub async fn check(
         e.retryable = Some(true);
         e
     };
+    let limit = settings.rate_limit_per_minute;
+    if let (Some(state), true) = (state, limit > 0) {
+        let args = [limit.into(), WINDOW_MS.into()];
+        match state.call("rateHit", &args).await {
+            Ok(answer) => {
+                return match crate::platform::get(&answer, "retryAfterS").and_then(|v| v.as_f64()) {
+                    Some(s) => Err(limited(s.max(1.0) as u64)),
+                    None => Ok(()),
+                }
+            }
+            Err(_) => crate::platform::console_warn(
+                "the user's Durable Object is unreachable; rate limit per isolate",
+            ),
+        }
+    }
     if let Some(limiter) = env.rate_limiter("RATE_LIMITER") {
         let allowed = limiter.allow(&user.hash).await.map_err(|_| {
             ApiError::new(

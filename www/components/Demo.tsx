@@ -95,6 +95,9 @@ interface RunSettings {
   fault: (typeof FAULTS)[number];
   workerUrl: string;
   workerModel: string;
+  workerAsync: boolean;
+  /** Ask the Worker for links (`response_format: "url"`) instead of base64. */
+  workerLinks: boolean;
   editSource: EditSource | null;
   editMask: EditMask | null;
 }
@@ -131,7 +134,8 @@ function startRun(s: RunSettings, opts: RunOptions): Promise<RunResult> {
     });
     return runInBrowser({ ...base, ...edit }, providers, opts);
   }
-  return runWorker(s.workerUrl, s.workerModel.trim() || "mock", { ...base, ...edit }, opts);
+  const job = s.workerAsync ? { asyncJob: true } : {};
+  return runWorker(s.workerUrl, s.workerModel.trim() || "mock", { ...base, ...edit, links: s.workerLinks, ...job }, opts);
 }
 
 export default function Demo() {
@@ -148,6 +152,8 @@ export default function Demo() {
   const [latencyMs, setLatencyMs] = useState(400);
   const [workerUrl, setWorkerUrl] = useState(DEFAULT_WORKER_URL);
   const [workerModel, setWorkerModel] = useState("mock");
+  const [workerAsync, setWorkerAsync] = useState(false);
+  const [workerLinks, setWorkerLinks] = useState(false);
   const [previews, setPreviews] = useState<PreviewCount>(0);
   const [run, setRun] = useState<RunState>(initialRun);
   const [editSource, setEditSource] = useState<EditSource | null>(null);
@@ -212,7 +218,7 @@ export default function Demo() {
       let result: RunResult;
       try {
         result = await startRun(
-          { mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask },
+          { mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, workerAsync, workerLinks, editSource, editMask },
           opts,
         );
       } catch (err) {
@@ -250,7 +256,7 @@ export default function Demo() {
             : markSkipped(r.timeline, result.attempts, result.warnings),
       }));
     },
-    [mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, editSource, editMask],
+    [mode, prompt, count, shape, previews, serverProvider, demoChain, byokChain, effectiveTarget, latencyMs, fault, workerUrl, workerModel, workerAsync, workerLinks, editSource, editMask],
   );
 
   const onImageLoad = useCallback(() => {
@@ -393,11 +399,28 @@ export default function Demo() {
                 placeholder="mock, openai, openai/gpt-image-2, auto"
               />
             </div>
+            <div className="field">
+              <label>
+                <input type="checkbox" checked={workerLinks} onChange={(e) => setWorkerLinks(e.target.checked)} /> Links
+              </label>
+            </div>
             <p className="hint">
               Signs in with a dev JWT from <code>/api/dev-login</code>, then calls{" "}
               <code>POST /v1/images/generations</code> (with an image: <code>/v1/images/edits</code>, multipart) with
               this <code>model</code> (<code>auto</code>: your chain in the Worker; a provider needs your key stored
-              there). With previews on, it asks for <code>stream: true</code> and reads the Worker&apos;s event stream.
+              there). With previews on, it asks for <code>stream: true</code> and reads the Worker&apos;s event stream. With{" "}
+              <em>Links</em>, it asks for <code>response_format: &quot;url&quot;</code>: the images are stored in the
+              Worker&apos;s R2 bucket and shown from their signed links (streams always carry base64).
+            </p>
+            <div className="field">
+              <label>
+                <input type="checkbox" checked={workerAsync} onChange={(e) => setWorkerAsync(e.target.checked)} /> Async job
+              </label>
+            </div>
+            <p className="hint">
+              An async job sends <code>Prefer: respond-async</code>: the Worker answers 202 at once and runs the job in
+              your Durable Object; the page polls <code>GET /v1/jobs/&lt;id&gt;</code> (each status in the timeline),
+              then loads the images from the result&apos;s signed links. No previews in a job.
             </p>
           </section>
         )}

@@ -1,6 +1,6 @@
 "use client";
 
-import type { ErrorInfo, GeneratedImage, Usage, Warning } from "@/lib/protocol";
+import { imageSrc, type ErrorInfo, type GeneratedImage, type Usage, type Warning } from "@/lib/protocol";
 import type { ErrorView } from "@/lib/client/run";
 import { slots, type PreviewState, type Slot } from "@/lib/client/previews";
 import { formatUsd, type TimelineState } from "@/lib/client/timeline";
@@ -142,9 +142,9 @@ function SlotItem({
     const { image, index } = slot;
     return (
       <li className="slot" data-slot={slot.key}>
-        {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs of generated images */}
+        {/* eslint-disable-next-line @next/next/no-img-element -- data: URLs or the Worker's links */}
         <img
-          src={`data:${image.mimeType};base64,${image.base64}`}
+          src={imageSrc(image)}
           alt={`Image ${index + 1} for “${prompt}” by ${image.provider}/${image.model}`}
           data-kind="final"
           onLoad={onImageLoad}

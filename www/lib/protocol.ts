@@ -17,6 +17,12 @@ import { providers } from "imagegen/providers";
 
 export type { Attempt, ErrorCode, ErrorInfo, GeneratedImage, ProviderName, Usage, Warning };
 
+/** An image as the page shows it: the package's, or the Worker's with a link (`url`) instead of base64. */
+export type ShownImage = GeneratedImage & { url?: string };
+
+/** The `src` of an image: its link when it came as one, else a `data:` URL of its base64. */
+export const imageSrc = (image: ShownImage): string => image.url ?? `data:${image.mimeType};base64,${image.base64}`;
+
 /**
  * A streamed preview of one part's image (`partialImages` 1..3): a complete,
  * lower-quality image, replaced by the next preview and then by the final

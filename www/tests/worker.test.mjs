@@ -18,6 +18,7 @@ import {
   renderedImages,
   startNext,
   timeline,
+  waitForImages,
   waitForRunEnd,
 } from "./helpers.mjs";
 import { makePng } from "./png.mjs";
@@ -86,6 +87,37 @@ describe("Worker mode", () => {
     for (const c of captions) assert.match(c, /^#\d · mock\//);
     const src = await page.locator('[data-testid="images"] img').first().getAttribute("src");
     assert.match(Buffer.from(src.split(",")[1], "base64").toString("utf8"), /a harbour at night/);
+    assert.deepEqual(blocked, []);
+    assert.deepEqual(consoleErrors, []);
+    await context.close();
+  });
+
+  test("with Links the page shows the Worker's images from their signed links", async () => {
+    const { page, context, blocked, consoleErrors } = await newPage(chrome.browser);
+    const posts = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith("/v1/images/generations")) posts.push(r.postDataJSON());
+    });
+    await page.goto(next.url);
+    await fillAndGenerate(page, { mode: "Worker", count: 2, workerUrl: worker.url, prompt: "a harbour as links", click: false });
+    await page.getByLabel("Links", { exact: true }).check();
+    await page.getByRole("button", { name: "Generate" }).click();
+    assert.equal(await waitForRunEnd(page), "done", await page.getByTestId("status").textContent());
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].response_format, "url");
+    await waitForImages(page, 2);
+    assert.equal(await renderedImages(page), 2, "both images loaded from their links");
+    const srcs = await page.locator('[data-testid="images"] img').evaluateAll((imgs) => imgs.map((i) => i.getAttribute("src")));
+    assert.equal(srcs.length, 2);
+    for (const src of srcs) {
+      assert.ok(src.startsWith(`${worker.url}/v1/files/`), src);
+      assert.match(src, /\/v1\/files\/[0-9a-f]{32}\?exp=\d+&sig=[\w-]{43}$/);
+      // The link serves the Worker's mock image for this prompt (no token needed).
+      const file = await fetch(src);
+      assert.equal(file.status, 200);
+      assert.match(file.headers.get("content-type"), /^image\/svg\+xml/);
+      assert.match(await file.text(), /a harbour as links/);
+    }
     assert.deepEqual(blocked, []);
     assert.deepEqual(consoleErrors, []);
     await context.close();

@@ -7,11 +7,13 @@
 //! [`response`]), and a streamed response's options and events ([`stream`]).
 
 pub mod edit;
+pub mod format;
 pub mod request;
 pub mod response;
 pub mod routing;
 pub mod stream;
 
+pub use format::ResponseFormat;
 pub use request::{build, parse_request, providers, Parsed, NAMES};
 pub use response::{response, AttemptOut, DataItem, ErrorOut, ImagesResponse};
 pub use routing::{build_chain, check_mock_allowed, parse_model, wanted, ModelChoice, Step};

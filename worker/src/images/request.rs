@@ -1,6 +1,7 @@
 //! The request: the OpenAI-compatible body (with the user's defaults)
 //! turned into the engine's request, and the chain into its providers.
 
+use super::format::{self, ResponseFormat};
 use super::routing::{parse_model, ModelChoice, Step};
 use super::stream::{stream_options, StreamOptions};
 use crate::error::ApiError;
@@ -23,6 +24,8 @@ pub struct Parsed {
     /// `stream` (with `partial_images`, `imagegen_progress`): answer as
     /// server-sent events.
     pub stream: Option<StreamOptions>,
+    /// Images inline or as links: the request's, else the user's default.
+    pub response_format: ResponseFormat,
 }
 
 fn string_field(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
@@ -43,17 +46,6 @@ fn number_field(obj: &Map<String, Value>, name: &str) -> Result<Option<f64>, Api
         Some(_) => Err(ApiError::invalid(
             name,
             format!("`{name}` must be a number"),
-        )),
-    }
-}
-
-/// Images are returned as base64 only.
-fn check_response_format(format: Option<&str>) -> Result<(), ApiError> {
-    match format {
-        None | Some("b64_json") => Ok(()),
-        Some(other) => Err(ApiError::invalid(
-            "response_format",
-            format!("response_format {other:?} is not supported; images are returned as b64_json"),
         )),
     }
 }
@@ -108,10 +100,15 @@ pub fn parse_fields(
         Some(_) => return Err(ApiError::invalid("prompt", "`prompt` must be a string")),
     };
     let choice = parse_model(string_field(obj, "model")?.as_deref())?;
-    check_response_format(string_field(obj, "response_format")?.as_deref())?;
+    let requested_format = format::parse(string_field(obj, "response_format")?.as_deref())?;
     let output_format = output_format(string_field(obj, "output_format")?.as_deref())?;
     let size = string_field(obj, "size")?.filter(|s| s != "auto");
     let stream = stream_options(obj)?;
+    let response_format = format::resolve(
+        requested_format,
+        defaults.and_then(|d| d.response_format),
+        stream.is_some(),
+    )?;
     let mut openai_params = Map::new();
     for name in openai_fields {
         if let Some(v) = string_field(obj, name)? {
@@ -146,6 +143,7 @@ pub fn parse_fields(
         choice,
         openai_params,
         stream,
+        response_format,
     })
 }
 
@@ -271,9 +269,24 @@ mod tests {
         assert_eq!(err(r#"{"prompt":1}"#), "prompt");
         assert_eq!(err(r#"{"prompt":"x","n":"2"}"#), "n");
         assert_eq!(
-            err(r#"{"prompt":"x","response_format":"url"}"#),
+            err(r#"{"prompt":"x","response_format":"link"}"#),
             "response_format"
         );
+        assert_eq!(
+            err(r#"{"prompt":"x","response_format":"url","stream":true}"#),
+            "response_format"
+        );
+        let links = Defaults {
+            response_format: Some(ResponseFormat::Url),
+            ..Default::default()
+        };
+        let p = parse_request(br#"{"prompt":"x"}"#, Some(&links)).unwrap();
+        assert_eq!(p.response_format, ResponseFormat::Url, "the default");
+        let p = parse_request(
+            br#"{"prompt":"x","response_format":"b64_json"}"#,
+            Some(&links),
+        );
+        assert_eq!(p.unwrap().response_format, ResponseFormat::B64Json);
         assert_eq!(
             err(r#"{"prompt":"x","output_format":"gif"}"#),
             "output_format"

@@ -5,7 +5,7 @@ use super::{call_method, get, obj};
 use wasm_bindgen::JsValue;
 
 /// The Worker's `env`: variables, secrets and bindings.
-pub struct Env(JsValue);
+pub struct Env(pub(super) JsValue);
 
 impl Env {
     /// Wraps the `env` object passed to the fetch handler.
@@ -19,6 +19,11 @@ impl Env {
             .and_then(|v| v.as_string())
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
+    }
+
+    /// Any binding (an R2 bucket, ...) as its JS object.
+    pub fn binding(&self, name: &str) -> Option<JsValue> {
+        get(&self.0, name)
     }
 
     /// A KV namespace binding.

@@ -12,6 +12,7 @@ mod form;
 mod jwks;
 mod kv;
 mod sse;
+mod state;
 
 pub use bindings::Env;
 pub use crypto::{random_hex, sha256_hex, WebCryptoAead};
@@ -19,11 +20,12 @@ pub use form::{read as read_form, Form};
 pub use jwks::JwtVerifier;
 pub use kv::Kv;
 pub use sse::{wait_until, EventStream};
+pub use state::{StateUnavailable, UserState};
 
 use imagegen::engine::Runtime;
 use imagegen::runtime::SplitMix64;
 use imagegen::wasm::{DateClock, FetchTransport, TimerSleeper};
-use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -39,25 +41,6 @@ extern "C" {
     /// `console.error`.
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     pub fn console_error(message: &str);
-    type TextEncoder;
-    #[wasm_bindgen(constructor)]
-    fn new() -> TextEncoder;
-    #[wasm_bindgen(method)]
-    fn encode(this: &TextEncoder, text: &JsString) -> Uint8Array;
-}
-
-/// Whether `text` takes at most `limit` bytes in UTF-8, without copying it
-/// into wasm memory (each UTF-16 unit is 1 to 3 bytes; the exact size is
-/// only computed when the bounds do not decide).
-pub fn utf8_fits(text: &JsString, limit: usize) -> bool {
-    let units = text.length() as usize;
-    if units > limit {
-        false
-    } else if units.saturating_mul(3) <= limit {
-        true
-    } else {
-        TextEncoder::new().encode(text).length() as usize <= limit
-    }
 }
 
 pub(crate) fn get(obj: &JsValue, name: &str) -> Option<JsValue> {

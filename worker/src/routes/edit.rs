@@ -55,7 +55,7 @@ pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
         Some(key) => {
             let fp = form.fingerprint().await?;
             idempotency::run(
-                &r.store.kv,
+                r.state.as_ref(),
                 &r.store.user,
                 &key,
                 fp.as_bytes(),

@@ -8,9 +8,10 @@ use super::stream::{self, Prepared, Streamed};
 use super::Request;
 use crate::config::UserConfig;
 use crate::error::ApiError;
+use crate::files::{self, Files};
 use crate::idempotency;
-use crate::images;
 use crate::images::stream::{Endpoint, EventMeta};
+use crate::images::{self, ResponseFormat};
 use crate::keystore::Loaded;
 use crate::platform;
 use crate::respond::{header, json_response, stringify, to_js_object};
@@ -61,7 +62,9 @@ pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
             let obj = generate(r).await?;
             json_response(200, &stringify(&obj)?, &[])
         }
-        Some(key) => idempotency::run(&r.store.kv, &r.store.user, &key, &r.body, generate(r)).await,
+        Some(key) => {
+            idempotency::run(r.state.as_ref(), &r.store.user, &key, &r.body, generate(r)).await
+        }
     }
 }
 
@@ -129,6 +132,17 @@ pub(super) async fn run(
     parsed: images::Parsed,
     inputs: Option<Rc<EditInputs>>,
 ) -> Result<JsValue, ApiError> {
+    // Links are checked before any provider is paid. A job's result is
+    // always links (routes/jobs.rs).
+    let format = if r.in_job {
+        ResponseFormat::Url
+    } else {
+        parsed.response_format
+    };
+    let files = match format {
+        ResponseFormat::Url => Some(Files::from_env(r.env)?),
+        ResponseFormat::B64Json => None,
+    };
     let (valid, warnings) = prepare(r, loaded, config, parsed, inputs).await?;
     let created = platform::now_ms() / 1000;
     let result = engine::generate_with_client(
@@ -139,5 +153,9 @@ pub(super) async fn run(
         Some(&client(r)),
     )
     .await?;
-    to_js_object(&images::response(result, created, warnings))
+    let response = to_js_object(&images::response(result, created, warnings))?;
+    if let Some(files) = files {
+        files::to_links(&files, &r.url.origin(), &response).await;
+    }
+    Ok(response)
 }

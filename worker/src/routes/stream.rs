@@ -78,6 +78,13 @@ where
     M: FnOnce() -> Result<EventMeta, ApiError>,
     P: Future<Output = Result<Prepared, ApiError>>,
 {
+    if r.in_job {
+        // Refused before anything is paid: a job's result is links.
+        return Err(ApiError::invalid(
+            "stream",
+            "a streamed request (\"stream\": true) cannot run as a job (Prefer: respond-async)",
+        ));
+    }
     let Streamed {
         options,
         fingerprint,
@@ -88,8 +95,10 @@ where
         None => None,
         Some(key) => {
             let fp = fingerprint.await?;
-            match idempotency::begin(&r.store.kv, &r.store.user, &key, &fp).await? {
-                Begun::Replay(stored) => return replay(r, options, replay_meta()?, &stored),
+            match idempotency::begin(r.state.as_ref(), &r.store.user, &key, &fp).await? {
+                Begun::Replay(stored) => {
+                    return replay(r, options, replay_meta()?, &stored.object()?)
+                }
                 Begun::Run(claim) => Some(claim),
             }
         }

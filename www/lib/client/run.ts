@@ -12,6 +12,7 @@ import {
   type WorkerError,
   type WorkerImage,
 } from "./worker";
+import { loadLinks, pause, POLL_MS, type JobStatus, type WorkerJob } from "./worker-job";
 import {
   NDJSON,
   type Attempt,
@@ -211,6 +212,10 @@ export interface RunBase {
   mask?: Blob;
   /** Streamed previews per image (1..3); absent: none. */
   partialImages?: PreviewCount;
+  /** Worker mode: run as an async job (`Prefer: respond-async`), polled until done; no previews. */
+  asyncJob?: boolean;
+  /** Worker only: images as signed links (`response_format: "url"`); not with previews (streams carry base64). */
+  links?: boolean;
 }
 
 export async function runInBrowser(
@@ -279,7 +284,8 @@ async function getDevToken(signal: AbortSignal): Promise<string> {
 
 /** The stream fields the Worker takes (text in a form, JSON values in a body): previews and our progress events. */
 function streamFields(base: RunBase): Record<string, string | number | boolean> {
-  if (!base.partialImages) return {};
+  if (base.asyncJob) return {}; // a job's result is always links
+  if (!base.partialImages) return base.links ? { response_format: "url" } : {};
   return { stream: true, partial_images: base.partialImages, imagegen_progress: true };
 }
 
@@ -321,24 +327,34 @@ function workerError(e: WorkerError | undefined, httpStatus: number | undefined,
   });
 }
 
-/** A JSON answer (no stream asked for, or an error before the stream started). */
-async function workerJson(response: Response, sentAt: number): Promise<RunResult> {
-  let body: {
-    data?: WorkerImage[];
-    attempts?: WorkerAttempt[];
-    warnings?: Warning[];
-    errors?: Array<Record<string, unknown>>;
-    error?: WorkerError;
-    cost_usd?: number | null;
-    cost_by_provider?: WorkerCost[];
-  };
+interface WorkerBody {
+  data?: WorkerImage[];
+  attempts?: WorkerAttempt[];
+  warnings?: Warning[];
+  errors?: Array<Record<string, unknown>>;
+  error?: WorkerError;
+  cost_usd?: number | null;
+  cost_by_provider?: WorkerCost[];
+}
+
+/** A response's JSON body, or a bad_response RunError. */
+async function jsonOf<T>(response: Response): Promise<T> {
   try {
-    body = await response.json();
+    return (await response.json()) as T;
   } catch {
     throw new RunError({ code: "bad_response", message: `the Worker answered HTTP ${response.status} without JSON`, retryable: false, httpStatus: response.status, attempts: 0 });
   }
+}
+
+/** A JSON answer (no stream asked for, or an error before the stream started). */
+async function workerJson(response: Response, sentAt: number): Promise<RunResult> {
+  const body = await jsonOf<WorkerBody>(response);
   if (response.status === 401) devToken = undefined;
   if (!response.ok || body.error) throw workerError(body.error, response.status, `HTTP ${response.status}`);
+  return workerResult(body, sentAt);
+}
+
+function workerResult(body: WorkerBody, sentAt: number): RunResult {
   return {
     images: (body.data ?? []).map(toImage),
     attempts: (body.attempts ?? []).map(toAttempt),
@@ -374,6 +390,39 @@ async function workerStream(response: Response, sentAt: number, opts: RunOptions
   return { ...outcome, attemptsClockStart: sentAt, liveEvents: true };
 }
 
+/**
+ * An async job: the 202 answer names it; each status seen while polling becomes a note, then
+ * the result's images are loaded from their links.
+ */
+async function workerJob(response: Response, workerUrl: string, token: string, sentAt: number, opts: RunOptions): Promise<RunResult> {
+  const started = await jsonOf<WorkerJob & { error?: WorkerError }>(response);
+  if (response.status !== 202) {
+    if (response.status === 401) devToken = undefined;
+    throw workerError(started.error, response.status, `HTTP ${response.status}`);
+  }
+  opts.onNote(`job ${started.id}: ${started.status} (202, polling ${response.headers.get("location") ?? "/v1/jobs/" + started.id})`);
+  let last: JobStatus = started.status;
+  for (;;) {
+    try {
+      await pause(POLL_MS, opts.signal);
+      const polled = await fetch(`${workerUrl}/v1/jobs/${started.id}`, { headers: { authorization: `Bearer ${token}` }, signal: opts.signal });
+      const job = await jsonOf<WorkerJob>(polled);
+      if (!polled.ok) throw workerError(job.error, polled.status, `HTTP ${polled.status}`);
+      if (job.status !== last) opts.onNote(`job ${job.id}: ${job.status}`);
+      last = job.status;
+      if (job.status === "failed") throw workerError(job.error, undefined, "the job failed");
+      if (job.status === "succeeded") {
+        const data = await loadLinks(job.result?.data ?? [], opts.signal);
+        opts.onNote(`job ${job.id}: ${data.length} image(s) loaded from their links`);
+        return workerResult({ ...(job.result as WorkerBody), data }, sentAt);
+      }
+    } catch (err) {
+      if (err instanceof RunError) throw err;
+      throw networkError(err, `polling job ${started.id} failed`);
+    }
+  }
+}
+
 export async function runWorker(workerUrl: string, model: string, base: RunBase, opts: RunOptions): Promise<RunResult> {
   const token = await getDevToken(opts.signal);
   opts.onNote("signed in with a dev JWT from /api/dev-login");
@@ -385,13 +434,18 @@ export async function runWorker(workerUrl: string, model: string, base: RunBase,
     response = await fetch(url, {
       method: "POST",
       // A FormData body sets its own multipart content type.
-      headers: edit ? { authorization: `Bearer ${token}` } : { "content-type": "application/json", authorization: `Bearer ${token}` },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(edit ? {} : { "content-type": "application/json" }),
+        ...(base.asyncJob ? { prefer: "respond-async" } : {}),
+      },
       body: edit ? editForm(base, base.images ?? [], model) : generationBody(base, model),
       signal: opts.signal,
     });
   } catch (err) {
     throw networkError(err, `the Worker at ${workerUrl} did not answer (is it running, and does its ALLOWED_ORIGINS include this page?)`);
   }
+  if (base.asyncJob) return workerJob(response, workerUrl.replace(/\/+$/, ""), token, sentAt, opts);
   const streamed = response.ok && (response.headers.get("content-type") ?? "").startsWith("text/event-stream") && response.body;
   return streamed ? workerStream(response, sentAt, opts) : workerJson(response, sentAt);
 }

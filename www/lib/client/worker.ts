@@ -3,7 +3,7 @@
 // `image_generation.*` / `image_edit.*` events become the page's
 // `partial_image` and `image` events, `imagegen.progress` events its progress
 // events, an `error` event a RunError.
-import type { Attempt, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, Usage, Warning } from "../protocol";
+import type { Attempt, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, ShownImage, Usage, Warning } from "../protocol";
 import type { Body } from "./lines";
 import { readSse } from "./sse";
 
@@ -40,7 +40,10 @@ export function toUsage(costUsd: number | null | undefined, rows: WorkerCost[] |
 }
 
 export interface WorkerImage {
-  b64_json: string;
+  /** Absent when the image came as a link (`url`). */
+  b64_json?: string;
+  /** A signed link to the image (`response_format: "url"`). */
+  url?: string;
   mime_type: string;
   provider: ProviderName;
   model: string;
@@ -72,9 +75,10 @@ export const toAttempt = (a: WorkerAttempt): Attempt => ({
   ...(a.cost_usd === undefined ? {} : { costUsd: a.cost_usd }),
 });
 
-export const toImage = (d: WorkerImage): GeneratedImage => ({
+export const toImage = (d: WorkerImage): ShownImage => ({
   mimeType: d.mime_type,
-  base64: d.b64_json,
+  base64: d.b64_json ?? "",
+  ...(d.url ? { url: d.url } : {}),
   provider: d.provider,
   model: d.model,
   revisedPrompt: d.revised_prompt,
