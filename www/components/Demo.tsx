@@ -248,7 +248,6 @@ export default function Demo() {
         previews: {},
         warnings: result.warnings,
         partialErrors: result.errors,
-        usage: result.usage,
         totalMs,
         timeline:
           mode === "worker" && !result.liveEvents

@@ -49,7 +49,9 @@ export async function loadLinks(data: LinkedImage[], signal: AbortSignal): Promi
       if (d.b64_json !== undefined || d.url === undefined) return { ...d, b64_json: d.b64_json ?? "" } as WorkerImage;
       const response = await fetch(d.url, { signal });
       if (!response.ok) throw new Error(`a result link answered HTTP ${response.status}`);
-      return { ...d, b64_json: base64(new Uint8Array(await response.arrayBuffer())) } as WorkerImage;
+      // The bytes are in hand: the page shows them, and does not load the link a second time.
+      const { url: _loaded, ...image } = d;
+      return { ...image, b64_json: base64(new Uint8Array(await response.arrayBuffer())) } as WorkerImage;
     }),
   );
 }
