@@ -153,9 +153,7 @@ pub struct GenerateRequest {
     #[serde(default)]
     #[tsify(optional, type = "0 | 1 | 2 | 3")]
     pub partial_images: Option<f64>,
-    /// Most the call may cost in USD: a call whose estimate exceeds what is
-    /// left is not made (`budget_exceeded`), and entries without a price
-    /// are skipped.
+    /// Most the call may cost in USD (calls over what is left: `budget_exceeded`).
     #[serde(default)]
     #[tsify(optional)]
     pub max_cost_usd: Option<f64>,
@@ -292,10 +290,8 @@ pub struct Attempt {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[tsify(optional)]
     pub skipped: bool,
-    /// What the call cost in USD (0 when the provider bills nothing for it:
-    /// an error answer, a skip); absent when unknown: no price for the
-    /// model (a `price_unknown` warning says so), or a call cut off by a
-    /// timeout or an abort that the provider may still bill.
+    /// USD (0: not billed, e.g. an error answer or a skip); absent when unknown
+    /// (no price: `price_unknown`; or cut off by a timeout or abort).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub cost_usd: Option<f64>,
