@@ -1215,7 +1215,10 @@ fn a_deprecated_model_is_called_with_a_warning_and_unknown_ids_are_sent_as_they_
         .run(&request(vec![with_model(openai(), "gpt-image-3")], |_| {}))
         .unwrap();
     assert_eq!(h.rt.transport.calls_to(OPENAI), 1);
-    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+    // Its only warning: no price is known for it, so its cost is unknown.
+    let codes: Vec<_> = result.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, vec![imagegen::WarningCode::PriceUnknown]);
+    assert_eq!(result.usage.cost_usd, None);
 }
 
 #[test]

@@ -142,6 +142,7 @@ fn parse_all(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) {
             request: &req,
             entry: &e,
             now_unix_ms: 1_788_000_000_000,
+            billed: &Default::default(),
         };
         let resp = HttpResponse::new(status, headers.clone(), body.clone());
         match providers::parse_response(resp, &ctx) {

@@ -45,6 +45,8 @@ fn decision_table_with_a_next_provider() {
         // A provider-side 400 (ours reject before any call): never retried,
         // falls back by default.
         (InvalidRequest, [Fallback, Fallback, Fallback]),
+        // The cap: the next entry may be cheaper (it is checked itself).
+        (BudgetExceeded, [Fallback, Fallback, Fallback]),
         (Unsupported, [Fallback, Fallback, Fallback]),
         (Auth, [Fallback, Fallback, Fallback]),
         (Permission, [Fallback, Fallback, Fallback]),

@@ -436,6 +436,7 @@ fn check_fixtures(provider: ProviderName, dir: &str, model: &str) {
             request: &req,
             entry: &e,
             now_unix_ms: support::EPOCH_MS,
+            billed: &Default::default(),
         };
         let result = providers::parse_response(f.response(), &ctx);
         if let Some(n) = expect.get("images") {
@@ -532,6 +533,7 @@ fn a_key_echoed_by_a_provider_is_redacted() {
         request: &req,
         entry: &e,
         now_unix_ms: 0,
+        billed: &Default::default(),
     };
     let body = json!({"error": {"message": format!("Incorrect API key provided: {KEY}. Also sk-proj-AAAAAAAAAAAAAAAAAAAAAAAAAAAA."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}});
     let resp = imagegen::http::HttpResponse::new(401, vec![], serde_json::to_vec(&body).unwrap());
@@ -568,6 +570,7 @@ fn redirects_are_refused_for_every_provider() {
             request: &req,
             entry: &e,
             now_unix_ms: 0,
+            billed: &Default::default(),
         };
         for status in [0u16, 301, 302, 307, 308] {
             let resp = imagegen::http::HttpResponse::new(

@@ -15,6 +15,7 @@ use crate::secret::scrub_key_like;
 use futures_util::future::{join_all, select, Either};
 use std::cell::RefCell;
 
+mod cost;
 mod part;
 mod state;
 mod stream;
@@ -221,6 +222,7 @@ fn finish<T: Transport, S: Sleeper, C: Clock, R: Rng>(
         warnings: std::mem::take(&mut st.warnings),
         attempts,
         errors,
+        usage: st.costs.usage(),
     })
 }
 

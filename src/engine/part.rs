@@ -5,6 +5,7 @@
 use super::split_count;
 use super::state::Ctx;
 use super::stream::Previews;
+use crate::cost::BilledSlot;
 use crate::http::{HttpResponse, Transport, TransportError};
 use crate::model::WarningCode;
 use crate::model::{Error, ErrorCode, GenerateEvent, GeneratedImage, Outcome, Warning};
@@ -54,6 +55,8 @@ struct Tries<'a> {
     /// A retry granted by the client's budget: spent when the call goes
     /// out, given back if it never does (dropped on any other path).
     ticket: Option<RetryTicket<'a>>,
+    /// The estimate reserved for the next call.
+    estimate: f64,
 }
 
 impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
@@ -61,8 +64,11 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
     /// then: an open circuit (the provider failed repeatedly in recent calls
     /// of this client), a retired model (it can only fail), or inputs the
     /// model cannot take (it would drop them).
-    fn skip_reason(&self, t: &Tries<'_>, has_next: bool) -> Option<(Error, Decision)> {
-        let skip = self.skip_error(t)?;
+    fn skip_reason(&self, t: &mut Tries<'_>, has_next: bool) -> Option<(Error, Decision)> {
+        let skip = match self.skip_error(t) {
+            Some(skip) => skip,
+            None => (self.over_budget(t)?, true),
+        };
         self.state.borrow_mut().last_error = Some(skip.0.clone());
         let decision = if skip.1 {
             crate::policy::skip_incapable(has_next)
@@ -70,6 +76,35 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             give_up(skip.0.code, has_next, &self.req.fallback_on)
         };
         Some((skip.0, decision))
+    }
+
+    /// The cap's verdict on the next call: `None` when it may go out (its
+    /// estimate then reserved in `t.estimate`), else the skip, recorded.
+    fn over_budget(&self, t: &mut Tries<'_>) -> Option<Error> {
+        let request = self.attempt_request(t);
+        match self.reserve_cost(t.entry_index, &request) {
+            Ok(estimate) => {
+                t.estimate = estimate;
+                None
+            }
+            Err(e) => {
+                self.record_skip(t.part, t.entry_index, t.attempt, &e);
+                Some(e)
+            }
+        }
+    }
+
+    /// The request of the next attempt: what is still owed, with previews
+    /// unless the entry refused to stream.
+    fn attempt_request(&self, t: &Tries<'_>) -> ImageRequest {
+        let mut request = ImageRequest {
+            count: t.count,
+            ..self.req.image.clone()
+        };
+        if t.no_stream {
+            request.partial_images = 0;
+        }
+        request
     }
 
     /// The skip error, and whether it is about the inputs.
@@ -159,6 +194,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         entry_index: usize,
         request: &ImageRequest,
         built: &BuiltRequest,
+        billed: &BilledSlot,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
         let http = &built.request;
@@ -185,6 +221,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
                     request,
                     entry,
                     now_unix_ms: self.rt.clock.now_ms(),
+                    billed,
                 };
                 (status, providers::parse_response(resp, &ctx))
             }
@@ -198,10 +235,11 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         entry_index: usize,
         request: &ImageRequest,
         built: &BuiltRequest,
+        billed: &BilledSlot,
     ) -> (Option<u16>, Result<Vec<GeneratedImage>, Error>) {
         let entry = &self.req.chain[entry_index];
         let timeout = self.rt.sleeper.sleep(self.req.timeout_ms);
-        let call = self.call(part, entry_index, request, built);
+        let call = self.call(part, entry_index, request, built, billed);
         match select(Box::pin(call), Box::pin(timeout)).await {
             Either::Left((r, _)) => r,
             Either::Right(((), _)) => {
@@ -220,17 +258,14 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
     /// One attempt: build, send, parse, deliver.
     async fn attempt(&self, t: &mut Tries<'_>) -> AttemptEnd {
         let entry = &self.req.chain[t.entry_index];
-        let mut request = ImageRequest {
-            count: t.count,
-            ..self.req.image.clone()
-        };
-        if t.no_stream {
-            request.partial_images = 0;
-        }
+        let request = self.attempt_request(t);
         let deprecated = providers::deprecation_warning(entry.provider, &entry.model);
         let built = match providers::build_request(&request, entry) {
             Ok(b) => b,
-            Err(e) => return AttemptEnd::Failed(e),
+            Err(e) => {
+                self.state.borrow_mut().costs.release(t.estimate);
+                return AttemptEnd::Failed(e);
+            }
         };
         let warnings = deprecated
             .into_iter()
@@ -241,11 +276,20 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         if let Some(ticket) = t.ticket.take() {
             ticket.spend();
         }
-        let slot = self.start_attempt(t.part, t.entry_index, t.attempt);
+        let slot = self.start_attempt(t.part, t.entry_index, t.attempt, t.estimate);
+        let billed = BilledSlot::default();
         let (status, result) = self
-            .call_in_time(t.part, t.entry_index, &request, &built)
+            .call_in_time(t.part, t.entry_index, &request, &built, &billed)
             .await;
         drop(permit);
+        self.settle_cost(
+            slot,
+            t.entry_index,
+            &request,
+            &result,
+            billed.take(),
+            t.estimate,
+        );
         let mut images = match result {
             Ok(images) => images,
             Err(mut e) => {
@@ -261,7 +305,7 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
         images.truncate(t.count as usize);
         let got = images.len() as u32;
         self.end_attempt(slot, Outcome::Ok, status, None, got);
-        self.deliver(t.part, images);
+        self.deliver(t.part, images, self.attempt_cost(slot));
         if got >= t.count {
             self.state.borrow_mut().close(t.part);
             return AttemptEnd::Done;
@@ -340,10 +384,11 @@ impl<'a, T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'a, T, S, C, R> {
             bad_responses: 0,
             no_stream: false,
             ticket: None,
+            estimate: 0.0,
         };
         loop {
             t.attempt += 1;
-            let (error, decision) = match self.skip_reason(&t, has_next) {
+            let (error, decision) = match self.skip_reason(&mut t, has_next) {
                 Some(skip) => skip,
                 None => match self.attempt(&mut t).await {
                     AttemptEnd::Done => return ProviderOutcome::Done,

@@ -17,6 +17,9 @@ pub(super) struct AttemptSlot {
     pub(super) attempt: Attempt,
     pub(super) entry_index: usize,
     pub(super) done: bool,
+    /// The estimate reserved for the call, and whether its cost is settled.
+    pub(super) estimate: f64,
+    pub(super) costed: bool,
 }
 
 #[derive(Default)]
@@ -30,6 +33,8 @@ pub(super) struct State {
     pub(super) next_part: u32,
     /// Parts not finished yet: (part, chain index in use, images still owed).
     pub(super) open_parts: Vec<(u32, usize, u32)>,
+    /// Costs so far, and what the cap has left.
+    pub(super) costs: crate::cost::CostTally,
 }
 
 impl State {
@@ -101,8 +106,10 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 return;
             };
             s.done = true;
+            s.costed = true;
             s.attempt.outcome = outcome;
             s.attempt.skipped = true;
+            s.attempt.cost_usd = Some(0.0);
             GenerateEvent::AttemptEnd {
                 provider: s.attempt.provider,
                 model: s.attempt.model.clone(),
@@ -111,14 +118,24 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 outcome,
                 status: None,
                 duration_ms: 0,
+                cost_usd: Some(0.0),
             }
         };
         self.events.emit(event);
     }
 
     /// Starts an attempt that goes out: counted in the client's budget.
-    pub(super) fn start_attempt(&self, part: u32, entry_index: usize, attempt: u32) -> usize {
+    pub(super) fn start_attempt(
+        &self,
+        part: u32,
+        entry_index: usize,
+        attempt: u32,
+        estimate: f64,
+    ) -> usize {
         let slot = self.open_attempt(part, entry_index, attempt);
+        if let Some(s) = self.state.borrow_mut().attempts.get_mut(slot) {
+            s.estimate = estimate;
+        }
         if let (Some(c), Some(entry)) = (self.client, self.req.chain.get(entry_index)) {
             c.record_call(entry, self.rt.clock.now_ms());
         }
@@ -149,9 +166,12 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 retry_after_ms: None,
                 images: 0,
                 skipped: false,
+                cost_usd: None,
             },
             entry_index,
             done: false,
+            estimate: 0.0,
+            costed: false,
         });
         st.attempts.len() - 1
     }
@@ -195,6 +215,7 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 outcome,
                 status,
                 duration_ms: a.duration_ms,
+                cost_usd: a.cost_usd,
             }
         };
         self.events.emit(event);
@@ -212,12 +233,21 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
             .map(|(i, _)| i)
             .collect();
         for slot in open {
+            let estimate = self
+                .state
+                .borrow()
+                .attempts
+                .get(slot)
+                .map_or(0.0, |s| s.estimate);
+            self.record_cost(slot, None, 0, estimate);
             self.end_attempt(slot, Outcome::Failed(code), None, None, 0);
         }
     }
 
-    pub(super) fn deliver(&self, part: u32, images: Vec<GeneratedImage>) {
-        for image in images {
+    pub(super) fn deliver(&self, part: u32, images: Vec<GeneratedImage>, cost: Option<f64>) {
+        let share = cost.map(|c| c / images.len().max(1) as f64);
+        for mut image in images {
+            image.cost_usd = share;
             let index = {
                 let mut st = self.state.borrow_mut();
                 st.images.push(image.clone());
@@ -263,6 +293,15 @@ impl<T: Transport, S: Sleeper, C: Clock, R: Rng> Ctx<'_, T, S, C, R> {
                 count.div_ceil(max.max(1))
             ),
         });
+    }
+
+    /// The cost recorded on an attempt.
+    pub(super) fn attempt_cost(&self, slot: usize) -> Option<f64> {
+        self.state
+            .borrow()
+            .attempts
+            .get(slot)
+            .and_then(|s| s.attempt.cost_usd)
     }
 
     pub(super) fn all_attempts(&self) -> Vec<Attempt> {

@@ -12,6 +12,8 @@ use tsify::Tsify;
 pub enum ErrorCode {
     /// Our input is wrong (empty prompt, bad size, a field the provider rejects).
     InvalidRequest,
+    /// The call's `maxCostUsd` (or a user's budget) would be exceeded.
+    BudgetExceeded,
     /// The provider cannot do what was asked.
     Unsupported,
     /// Key missing, invalid or revoked.
@@ -40,8 +42,9 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// All codes, in table order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidRequest,
+        ErrorCode::BudgetExceeded,
         ErrorCode::Unsupported,
         ErrorCode::Auth,
         ErrorCode::Permission,
@@ -60,6 +63,7 @@ impl ErrorCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::BudgetExceeded => "budget_exceeded",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::Auth => "auth",
             ErrorCode::Permission => "permission",

@@ -153,6 +153,14 @@ pub struct GenerateRequest {
     #[serde(default)]
     #[tsify(optional, type = "0 | 1 | 2 | 3")]
     pub partial_images: Option<f64>,
+    /// Most the call may cost in USD (calls over what is left: `budget_exceeded`).
+    #[serde(default)]
+    #[tsify(optional)]
+    pub max_cost_usd: Option<f64>,
+    /// Prices that replace the table's rows (and the client's) for this call.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub prices: Option<Vec<crate::cost::PriceOverride>>,
 }
 
 /// One generated image. On wasm, `base64` is the very JS string the
@@ -177,6 +185,10 @@ pub struct GeneratedImage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub revised_prompt: Option<String>,
+    /// Its share of its call's cost in USD; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub cost_usd: Option<f64>,
 }
 
 impl fmt::Debug for GeneratedImage {
@@ -187,6 +199,7 @@ impl fmt::Debug for GeneratedImage {
             .field("provider", &self.provider)
             .field("model", &self.model)
             .field("seed", &self.seed)
+            .field("cost_usd", &self.cost_usd)
             .finish()
     }
 }
@@ -273,10 +286,15 @@ pub struct Attempt {
     /// Images this call returned.
     pub images: u32,
     /// True when the entry was skipped without an HTTP call (a retired model,
-    /// inputs it cannot take, an open circuit); `outcome` says why.
+    /// inputs it cannot take, an open circuit, the cost cap); `outcome` says why.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[tsify(optional)]
     pub skipped: bool,
+    /// USD (0: not billed, e.g. an error answer or a skip); absent when unknown
+    /// (no price: `price_unknown`; or cut off by a timeout or abort).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub cost_usd: Option<f64>,
 }
 
 /// Kinds of warnings.
@@ -359,6 +377,8 @@ pub struct GenerateResult {
     pub attempts: Vec<Attempt>,
     /// Parts that finally failed (empty when everything succeeded).
     pub errors: Vec<ErrorInfo>,
+    /// What the call cost, in total and per provider and model.
+    pub usage: crate::cost::Usage,
 }
 
 /// Progress events, delivered to `onEvent` as they happen.
@@ -398,6 +418,10 @@ pub enum GenerateEvent {
         status: Option<u16>,
         /// How long the call took.
         duration_ms: u64,
+        /// What the call cost in USD, when known (as on the attempt).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[tsify(optional)]
+        cost_usd: Option<f64>,
     },
     /// The same provider will be tried again after `delayMs`.
     RetryScheduled {

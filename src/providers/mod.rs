@@ -9,6 +9,7 @@ pub mod table;
 mod common;
 pub mod edit;
 mod lifecycle;
+pub mod prices;
 
 // The provider table: the only place that lists the providers. Each line
 // declares the module `providers/<module>` (whose `SPEC` describes the
@@ -138,6 +139,9 @@ pub struct ParseContext<'a> {
     pub entry: &'a ChainEntry,
     /// Wall-clock time, for HTTP-date Retry-After values.
     pub now_unix_ms: u64,
+    /// Where the parser leaves what the response says was billed (token
+    /// usage, or images billed although withheld).
+    pub billed: &'a crate::cost::BilledSlot,
 }
 
 /// The capabilities of one chain entry (provider + model + params).
@@ -254,6 +258,7 @@ pub fn parse_validate_key_response(
         request: &request,
         entry: &entry,
         now_unix_ms,
+        billed: &Default::default(),
     };
     let err = match parse_response(resp, &ctx) {
         Ok(_) => return Ok(true),

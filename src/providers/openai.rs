@@ -30,6 +30,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "OPENAI_BASE_URL",
     model_prefixes: &["gpt-image", "dall-e", "chatgpt-image"],
     models: MODELS,
+    prices: crate::providers::prices::OPENAI,
     response_headers: &["x-should-retry", "x-request-id"],
     capabilities: |entry| capabilities(&entry.model),
     check_params: any_params,
@@ -332,6 +333,8 @@ struct ImagesResponse {
     data: Vec<ImageItem>,
     #[serde(default)]
     output_format: Option<String>,
+    #[serde(default)]
+    usage: Option<crate::cost::usage::OpenAiUsage>,
 }
 
 #[derive(Deserialize)]
@@ -379,12 +382,14 @@ pub fn parse_response(
         return Err(classify_error(&resp, ctx));
     }
     let parsed: ImagesResponse = decode_success(&resp, ctx)?;
+    ctx.billed.set(parsed.usage.map(|u| crate::cost::Billed::Tokens(u.tokens())));
     let mime = mime_for(parsed.output_format.as_deref(), ctx.request.output_format);
     let mut images = Vec::with_capacity(parsed.data.len());
     let mut saw_url = false;
     for item in parsed.data {
         match item.b64_json {
             Some(b64) if !b64.is_empty() => images.push(GeneratedImage {
+cost_usd: None,
                 mime_type: mime.clone(),
                 base64: b64,
                 provider: PROVIDER,

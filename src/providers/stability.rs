@@ -31,6 +31,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "STABILITY_BASE_URL",
     model_prefixes: &[],
     models: MODELS,
+    prices: crate::providers::prices::STABILITY,
     response_headers: &["finish-reason", "seed"],
     capabilities: |entry| capabilities(&entry.model),
     check_params: any_params,
@@ -293,12 +294,16 @@ fn seed_from(v: Option<f64>) -> Option<u64> {
 
 fn check_finish(reason: Option<&str>, ctx: &ParseContext<'_>, status: u16) -> Result<(), Error> {
     match reason {
-        Some("CONTENT_FILTERED") => Err(provider_error(
+        Some("CONTENT_FILTERED") => Err({
+            // The blurred image is billed although withheld.
+            ctx.billed.set(Some(crate::cost::Billed::Images(1)));
+            provider_error(
             ctx,
             ErrorCode::ContentPolicy,
             Some(status),
             "output filtered by content moderation (finish reason CONTENT_FILTERED); the image was withheld",
-        )),
+            )
+        }),
         Some("ERROR") => Err(provider_error(
             ctx,
             ErrorCode::BadResponse,
@@ -354,6 +359,7 @@ pub fn parse_response(
             .to_string();
         let seed = seed_from(resp.header("seed").and_then(|s| s.trim().parse().ok()));
         return Ok(vec![GeneratedImage {
+cost_usd: None,
             mime_type: mime,
             base64: ImageData::from_string(standard_base64(bytes)),
             provider: PROVIDER,
@@ -381,6 +387,7 @@ pub fn parse_response(
     };
     let mime = image_type_param(&content_type).unwrap_or(requested_mime);
     Ok(vec![GeneratedImage {
+cost_usd: None,
         mime_type: mime,
         base64: image,
         provider: PROVIDER,

@@ -81,6 +81,9 @@ pub struct ProviderSpec {
     pub model_prefixes: &'static [&'static str],
     /// The model lifecycle table.
     pub models: &'static [ModelStatus],
+    /// The price table (`providers/prices.rs`): rows per model, with dates
+    /// and sources.
+    pub prices: &'static [crate::cost::PriceRow],
     /// Response headers the parser reads, besides the common ones
     /// ([`COMMON_RESPONSE_HEADERS`]); a transport must pass them on.
     pub response_headers: &'static [&'static str],

@@ -104,6 +104,13 @@ impl RequestInput {
         let timeout_ms = number(names.timeout_ms, self.timeout_ms, 1, 3_600_000)?;
         let deadline_ms = number(names.deadline_ms, self.deadline_ms, 1, 86_400_000)?;
         let concurrency = number(names.concurrency, self.concurrency, 1, 32)?;
+        let prices = self.prices.clone().unwrap_or_default();
+        crate::cost::check_prices(&prices, "prices")?;
+        if let Some(cap) = self.max_cost_usd {
+            if !(cap.is_finite() && cap >= 0.0) {
+                return Err(invalid("maxCostUsd", "must be a number of USD, 0 or more"));
+            }
+        }
         Ok(ValidRequest {
             image,
             chain,
@@ -112,6 +119,8 @@ impl RequestInput {
             timeout_ms: timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
             deadline_ms,
             concurrency: concurrency.map_or(DEFAULT_CONCURRENCY, |c| c as usize),
+            max_cost_usd: self.max_cost_usd,
+            prices,
         })
     }
 

@@ -130,6 +130,10 @@ pub struct RequestInput {
     pub concurrency: Option<Number>,
     /// Previews per image, 0..=3 (errors name it [`PARTIAL_IMAGES_FIELD`]).
     pub partial_images: Option<Number>,
+    /// Most the call may cost, USD (errors name it `maxCostUsd`).
+    pub max_cost_usd: Option<f64>,
+    /// Prices replacing the table's rows (errors name them `prices`).
+    pub prices: Option<Vec<crate::cost::PriceOverride>>,
 }
 
 /// The field name `partialImages` errors carry. It is not in [`FieldNames`]
@@ -154,6 +158,8 @@ impl From<&GenerateRequest> for RequestInput {
             deadline_ms: r.deadline_ms.map(Number),
             concurrency: r.concurrency.map(Number),
             partial_images: r.partial_images.map(Number),
+            max_cost_usd: r.max_cost_usd,
+            prices: r.prices.clone(),
         }
     }
 }

@@ -120,6 +120,10 @@ pub struct ValidRequest {
     pub deadline_ms: Option<u64>,
     /// Parallel provider calls.
     pub concurrency: usize,
+    /// Most the call may cost, in USD (`maxCostUsd`).
+    pub max_cost_usd: Option<f64>,
+    /// The caller's prices, before the client's and the table's.
+    pub prices: Vec<crate::cost::PriceOverride>,
 }
 
 /// The default model of each provider.

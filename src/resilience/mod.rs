@@ -73,6 +73,8 @@ impl Tracked {
 pub struct ClientState {
     /// Settings.
     pub settings: ClientSettings,
+    /// The client's prices (`prices` of `createClient`).
+    pub prices: Vec<crate::cost::PriceOverride>,
     tracked: RefCell<Tracked>,
 }
 

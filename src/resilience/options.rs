@@ -19,6 +19,10 @@ pub struct ClientOptions {
     #[serde(default)]
     #[tsify(optional)]
     pub circuit_breaker: Option<CircuitBreakerOptions>,
+    /// Prices replacing the table's rows for every call of the client.
+    #[serde(default)]
+    #[tsify(optional)]
+    pub prices: Option<Vec<crate::cost::PriceOverride>>,
 }
 
 /// Retry budget options (defaults: 20% over 10 s, at least 3 retries per window).

@@ -47,7 +47,11 @@ pub fn create_client(
         Some(o) => from_js(&o, "options").map_err(|e| to_js_error(&e))?,
     };
     let settings = ClientSettings::from_options(&options).map_err(|e| to_js_error(&e))?;
+    let prices = options.prices.unwrap_or_default();
+    crate::cost::check_prices(&prices, "prices").map_err(|e| to_js_error(&e))?;
+    let mut state = ClientState::new(settings);
+    state.prices = prices;
     Ok(ImageGenClient {
-        state: Rc::new(ClientState::new(settings)),
+        state: Rc::new(state),
     })
 }

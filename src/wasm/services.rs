@@ -195,6 +195,8 @@ impl Service {
             deadline_ms: self.options.deadline_ms,
             concurrency: None,
             partial_images: None,
+            max_cost_usd: None,
+            prices: None,
         }
     }
 

@@ -53,7 +53,7 @@ test("exports the documented API and needs no init", () => {
     assert.equal(typeof imagegen[name], "function", name);
   }
   assert.deepEqual(errorCodes(), [
-    "invalid_request", "unsupported", "auth", "permission", "quota", "rate_limited", "content_policy",
+    "invalid_request", "budget_exceeded", "unsupported", "auth", "permission", "quota", "rate_limited", "content_policy",
     "not_found", "provider_error", "timeout", "network", "bad_response", "aborted",
   ]);
 });
@@ -120,7 +120,11 @@ test("generates through OpenAI with the documented result shape", async () => {
     seed: 5,
     providers: [provider("openai", k)],
   });
-  assert.deepEqual(Object.keys(result).sort(), ["attempts", "errors", "images", "warnings"]);
+  assert.deepEqual(Object.keys(result).sort(), ["attempts", "errors", "images", "usage", "warnings"]);
+  // The mock's usage: 18 text tokens in, 1056 image tokens out per image.
+  const cost = (18 * 5 + 2 * 1056 * 30) / 1e6;
+  assert.ok(Math.abs(result.usage.costUsd - cost) < 1e-9, JSON.stringify(result.usage));
+  assert.deepEqual(result.usage.byProvider.map((r) => [r.provider, r.model, r.images]), [["openai", "gpt-image-2", 2]]);
   assert.equal(result.images.length, 2);
   for (const img of result.images) {
     assert.equal(img.mimeType, "image/png");

@@ -47,6 +47,8 @@ const request: GenerateRequest = {
   deadlineMs: 300000,
   concurrency: 4,
   partialImages: 2,
+  maxCostUsd: 0.5,
+  prices: [{ provider: "openai", model: "gpt-image-2", imageUsd: 0.2, tokens: { textIn: 5, imageIn: 8, textOut: 30, imageOut: 30 } }],
   signal: controller.signal,
   onEvent: (e: GenerateEvent) => {
     switch (e.type) {
@@ -90,6 +92,10 @@ async function main(): Promise<void> {
   const mime: string | undefined = image?.mimeType;
   const attempts: Attempt[] = result.attempts;
   const warnings: Warning[] = result.warnings;
+  const total: number | null = result.usage.costUsd;
+  const perModel: number | null | undefined = result.usage.byProvider[0]?.costUsd;
+  const attemptCost: number | undefined = result.attempts[0]?.costUsd;
+  const imageCost: number | undefined = result.images[0]?.costUsd;
   const firstErrorCode: ErrorCode | undefined = result.errors[0]?.code;
   void [mime, attempts, warnings, firstErrorCode];
 

@@ -129,6 +129,7 @@ impl ApiError {
             ErrorCode::InvalidRequest | ErrorCode::ContentPolicy => 400,
             ErrorCode::Timeout => 504,
             ErrorCode::RateLimited => 429,
+            ErrorCode::BudgetExceeded => 402,
             ErrorCode::Aborted => 499,
             ErrorCode::Unsupported
             | ErrorCode::Auth

@@ -27,6 +27,7 @@ pub mod jwt;
 pub mod keystore;
 pub mod ratelimit;
 pub mod routes;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod auth;

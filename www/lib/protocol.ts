@@ -10,11 +10,12 @@ import type {
   GenerateEvent as LibraryEvent,
   GeneratedImage,
   ProviderName,
+  Usage,
   Warning,
 } from "imagegen";
 import { providers } from "imagegen/providers";
 
-export type { Attempt, ErrorCode, ErrorInfo, GeneratedImage, ProviderName, Warning };
+export type { Attempt, ErrorCode, ErrorInfo, GeneratedImage, ProviderName, Usage, Warning };
 
 /** An image as the page shows it: the package's, or the Worker's with a link (`url`) instead of base64. */
 export type ShownImage = GeneratedImage & { url?: string };
@@ -51,6 +52,7 @@ export const PROVIDERS: readonly ProviderName[] = providers.map((p) => p.name);
 /** Every error code, checked against the package's `ErrorCode` by tsc. */
 const CODES = {
   invalid_request: true,
+  budget_exceeded: true,
   unsupported: true,
   auth: true,
   permission: true,
@@ -112,6 +114,8 @@ export interface GenerateResponse {
   attempts: Attempt[];
   warnings: Warning[];
   errors: ErrorInfo[];
+  /** What the call cost (`costUsd` null: unknown). */
+  usage: Usage;
 }
 
 /** Error JSON answer (status 4xx/5xx), or the `error` of a stream's last line. */

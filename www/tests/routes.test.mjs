@@ -59,7 +59,9 @@ describe("Node and Edge routes", () => {
       answers[name] = JSON.parse(res.text);
     }
     for (const [name, a] of Object.entries(answers)) {
-      assert.deepEqual(Object.keys(a).sort(), ["attempts", "errors", "images", "warnings"], name);
+      assert.deepEqual(Object.keys(a).sort(), ["attempts", "errors", "images", "usage", "warnings"], name);
+      // The mock is free: two calls (a 503, then two images), priced at $0.
+      assert.deepEqual(a.usage, { costUsd: 0, byProvider: [{ provider: "mock", model: "primary", images: 2, costUsd: 0 }] }, name);
       assert.equal(a.images.length, 2, name);
       for (const image of a.images) {
         assert.equal(image.mimeType, "image/svg+xml");

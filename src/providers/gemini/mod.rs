@@ -35,6 +35,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "GEMINI_BASE_URL",
     model_prefixes: &["gemini-"],
     models: MODELS,
+    prices: crate::providers::prices::GEMINI,
     response_headers: &[],
     capabilities: |entry| capabilities(&entry.model),
     check_params: any_params,

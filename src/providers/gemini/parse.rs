@@ -18,6 +18,8 @@ struct GenerateContentResponse {
     candidates: Vec<Candidate>,
     #[serde(default)]
     prompt_feedback: Option<PromptFeedback>,
+    #[serde(default)]
+    usage_metadata: Option<crate::cost::usage::GeminiUsage>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +110,9 @@ pub fn parse_response(
         return Err(classify_error(&resp, ctx));
     }
     let parsed: GenerateContentResponse = decode_success(&resp, ctx)?;
+    // Blocked answers bill what their usage says (the prompt, at least).
+    let billed = parsed.usage_metadata.as_ref().map(|u| u.tokens());
+    ctx.billed.set(billed.map(crate::cost::Billed::Tokens));
     if let Some(feedback) = &parsed.prompt_feedback {
         if let Some(reason) = feedback.block_reason.as_deref() {
             let extra = feedback.block_reason_message.as_deref().unwrap_or("");
@@ -156,6 +161,7 @@ fn collect(candidates: Vec<Candidate>, ctx: &ParseContext<'_>) -> Found {
             match inline.data {
                 Some(data) if mime.starts_with("image/") && !data.is_empty() => {
                     found.images.push(GeneratedImage {
+cost_usd: None,
                         mime_type: mime,
                         base64: data,
                         provider: PROVIDER,

@@ -36,6 +36,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     base_url_env: "",
     model_prefixes: &[],
     models: &[],
+    prices: crate::providers::prices::MOCK,
     response_headers: &[],
     capabilities: |entry| capabilities(&entry.params),
     check_params: |params, field| MockSettings::from_params(params, field).map(|_| ()),
@@ -207,7 +208,7 @@ pub fn injected_failure(
     let status = match code {
         ErrorCode::InvalidRequest | ErrorCode::ContentPolicy => Some(400),
         ErrorCode::Auth => Some(401),
-        ErrorCode::Quota => Some(402),
+        ErrorCode::Quota | ErrorCode::BudgetExceeded => Some(402),
         ErrorCode::Permission => Some(403),
         ErrorCode::NotFound | ErrorCode::Unsupported => Some(404),
         ErrorCode::RateLimited => Some(429),

@@ -166,6 +166,7 @@ pub fn parse_response(
         .map(|line| {
             let (seed, base64) = line.split_once(' ').ok_or_else(bad)?;
             Ok(GeneratedImage {
+cost_usd: None,
                 mime_type: "image/svg+xml".into(),
                 base64: ImageData::from_string(base64.to_string()),
                 provider: PROVIDER,

@@ -123,6 +123,7 @@ pub fn parse_fields(
         seed: number_field(obj, "seed")?.map(Number),
         negative_prompt: string_field(obj, "negative_prompt")?,
         output_format,
+        max_cost_usd: max_cost(obj)?,
         ..Default::default()
     };
     // Previews cost output tokens: only asked for when they can be seen.
@@ -213,6 +214,18 @@ pub fn providers(
         });
     }
     Ok((providers, warnings))
+}
+
+/// The `max_cost_usd` extension: most the call may cost, in USD.
+fn max_cost(obj: &Map<String, Value>) -> Result<Option<f64>, ApiError> {
+    let cap = number_field(obj, "max_cost_usd")?;
+    match cap {
+        Some(c) if !(c.is_finite() && c >= 0.0) => Err(ApiError::invalid(
+            "max_cost_usd",
+            "`max_cost_usd` must be a number of USD, 0 or more",
+        )),
+        _ => Ok(cap),
+    }
 }
 
 #[cfg(test)]

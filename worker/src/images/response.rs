@@ -38,6 +38,8 @@ pub struct AttemptOut {
     images: u32,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     skipped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
 }
 
 impl From<&Attempt> for AttemptOut {
@@ -54,6 +56,7 @@ impl From<&Attempt> for AttemptOut {
             retry_after_ms: a.retry_after_ms,
             images: a.images,
             skipped: a.skipped,
+            cost_usd: a.cost_usd,
         }
     }
 }
@@ -103,6 +106,9 @@ pub struct ImagesResponse {
     pub warnings: Vec<Warning>,
     /// Parts that failed.
     pub errors: Vec<ErrorOut>,
+    /// `usage` (OpenAI's shape), `cost_usd`, `cost_by_provider`.
+    #[serde(flatten)]
+    pub cost: crate::usage::CostFields,
 }
 
 /// The `output_format` name of a MIME type (`image/png` -> `png`,
@@ -128,6 +134,7 @@ pub fn response(
     let mut warnings = extra_warnings;
     warnings.extend(result.warnings);
     ImagesResponse {
+        cost: crate::usage::CostFields::from(&result.usage),
         created,
         output_format,
         attempts: result.attempts.iter().map(AttemptOut::from).collect(),

@@ -265,9 +265,10 @@ pub fn progress(event: &GenerateEvent) -> Option<Value> {
             outcome,
             status,
             duration_ms,
+            cost_usd,
         } => json!({"stage": "attempt_end", "provider": provider, "model": model,
                     "part": part, "attempt": attempt, "outcome": outcome,
-                    "status": status, "duration_ms": duration_ms}),
+                    "status": status, "duration_ms": duration_ms, "cost_usd": cost_usd}),
         GenerateEvent::RetryScheduled {
             provider,
             part,
@@ -305,6 +306,8 @@ pub struct ResultEvent {
     attempts: Vec<AttemptOut>,
     warnings: Vec<Warning>,
     errors: Vec<ErrorOut>,
+    #[serde(flatten)]
+    cost: crate::usage::CostFields,
 }
 
 /// The result summary of a finished stream (`extra_warnings`: the
@@ -319,6 +322,7 @@ pub fn result_event(result: &GenerateResult, extra_warnings: &[Warning]) -> Resu
         attempts: result.attempts.iter().map(AttemptOut::from).collect(),
         warnings,
         errors: result.errors.iter().map(ErrorOut::from).collect(),
+        cost: crate::usage::CostFields::from(&result.usage),
     }
 }
 

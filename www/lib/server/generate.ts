@@ -222,6 +222,7 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
 /** The route's HTTP status for each code (checked against `ErrorCode` by tsc). */
 const STATUS = {
   invalid_request: 400,
+  budget_exceeded: 402,
   unsupported: 502,
   auth: 502,
   permission: 502,
@@ -362,6 +363,7 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
         attempts: result.attempts,
         warnings: result.warnings,
         errors: result.errors.map((e) => ({ ...e, message: redact(e.message) })),
+        usage: result.usage,
       };
       return json(response);
     } catch (err) {
@@ -404,6 +406,7 @@ export async function handleGenerate(request: Request, generateImages: GenerateF
               attempts: result.attempts,
               warnings: result.warnings,
               errors: result.errors.map((e) => ({ ...e, message: redact(e.message) })),
+              usage: result.usage,
               imageCount: result.images.length,
             },
           });

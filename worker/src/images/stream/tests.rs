@@ -161,6 +161,7 @@ fn progress_events_are_snake_case_and_typed() {
             model: "mock".into(),
             seed: None,
             revised_prompt: None,
+            cost_usd: None,
         },
     };
     assert!(progress(&image).is_none(), "images have their own events");
@@ -216,12 +217,14 @@ fn the_result_event_summarises_attempts_and_errors() {
         retry_after_ms: None,
         images: 1,
         skipped: false,
+        cost_usd: Some(0.04),
     };
     let result = GenerateResult {
         images: vec![],
         warnings: vec![],
         attempts: vec![attempt],
         errors: vec![failed_part(ErrorCode::Timeout)],
+        usage: Default::default(),
     };
     let v = serde_json::to_value(result_event(&result, &[])).unwrap();
     assert_eq!(
@@ -231,6 +234,7 @@ fn the_result_event_summarises_attempts_and_errors() {
     assert_eq!(v["attempts"][0]["duration_ms"], 2);
     assert_eq!(v["errors"][0]["code"], "timeout");
     assert_eq!(v["images"], 0);
+    assert!(v["cost_usd"].is_null(), "no cost reported: unknown");
 }
 
 #[test]
