@@ -248,6 +248,7 @@ export default function Demo() {
         previews: {},
         warnings: result.warnings,
         partialErrors: result.errors,
+        usage: result.usage,
         totalMs,
         timeline:
           mode === "worker" && !result.liveEvents

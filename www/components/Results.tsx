@@ -1,9 +1,9 @@
 "use client";
 
-import { imageSrc, type ErrorInfo, type GeneratedImage, type Warning } from "@/lib/protocol";
+import { imageSrc, type ErrorInfo, type GeneratedImage, type Usage, type Warning } from "@/lib/protocol";
 import type { ErrorView } from "@/lib/client/run";
 import { slots, type PreviewState, type Slot } from "@/lib/client/previews";
-import type { TimelineState } from "@/lib/client/timeline";
+import { formatUsd, type TimelineState } from "@/lib/client/timeline";
 import { Timeline } from "./Timeline";
 
 export type Status = "idle" | "running" | "done" | "error" | "cancelled";
@@ -16,6 +16,8 @@ export interface RunState {
   previews: PreviewState;
   warnings: Warning[];
   partialErrors: ErrorInfo[];
+  /** What the call cost, when the answer said. */
+  usage?: Usage;
   error?: ErrorView;
   totalMs?: number;
   firstImageMs?: number;
@@ -51,6 +53,11 @@ export function Results({
         <p className={`status status--${run.status}`} role="status" aria-live="polite" data-testid="status">
           {statusText(run, shownImages.length)}
         </p>
+        {run.status === "done" && run.usage && (
+          <p className="cost" data-testid="cost" data-cost-usd={run.usage.costUsd ?? "unknown"}>
+            {costSummary(run.usage)}
+          </p>
+        )}
         {run.error && <ErrorPanel error={run.error} />}
         {run.partialErrors.length > 0 && (
           <div className="notice notice--warn" data-testid="partial-errors">
@@ -173,6 +180,15 @@ function SlotItem({
       </span>
     </li>
   );
+}
+
+/** "Cost: $0.0318 (openai/gpt-image-2 $0.0318)", or why it is unknown. */
+function costSummary(usage: Usage): string {
+  const rows = usage.byProvider
+    .map((r) => `${r.provider}/${r.model} ${r.costUsd === null ? "unknown" : formatUsd(r.costUsd)}`)
+    .join(", ");
+  const total = usage.costUsd === null ? "unknown (a model without a price, or a call cut off)" : formatUsd(usage.costUsd);
+  return `Cost: ${total}${rows ? ` (${rows})` : ""}`;
 }
 
 function statusText(run: RunState, images: number): string {

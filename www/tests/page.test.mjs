@@ -55,6 +55,7 @@ describe("demo page", () => {
     for (const c of captions) assert.match(c, /mock\/primary/);
     const status = await page.getByTestId("status").textContent();
     assert.match(status, /^2 images in \d+\.\d\d s/);
+    assert.equal(await page.getByTestId("cost").textContent(), "Cost: $0 (mock/primary $0)");
     const pageMs = Number(await page.locator("section.results").getAttribute("data-first-image-ms"));
     assert.ok(pageMs > 0, "the page measured its first image");
     recordMetric("timeToFirstImage.nodeRoute.mock.pageMs", pageMs);

@@ -81,7 +81,8 @@ describe("Worker mode", () => {
     assert.match(entries[0].text, /signed in with a dev JWT/);
     const attempts = entries.filter((e) => e.kind === "ok" || e.kind === "fail");
     assert.equal(attempts.length, 1, JSON.stringify(entries));
-    assert.match(attempts[0].text, /^.*mock\/\S+: attempt 1 made 2 images in \d+ ms/);
+    assert.match(attempts[0].text, /^.*mock\/\S+: attempt 1 made 2 images in \d+ ms · \$0$/);
+    assert.match(await page.getByTestId("cost").textContent(), /^Cost: \$0 \(mock\/\S+ \$0\)$/);
     const captions = await page.locator('[data-testid="images"] .caption').allTextContents();
     for (const c of captions) assert.match(c, /^#\d · mock\//);
     const src = await page.locator('[data-testid="images"] img').first().getAttribute("src");

@@ -2,7 +2,16 @@
 // streamed as NDJSON), the package itself in the browser, and the Worker.
 // Each resolves with the same RunResult or rejects with a RunError.
 import { readLines, type Body } from "./lines";
-import { readWorkerStream, toAttempt, toImage, type WorkerAttempt, type WorkerError, type WorkerImage } from "./worker";
+import {
+  readWorkerStream,
+  toAttempt,
+  toImage,
+  toUsage,
+  type WorkerAttempt,
+  type WorkerCost,
+  type WorkerError,
+  type WorkerImage,
+} from "./worker";
 import { loadLinks, pause, POLL_MS, type JobStatus, type WorkerJob } from "./worker-job";
 import {
   NDJSON,
@@ -12,6 +21,7 @@ import {
   type ErrorInfo,
   type GenerateBody,
   type GenerateEvent,
+  type Usage,
   type GeneratedImage,
   type PreviewCount,
   type ProviderName,
@@ -24,6 +34,8 @@ export interface RunResult {
   attempts: Attempt[];
   warnings: Warning[];
   errors: ErrorInfo[];
+  /** What the call cost; absent when the answer did not say. */
+  usage?: Usage;
   /** performance.now() when the attempts' clock started (the Worker's `started_at_ms` count from its request). */
   attemptsClockStart?: number;
   /** The progress events came live (a stream), so the timeline already shows the attempts. */
@@ -140,7 +152,8 @@ export async function runServer(url: string, body: GenerateBody, opts: RunOption
           attempts: msg.result.attempts.length,
         });
       }
-      return { images, attempts: msg.result.attempts, warnings: msg.result.warnings, errors: msg.result.errors };
+      const { attempts, warnings, errors, usage } = msg.result;
+      return { images, attempts, warnings, errors, usage };
     }
     throw fromErrorBody(msg.error, msg.status);
   };
@@ -320,6 +333,8 @@ interface WorkerBody {
   warnings?: Warning[];
   errors?: Array<Record<string, unknown>>;
   error?: WorkerError;
+  cost_usd?: number | null;
+  cost_by_provider?: WorkerCost[];
 }
 
 /** A response's JSON body, or a bad_response RunError. */
@@ -345,6 +360,7 @@ function workerResult(body: WorkerBody, sentAt: number): RunResult {
     attempts: (body.attempts ?? []).map(toAttempt),
     warnings: body.warnings ?? [],
     errors: (body.errors ?? []) as unknown as ErrorInfo[],
+    usage: toUsage(body.cost_usd, body.cost_by_provider),
     attemptsClockStart: sentAt,
   };
 }

@@ -17,6 +17,12 @@ export interface TimelineEntry {
 const attemptKey = (a: { part: number; provider: string; model: string; attempt: number }) =>
   `${a.part}|${a.provider}|${a.model}|${a.attempt}`;
 
+/** " · $0.0318" for a known cost, "" otherwise (the result's total says when it is unknown). */
+export const costText = (usd: number | null | undefined) => (typeof usd === "number" ? ` · ${formatUsd(usd)}` : "");
+
+/** "$0.0318", "$0": four decimals, trailing zeros dropped. */
+export const formatUsd = (usd: number) => `$${Number(usd.toFixed(4))}`;
+
 /** "mock/primary", "openai/gpt-image-2". */
 export const who = (provider: string, model?: string) => (model ? `${provider}/${model}` : provider);
 
@@ -72,8 +78,8 @@ export function addEvent(state: TimelineState, atMs: number, e: GenerateEvent): 
         part: e.part,
         attemptKey: attemptKey(e),
         text: ok
-          ? `${name}: attempt ${e.attempt} succeeded in ${e.durationMs} ms`
-          : `${name}: attempt ${e.attempt} failed with ${e.outcome}${status} after ${e.durationMs} ms`,
+          ? `${name}: attempt ${e.attempt} succeeded in ${e.durationMs} ms${costText(e.costUsd)}`
+          : `${name}: attempt ${e.attempt} failed with ${e.outcome}${status} after ${e.durationMs} ms${costText(e.costUsd)}`,
       });
     }
     case "retry_scheduled": {
@@ -134,8 +140,8 @@ export function fromAttempts(
       kind: ok ? "ok" : "fail",
       part: a.part,
       text: ok
-        ? `${name}: attempt ${a.attempt} made ${a.images} image${a.images === 1 ? "" : "s"} in ${a.durationMs} ms`
-        : `${name}: attempt ${a.attempt} failed with ${a.outcome}${status} after ${a.durationMs} ms`,
+        ? `${name}: attempt ${a.attempt} made ${a.images} image${a.images === 1 ? "" : "s"} in ${a.durationMs} ms${costText(a.costUsd)}`
+        : `${name}: attempt ${a.attempt} failed with ${a.outcome}${status} after ${a.durationMs} ms${costText(a.costUsd)}`,
     });
   }
   return s;

@@ -3,7 +3,7 @@
 // `image_generation.*` / `image_edit.*` events become the page's
 // `partial_image` and `image` events, `imagegen.progress` events its progress
 // events, an `error` event a RunError.
-import type { Attempt, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, ShownImage, Warning } from "../protocol";
+import type { Attempt, ErrorInfo, GenerateEvent, GeneratedImage, ProviderName, ShownImage, Usage, Warning } from "../protocol";
 import type { Body } from "./lines";
 import { readSse } from "./sse";
 
@@ -19,6 +19,24 @@ export interface WorkerAttempt {
   retry_after_ms?: number;
   images: number;
   skipped?: boolean;
+  cost_usd?: number;
+}
+
+/** One row of the Worker's `cost_by_provider`. */
+export interface WorkerCost {
+  provider: ProviderName;
+  model: string;
+  images: number;
+  cost_usd: number | null;
+}
+
+/** The Worker's `cost_usd` and `cost_by_provider` as the package's `usage` (absent when it sent none). */
+export function toUsage(costUsd: number | null | undefined, rows: WorkerCost[] | undefined): Usage | undefined {
+  if (costUsd === undefined) return undefined;
+  return {
+    costUsd,
+    byProvider: (rows ?? []).map((r) => ({ provider: r.provider, model: r.model, images: r.images, costUsd: r.cost_usd })),
+  };
 }
 
 export interface WorkerImage {
@@ -54,6 +72,7 @@ export const toAttempt = (a: WorkerAttempt): Attempt => ({
   retryAfterMs: a.retry_after_ms,
   images: a.images,
   ...(a.skipped ? { skipped: true } : {}),
+  ...(a.cost_usd === undefined ? {} : { costUsd: a.cost_usd }),
 });
 
 export const toImage = (d: WorkerImage): ShownImage => ({
@@ -71,6 +90,7 @@ export interface StreamOutcome {
   attempts: Attempt[];
   warnings: Warning[];
   errors: ErrorInfo[];
+  usage?: Usage;
   /** An `error` event ended the stream (after the images it names were sent). */
   error?: WorkerError;
 }
@@ -143,6 +163,7 @@ function progressEvent(d: Data): GenerateEvent | undefined {
         outcome: d.outcome as Attempt["outcome"],
         ...(typeof d.status === "number" ? { status: d.status } : {}),
         durationMs: num(d.duration_ms, 0),
+        ...(typeof d.cost_usd === "number" ? { costUsd: d.cost_usd } : {}),
       } as GenerateEvent;
     case "retry_scheduled":
       return { type: "retry_scheduled", ...base, attempt: num(d.attempt, 1), code: d.code, delayMs: num(d.delay_ms, 0) } as GenerateEvent;
@@ -181,6 +202,7 @@ export async function readWorkerStream(
         out.attempts = ((d.attempts ?? []) as WorkerAttempt[]).map(toAttempt);
         out.warnings = (d.warnings ?? []) as Warning[];
         out.errors = (d.errors ?? []) as ErrorInfo[];
+        out.usage = toUsage(d.cost_usd as number | null | undefined, d.cost_by_provider as WorkerCost[] | undefined);
       } else if (event === "imagegen.progress") {
         parts.progress(d);
         const e = progressEvent(d);
