@@ -11,7 +11,7 @@ use imagegen::runtime::CancelToken;
 use imagegen::validate::{validate, ValidRequest};
 use imagegen::{
     ErrorCode, GenerateEvent, GenerateRequest, GenerateResult, Outcome, ProviderConfig,
-    ProviderName, Secret, WarningCode,
+    ProviderName, WarningCode,
 };
 use serde_json::{json, Value};
 use support::{Reply, ScriptedTransport, TestRng, VirtualTime};
@@ -24,11 +24,8 @@ const PNG: &str =
 
 fn cfg(provider: ProviderName, origin: &str, model: &str) -> ProviderConfig {
     ProviderConfig {
-        provider: Some(provider),
-        api_key: Some(Secret::new(format!("sk-{provider}-test-key-000000000000"))),
         model: Some(model.into()),
-        base_url: Some(origin.to_string()),
-        params: None,
+        ..support::cfg(provider, origin)
     }
 }
 

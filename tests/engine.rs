@@ -14,21 +14,11 @@ use imagegen::{
 };
 use serde_json::json;
 use std::cell::RefCell;
-use support::{Reply, ScriptedTransport, TestRng, VirtualTime};
+use support::{cfg, Reply, ScriptedTransport, TestRng, VirtualTime};
 
 const OPENAI: &str = "http://openai.test";
 const GEMINI: &str = "http://gemini.test";
 const STABILITY: &str = "http://stability.test";
-
-fn cfg(provider: ProviderName, origin: &str) -> ProviderConfig {
-    ProviderConfig {
-        provider: Some(provider),
-        api_key: Some(Secret::new(format!("sk-{provider}-test-key-000000000000"))),
-        model: None,
-        base_url: Some(origin.to_string()),
-        params: None,
-    }
-}
 
 fn openai() -> ProviderConfig {
     cfg(ProviderName::Openai, OPENAI)

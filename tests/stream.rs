@@ -9,24 +9,14 @@ use imagegen::runtime::CancelToken;
 use imagegen::validate::{validate, ValidRequest};
 use imagegen::{
     ErrorCode, GenerateEvent, GenerateRequest, GenerateResult, ProviderConfig, ProviderName,
-    Secret, WarningCode,
+    WarningCode,
 };
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use support::{transcript, Reply, ScriptedTransport, TestRng, VirtualTime};
+use support::{cfg, transcript, Reply, ScriptedTransport, TestRng, VirtualTime};
 
 const OPENAI: &str = "http://openai.test";
 const GEMINI: &str = "http://gemini.test";
-
-fn cfg(provider: ProviderName, origin: &str) -> ProviderConfig {
-    ProviderConfig {
-        provider: Some(provider),
-        api_key: Some(Secret::new(format!("sk-{provider}-test-key-000000000000"))),
-        model: None,
-        base_url: Some(origin.to_string()),
-        params: None,
-    }
-}
 
 fn openai() -> ProviderConfig {
     cfg(ProviderName::Openai, OPENAI)

@@ -15,6 +15,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+// ---------------------------------------------------------------- chain entries
+
+/// A chain entry for `provider` at `origin` (a fake origin the scripted
+/// transport answers), with a test key and the provider's default model.
+pub fn cfg(provider: imagegen::ProviderName, origin: &str) -> imagegen::ProviderConfig {
+    imagegen::ProviderConfig {
+        provider: Some(provider),
+        api_key: Some(imagegen::Secret::new(format!(
+            "sk-{provider}-test-key-000000000000"
+        ))),
+        model: None,
+        base_url: Some(origin.to_string()),
+        params: None,
+    }
+}
+
 // ---------------------------------------------------------------- fixtures
 
 /// One fixture file.
