@@ -64,10 +64,12 @@ function leftText(usage: WorkerUsage): string {
   return Number(usage.left_usd.toFixed(4)) <= 0 ? "nothing left" : formatUsd(usage.left_usd);
 }
 
+/** "$0.0844", "$0.0844 + 1 call without a price", "unknown (2 calls without a price)". */
 function rowCost(row: UsageRow): string {
-  const known = row.cost_usd === null ? "unknown" : formatUsd(row.cost_usd);
   const calls = row.unknown_calls;
-  return calls > 0 ? `${known} + ${calls} call${calls === 1 ? "" : "s"} without a price` : known;
+  const unpriced = `${calls} call${calls === 1 ? "" : "s"} without a price`;
+  if (row.cost_usd === null) return calls > 0 ? `unknown (${unpriced})` : "unknown";
+  return calls > 0 ? `${formatUsd(row.cost_usd)} + ${unpriced}` : formatUsd(row.cost_usd);
 }
 
 function Numbers({ usage }: { usage: WorkerUsage }) {
