@@ -1,11 +1,11 @@
 // UserState: the Durable Object of one user (binding USER_STATE, named by
 // the SHA-256 of the user's `sub`). It holds what must be consistent across
-// isolates and places: the rate-limit window, idempotency records and async
-// jobs. Each method runs its storage reads and writes without awaiting
+// isolates and places: the rate-limit window, idempotency records, async
+// jobs and the monthly budget's ledger. Each method runs its storage reads and writes without awaiting
 // anything else in between, so two calls never interleave there: a
 // check-then-claim is atomic. The rules (limits, how long a record lives,
 // what a stored record means for a request) come from the Rust caller
-// (ratelimit.rs, idempotency.rs, routes/jobs.rs); the Worker's responses are
+// (ratelimit.rs, idempotency.rs, routes/jobs.rs, usage/budget.rs); the Worker's responses are
 // built there too. Results stay JS strings here: images never enter wasm
 // memory, and a job runs the Worker's own handler (serve.js).
 import { DurableObject } from "cloudflare:workers";
@@ -88,6 +88,68 @@ export class UserState extends DurableObject {
   /** Nothing was produced: the key is free again. */
   async idemFailed(name) {
     await this.ctx.storage.delete(name);
+  }
+
+  // --- monthly budget ----------------------------------------------------------
+
+  /**
+   * Holds up to `wantUsd` for request `id`: all of it, or what is left of `budgetUsd` this
+   * `month` (null: no budget; the hold then only keeps the ledger whole). Refused when
+   * nothing is left: {refused: true, leftUsd, spentUsd}; else {grantedUsd}. Check and hold
+   * are one step: requests in flight together never hold more than the budget.
+   */
+  async budgetReserve(month, id, wantUsd, budgetUsd, now, holdTtlMs) {
+    const { holds, ledger } = await this.budgetState(month, now, holdTtlMs);
+    let granted = wantUsd;
+    if (budgetUsd !== null) {
+      const spent = spentOf(ledger);
+      const left = budgetUsd - spent - sum(holds);
+      if (left <= 1e-12) return { refused: true, leftUsd: Math.max(0, left), spentUsd: spent };
+      granted = Math.min(wantUsd, left);
+    }
+    holds.push({ id, usd: granted, at: now });
+    await this.ctx.storage.put({ holds, [`usage:${month}`]: ledger });
+    return { grantedUsd: granted };
+  }
+
+  /**
+   * Replaces request `id`'s hold by its `charges` ([{provider, model, images, calls, costUsd,
+   * unknown}], priced by the Worker), counted in `month`. A hold that already expired was
+   * counted at its full amount: its charges are not counted again.
+   */
+  async budgetSettle(month, id, charges, now, holdTtlMs) {
+    const { holds, ledger } = await this.budgetState(month, now, holdTtlMs);
+    const i = holds.findIndex((h) => h.id === id);
+    if (i >= 0) {
+      holds.splice(i, 1);
+      for (const c of charges) addCharge(ledger, c);
+    }
+    await this.ctx.storage.put({ holds, [`usage:${month}`]: ledger });
+  }
+
+  /** The ledger of `month`: {month, rows, unsettledUsd, heldUsd} (holds in flight now). */
+  async budgetGet(month, now, holdTtlMs) {
+    const { holds, ledger, expired } = await this.budgetState(month, now, holdTtlMs);
+    if (expired) await this.ctx.storage.put({ holds, [`usage:${month}`]: ledger });
+    return { ...ledger, heldUsd: sum(holds) };
+  }
+
+  /** The holds and the ledger of `month`; expired holds are moved into it as spent. */
+  async budgetState(month, now, holdTtlMs) {
+    const key = `usage:${month}`;
+    const got = await this.ctx.storage.get(["holds", key]);
+    const ledger = got.get(key) ?? { month, rows: [], unsettledUsd: 0 };
+    const holds = [];
+    let expired = false;
+    for (const h of got.get("holds") ?? []) {
+      if (now - h.at < holdTtlMs) holds.push(h);
+      else {
+        // Never settled (its run was cut off with its isolate): counted at its hold.
+        ledger.unsettledUsd += h.usd;
+        expired = true;
+      }
+    }
+    return { holds, ledger, expired };
   }
 
   // --- jobs -----------------------------------------------------------------
@@ -189,6 +251,21 @@ export class UserState extends DurableObject {
     }
     if (left > 0) await this.ctx.storage.setAlarm(now + JOB_TTL_MS);
   }
+}
+
+const sum = (holds) => holds.reduce((t, h) => t + h.usd, 0);
+const spentOf = (ledger) => ledger.rows.reduce((t, r) => t + r.costUsd, 0) + ledger.unsettledUsd;
+
+function addCharge(ledger, c) {
+  let row = ledger.rows.find((r) => r.provider === c.provider && r.model === c.model);
+  if (!row) {
+    row = { provider: c.provider, model: c.model, images: 0, calls: 0, costUsd: 0, unknownCalls: 0 };
+    ledger.rows.push(row);
+  }
+  row.images += c.images;
+  row.calls += c.calls;
+  row.costUsd += c.costUsd;
+  if (c.unknown) row.unknownCalls += 1;
 }
 
 const serverError = (code, message) => ({ message, type: "server_error", code, param: null });

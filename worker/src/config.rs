@@ -62,7 +62,7 @@ pub struct Defaults {
 }
 
 /// A user's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserConfig {
     /// Primary first, then fallbacks.
@@ -70,6 +70,10 @@ pub struct UserConfig {
     /// Defaults for generation requests.
     #[serde(default)]
     pub defaults: Defaults,
+    /// The user's monthly budget in USD; replaces the deployment's
+    /// `MONTHLY_BUDGET_USD` (absent: that default applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_budget_usd: Option<f64>,
 }
 
 impl Defaults {
@@ -103,7 +107,20 @@ impl UserConfig {
 
 /// Parses and validates a `PUT /v1/config` body.
 pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
+    let budget_error = || {
+        ApiError::invalid(
+            "monthlyBudgetUsd",
+            "`monthlyBudgetUsd` must be a number of USD, 0 or more",
+        )
+    };
     let config: UserConfig = serde_json::from_slice(body).map_err(|e| {
+        let budget_at_fault = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("monthlyBudgetUsd").map(|b| !b.is_number() && !b.is_null()))
+            .unwrap_or(false);
+        if budget_at_fault {
+            return budget_error();
+        }
         ApiError::invalid(
             "providers",
             format!("config must be {{\"providers\":[{{\"provider\",\"model\"?}}],\"defaults\"?:{{...}}}}: {e}"),
@@ -135,6 +152,12 @@ pub fn parse(body: &[u8]) -> Result<UserConfig, ApiError> {
             "defaults.timeoutMs",
             format!("`defaults.timeoutMs` must be at least {MIN_TIMEOUT_MS}"),
         ));
+    }
+    if config
+        .monthly_budget_usd
+        .is_some_and(|b| !crate::usage::budget::valid_budget(b))
+    {
+        return Err(budget_error());
     }
     check_with_library(&config)?;
     let d = &config.defaults;
@@ -252,6 +275,19 @@ mod tests {
         assert_eq!(c.model_for(ProviderName::Gemini), None);
         let round: UserConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(round, c);
+    }
+
+    #[test]
+    fn a_monthly_budget_is_a_number_of_usd() {
+        let c = parse(br#"{"providers":[{"provider":"openai"}],"monthlyBudgetUsd":12.5}"#).unwrap();
+        assert_eq!(c.monthly_budget_usd, Some(12.5));
+        let c = parse(br#"{"providers":[{"provider":"openai"}],"monthlyBudgetUsd":null}"#).unwrap();
+        assert_eq!(c.monthly_budget_usd, None);
+        for bad in ["-0.01", "\"5\"", "true", "{}"] {
+            let body =
+                format!(r#"{{"providers":[{{"provider":"openai"}}],"monthlyBudgetUsd":{bad}}}"#);
+            assert_eq!(param(&body), "monthlyBudgetUsd", "{bad}");
+        }
     }
 
     #[test]

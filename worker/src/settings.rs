@@ -30,6 +30,18 @@ pub struct Settings {
     /// `STREAM_KEEPALIVE_MS`: longest silence on an event stream before a
     /// `: keep-alive` comment.
     pub(crate) keep_alive_ms: u64,
+    /// `MONTHLY_BUDGET_USD`: the users' default monthly budget in USD.
+    pub(crate) monthly_budget_usd: Option<f64>,
+}
+
+impl Settings {
+    /// The monthly budget of a user with `config`: theirs, else the
+    /// deployment's default; `None`: no budget.
+    pub(crate) fn budget_for(&self, config: Option<&crate::config::UserConfig>) -> Option<f64> {
+        config
+            .and_then(|c| c.monthly_budget_usd)
+            .or(self.monthly_budget_usd)
+    }
 }
 
 /// Rate limit when `RATE_LIMIT_PER_MINUTE` is unset or unreadable.
@@ -78,6 +90,21 @@ fn keep_alive_setting(env: &Env) -> u64 {
                 DEFAULT_KEEP_ALIVE_MS
             }
         },
+    }
+}
+
+/// `MONTHLY_BUDGET_USD`: the users' default monthly budget (unset: none).
+/// A value that is not a number of USD, 0 or more, is taken as 0: a typo
+/// must not lift the limit (every paid request is refused until it is
+/// fixed).
+fn budget_setting(env: &Env) -> Option<f64> {
+    let v = var(env, "MONTHLY_BUDGET_USD")?;
+    match v.trim().parse::<f64>() {
+        Ok(usd) if crate::usage::budget::valid_budget(usd) => Some(usd),
+        _ => {
+            warn_once("MONTHLY_BUDGET_USD is not a number of USD, 0 or more; taken as 0");
+            Some(0.0)
+        }
     }
 }
 
@@ -130,6 +157,7 @@ impl Settings {
             mock_enabled: flag(env, "ENABLE_MOCK_PROVIDER"),
             expose_memory: flag(env, "EXPOSE_MEMORY_STATS"),
             keep_alive_ms: keep_alive_setting(env),
+            monthly_budget_usd: budget_setting(env),
         }
     }
 

@@ -138,6 +138,7 @@ mod tests {
                 })
                 .collect(),
             defaults: Defaults::default(),
+            monthly_budget_usd: None,
         }
     }
 

@@ -34,6 +34,7 @@ pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
                 valid,
                 warnings,
                 meta,
+                budget: r.settings.budget_for(config.as_ref()),
             })
         };
         let streamed = Streamed {

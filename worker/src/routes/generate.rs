@@ -15,6 +15,7 @@ use crate::images::{self, ResponseFormat};
 use crate::keystore::Loaded;
 use crate::platform;
 use crate::respond::{header, json_response, stringify, to_js_object};
+use crate::usage;
 use imagegen::engine::{self, NoEvents};
 use imagegen::inputs::EditInputs;
 use imagegen::model::Warning;
@@ -44,6 +45,7 @@ pub async fn post(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
                 valid,
                 warnings,
                 meta,
+                budget: r.settings.budget_for(config.as_ref()),
             })
         };
         let streamed = Streamed {
@@ -143,7 +145,9 @@ pub(super) async fn run(
         ResponseFormat::Url => Some(Files::from_env(r.env)?),
         ResponseFormat::B64Json => None,
     };
-    let (valid, warnings) = prepare(r, loaded, config, parsed, inputs).await?;
+    let (mut valid, warnings) = prepare(r, loaded, config, parsed, inputs).await?;
+    let budget = r.settings.budget_for(config);
+    let hold = usage::hold::reserve(r.state.as_ref(), budget, &mut valid).await?;
     let created = platform::now_ms() / 1000;
     let result = engine::generate_with_client(
         &platform::runtime(),
@@ -152,7 +156,11 @@ pub(super) async fn run(
         &CancelToken::new(),
         Some(&client(r)),
     )
-    .await?;
+    .await;
+    if let Some(hold) = hold {
+        hold.settle(&result).await;
+    }
+    let result = result?;
     let response = to_js_object(&images::response(result, created, warnings))?;
     if let Some(files) = files {
         files::to_links(&files, &r.url.origin(), &response).await;

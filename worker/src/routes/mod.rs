@@ -21,6 +21,8 @@ mod jobs;
 mod keys;
 #[cfg(target_arch = "wasm32")]
 mod stream;
+#[cfg(target_arch = "wasm32")]
+mod usage;
 
 /// The routes of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub enum Route {
     PutConfig,
     /// `GET /v1/jobs/{id}` (the id is read from the path by the handler).
     GetJob,
+    /// `GET /v1/usage`: the month's spending and what is left of the budget.
+    Usage,
     /// `GET` or `HEAD /v1/files/<id>`: a result behind a signed link (no
     /// JWT); the handler reads the id and the signature from the URL.
     File,
@@ -67,6 +71,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
         "/v1/images/edits" => match method {
             "POST" => Ok(Route::Edit),
             _ => not_allowed("POST"),
+        },
+        "/v1/usage" => match method {
+            "GET" => Ok(Route::Usage),
+            _ => not_allowed("GET"),
         },
         "/v1/keys" => match method {
             "GET" => Ok(Route::ListKeys),
@@ -236,6 +244,7 @@ mod dispatch {
             Route::Generate => generate::post(&r).await,
             Route::Edit => edit::post(&r).await,
             Route::GetJob => jobs::get(&r.url, r.state.as_ref()).await,
+            Route::Usage => usage::get(&r).await,
         }
     }
 
@@ -298,6 +307,8 @@ mod tests {
         assert_eq!(route("POST", "/v1/images/edits"), Ok(Route::Edit));
         assert_eq!(route("GET", "/v1/images/edits").unwrap_err().status, 405);
         assert_eq!(route("GET", "/v1/config"), Ok(Route::GetConfig));
+        assert_eq!(route("GET", "/v1/usage"), Ok(Route::Usage));
+        assert_eq!(route("POST", "/v1/usage").unwrap_err().allow, Some("GET"));
         assert_eq!(route("GET", "/v1/jobs/job_1"), Ok(Route::GetJob));
         assert_eq!(route("DELETE", "/v1/jobs/job_1").unwrap_err().status, 405);
     }

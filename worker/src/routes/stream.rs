@@ -30,6 +30,7 @@ use crate::images::stream::{
 };
 use crate::platform::{self, EventStream};
 use crate::respond::{header, to_js_object};
+use crate::usage::{self, hold::Hold};
 use imagegen::engine::{self, EventSink};
 use imagegen::model::{GenerateEvent, Warning};
 use imagegen::request::ValidRequest;
@@ -50,6 +51,8 @@ pub struct Prepared {
     pub warnings: Vec<Warning>,
     /// Fields of the image events.
     pub meta: EventMeta,
+    /// The user's monthly budget (`None`: none).
+    pub budget: Option<f64>,
 }
 
 /// How a streamed request is answered: its options, its fingerprint (the
@@ -103,7 +106,12 @@ where
             }
         }
     };
-    let prepared = match prepare.await {
+    let prepared = async {
+        let mut p = prepare.await?;
+        let hold = usage::hold::reserve(r.state.as_ref(), p.budget, &mut p.valid).await?;
+        Ok::<_, ApiError>((p, hold))
+    };
+    let (prepared, hold) = match prepared.await {
         Ok(p) => p,
         Err(e) => {
             if let Some(c) = claim {
@@ -119,6 +127,9 @@ where
             if let Some(c) = claim {
                 c.failed().await;
             }
+            if let Some(h) = hold {
+                h.release().await;
+            }
             return Err(e);
         }
     };
@@ -131,7 +142,7 @@ where
         created: platform::now_ms() / 1000,
     };
     let task = wasm_bindgen_futures::future_to_promise(async move {
-        run.go(claim).await;
+        run.go(claim, hold).await;
         Ok(JsValue::UNDEFINED)
     });
     platform::wait_until(r.ctx, &task);
@@ -148,7 +159,7 @@ struct Run {
 }
 
 impl Run {
-    async fn go(self, claim: Option<Claim>) {
+    async fn go(self, claim: Option<Claim>, hold: Option<Hold>) {
         let cancel = CancelToken::new();
         let watch = (self.stream.clone(), cancel.clone(), claim.is_none());
         wasm_bindgen_futures::spawn_local(async move {
@@ -171,6 +182,9 @@ impl Run {
             Some(&self.client),
         )
         .await;
+        if let Some(hold) = hold {
+            hold.settle(&result).await;
+        }
         match result {
             Ok(result) => {
                 if self.options.progress {

@@ -3,6 +3,8 @@
 //! provider and model.
 
 pub mod budget;
+#[cfg(target_arch = "wasm32")]
+pub mod hold;
 
 use imagegen::cost::Usage;
 use imagegen::ProviderName;

@@ -1,0 +1,134 @@
+//! A request's hold on the user's monthly budget, in the user's Durable
+//! Object (see [`super::budget`] for the rules): taken before the engine
+//! runs, settled with what the run cost.
+//!
+//! With a budget, a request that cannot hold anything gets 402
+//! `budget_exceeded` before any provider call, and the engine's cap is
+//! lowered to what was held; an unreachable object is 503
+//! `state_unavailable` (nothing is paid without a hold). Without a budget
+//! the hold only keeps the month's ledger (`GET /v1/usage`); an unreachable
+//! object then costs the ledger that request, never the request.
+
+use super::budget::{charges_of_error, charges_of_usage, month_of, want_for, Charge, HOLD_TTL_MS};
+use crate::error::ApiError;
+use crate::platform::{self, UserState};
+use crate::respond::to_js_object;
+use imagegen::model::GenerateResult;
+use imagegen::request::ValidRequest;
+use wasm_bindgen::JsValue;
+
+/// A hold taken; settle it once the run ends.
+pub struct Hold {
+    state: UserState,
+    id: String,
+    usd: f64,
+}
+
+/// Takes a hold for `valid` under `budget` (USD a month; `None`: none) and
+/// lowers the request's cap to it.
+pub async fn reserve(
+    state: Option<&UserState>,
+    budget: Option<f64>,
+    valid: &mut ValidRequest,
+) -> Result<Option<Hold>, ApiError> {
+    let unreachable = |budget: Option<f64>| match budget {
+        Some(_) => Err(ApiError::from(platform::StateUnavailable)),
+        None => {
+            platform::console_warn("the user's Durable Object is unreachable; usage not recorded");
+            Ok(None)
+        }
+    };
+    let Some(state) = state else {
+        return unreachable(budget);
+    };
+    let now = platform::now_ms();
+    let id = platform::random_hex(12);
+    let want = want_for(valid);
+    let args = [
+        month_of(now).into(),
+        id.as_str().into(),
+        want.into(),
+        budget.map_or(JsValue::NULL, JsValue::from),
+        (now as f64).into(),
+        (HOLD_TTL_MS as f64).into(),
+    ];
+    let answer = match state.call("budgetReserve", &args).await {
+        Ok(a) => a,
+        Err(_) => return unreachable(budget),
+    };
+    let number = |name: &str| platform::get(&answer, name).and_then(|v| v.as_f64());
+    if platform::get(&answer, "refused").is_some_and(|v| v.is_truthy()) {
+        let left = number("leftUsd").unwrap_or(0.0);
+        return Err(spent(budget.unwrap_or(0.0), left, &month_of(now)));
+    }
+    let Some(granted) = number("grantedUsd") else {
+        return unreachable(budget);
+    };
+    if budget.is_some() {
+        valid.max_cost_usd = Some(valid.max_cost_usd.map_or(granted, |c| c.min(granted)));
+    }
+    Ok(Some(Hold {
+        state: state.clone(),
+        id,
+        usd: granted,
+    }))
+}
+
+/// 402: nothing of the month's budget is left.
+fn spent(budget: f64, left: f64, month: &str) -> ApiError {
+    let mut e = ApiError::new(
+        402,
+        "budget_exceeded",
+        format!(
+            "the monthly budget of USD {} is spent for {month} (USD {} left, counting requests in flight); \
+             it renews on the 1st (UTC), or raise monthlyBudgetUsd in PUT /v1/config",
+            usd(budget),
+            usd(left)
+        ),
+    );
+    e.retryable = Some(false);
+    e
+}
+
+/// USD to the hundredth of a cent (`{:.4}` would pull the exact float
+/// formatter into the wasm: 10 KB).
+fn usd(v: f64) -> String {
+    let units = (v.max(0.0) * 10_000.0).round() as u64;
+    format!("{}.{:04}", units / 10_000, units % 10_000)
+}
+
+impl Hold {
+    /// The run ended with `result`.
+    pub async fn settle(self, result: &Result<GenerateResult, imagegen::Error>) {
+        let charges = match result {
+            Ok(r) => charges_of_usage(&r.usage, &r.attempts, self.usd),
+            Err(e) => charges_of_error(e, self.usd),
+        };
+        self.settle_charges(charges).await;
+    }
+
+    /// Nothing was run: the hold goes.
+    pub async fn release(self) {
+        self.settle_charges(Vec::new()).await;
+    }
+
+    async fn settle_charges(self, charges: Vec<Charge>) {
+        let now = platform::now_ms();
+        let Ok(charges) = to_js_object(&charges) else {
+            return;
+        };
+        let args = [
+            month_of(now).into(),
+            self.id.as_str().into(),
+            charges,
+            (now as f64).into(),
+            (HOLD_TTL_MS as f64).into(),
+        ];
+        if self.state.call("budgetSettle", &args).await.is_err() {
+            // The hold expires and is then counted at its full amount.
+            platform::console_warn(
+                "a budget hold could not be settled; it counts in full when it expires",
+            );
+        }
+    }
+}
