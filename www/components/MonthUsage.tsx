@@ -82,6 +82,12 @@ function Numbers({ usage }: { usage: WorkerUsage }) {
         <dd data-testid="usage-budget">{usage.budget_usd === null ? "no budget" : formatUsd(usage.budget_usd)}</dd>
         <dt>Left</dt>
         <dd data-testid="usage-left">{leftText(usage)}</dd>
+        {(usage.unsettled_usd ?? 0) > 0 && (
+          <>
+            <dt>Unsettled</dt>
+            <dd>{formatUsd(usage.unsettled_usd ?? 0)} of runs cut off, counted in full</dd>
+          </>
+        )}
         {usage.held_usd > 0 && (
           <>
             <dt>Held</dt>

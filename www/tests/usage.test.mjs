@@ -37,7 +37,8 @@ after(async () => {
   await next?.stop();
 });
 
-const close = (a, b) => Math.abs(a - b) < 1e-9;
+// The Worker rounds the month's sums to 1e-8 USD.
+const close = (a, b) => Math.abs(a - b) < 1e-8;
 
 /**
  * The panel's numbers once it has loaded (`data-state="ok"`) with `spent` spent and, with
@@ -51,7 +52,7 @@ async function panelWhen(page, { spent, nothingLeft = false }, what) {
         const el = document.querySelector('[data-testid="month-usage"]');
         if (!el || el.getAttribute("data-state") !== "ok") return false;
         const left = el.getAttribute("data-left-usd");
-        const spentOk = Math.abs(Number(el.getAttribute("data-spent-usd")) - want.spent) < 1e-9;
+        const spentOk = Math.abs(Number(el.getAttribute("data-spent-usd")) - want.spent) < 1e-8;
         return spentOk && (!want.nothingLeft || (left !== "none" && Number(left) <= 0));
       },
       { spent, nothingLeft },

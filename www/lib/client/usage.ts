@@ -29,6 +29,8 @@ export interface WorkerUsage {
   held_usd: number;
   /** `null` without a budget. */
   left_usd: number | null;
+  /** Part of `spent_usd`: holds of runs that were cut off, counted in full (absent from older Workers). */
+  unsettled_usd?: number;
   by_provider: UsageRow[];
 }
 
