@@ -2,8 +2,9 @@
 // Miniflare through tests/worker/helpers.mjs) and the mock provider server, whose
 // OpenAI usage (18 text tokens in, 1,056 image tokens out per image) the Worker
 // prices: after a paid run the panel's spent amount is the run's `cost_usd`;
-// with a budget that cannot pay the next run, that run shows the Worker's 402
-// `budget_exceeded` and the panel shows nothing left.
+// an async job adds its cost once its result is in; with a budget that cannot
+// pay the next run, that run shows the Worker's 402 `budget_exceeded` and the
+// panel shows nothing left.
 import { after, before, test } from "node:test";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -121,10 +122,22 @@ test("Worker mode, This month: spent equals the run's cost; a budget that cannot
   assert.equal(cells[2], `$${Number(cost.toFixed(4))}`);
   assert.equal(await page.getByTestId("usage-spent").textContent(), `$${Number(cost.toFixed(4))}`);
 
+  // An async job (one image) refreshes the panel once its result is in.
+  await page.getByLabel("Images", { exact: true }).fill("1");
+  await page.getByLabel("Async job").check();
+  await page.getByRole("button", { name: "Generate" }).click();
+  assert.equal(await waitForRunEnd(page), "done", await page.getByTestId("status").textContent());
+  const jobCost = Number(await page.getByTestId("cost").getAttribute("data-cost-usd"));
+  assert.ok(close(jobCost, (18 * 5 + 1056 * 30) / 1e6), `the job's cost_usd ${jobCost}`);
+  const spent = cost + jobCost;
+  await panelWhen(page, { spent }, "after the async job");
+  assert.deepEqual(await row.locator("td").allTextContents(), ["3", "2", `$${Number(spent.toFixed(4))}`]);
+  await page.getByLabel("Async job").uncheck();
+
   // A budget of exactly what was spent: nothing is left, so the next run cannot be paid.
   const usage = await worker.request("/v1/usage", { token });
   assert.equal(usage.status, 200, usage.text);
-  assert.ok(close(usage.json.spent_usd, cost));
+  assert.ok(close(usage.json.spent_usd, spent));
   const config = await worker.request("/v1/config", {
     method: "PUT",
     token,
@@ -143,11 +156,11 @@ test("Worker mode, This month: spent equals the run's cost; a budget that cannot
   assert.ok(errorText.includes(refused.body.error.message), errorText);
   assert.match(errorText, /HTTP status402/);
   assert.match(errorText, /Retryableno/);
-  const spentOut = await panelWhen(page, { spent: cost, nothingLeft: true }, "after the 402");
-  assert.ok(close(spentOut.spent, cost), "the refused run spent nothing");
-  assert.ok(close(Number(spentOut.budget), cost));
+  const spentOut = await panelWhen(page, { spent, nothingLeft: true }, "after the 402");
+  assert.ok(close(spentOut.spent, spent), "the refused run spent nothing");
+  assert.ok(close(Number(spentOut.budget), spent));
   assert.equal(await page.getByTestId("usage-left").textContent(), "nothing left");
-  assert.equal(await page.getByTestId("usage-budget").textContent(), `$${Number(cost.toFixed(4))}`);
+  assert.equal(await page.getByTestId("usage-budget").textContent(), `$${Number(spent.toFixed(4))}`);
 
   await page.screenshot({ path: path.join(RESULTS, "usage.png"), fullPage: true });
   assert.deepEqual(blocked, []);
