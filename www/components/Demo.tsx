@@ -7,6 +7,7 @@ import { applyPreviewEvent } from "@/lib/client/previews";
 import { addEvent, addNote, emptyTimeline, fromAttempts, markSkipped } from "@/lib/client/timeline";
 import { ChainEditor, type ChainEntry } from "./ChainEditor";
 import { EditImage, type EditMask, type EditSource } from "./EditImage";
+import { MonthUsage, useMonthUsage } from "./MonthUsage";
 import { Results, type RunState } from "./Results";
 
 type Mode = "node" | "edge" | "browser" | "worker";
@@ -269,6 +270,7 @@ export default function Demo() {
     setRun((r) => (r.firstPreviewMs === undefined ? { ...r, firstPreviewMs: ms } : r));
   }, []);
 
+  const monthUsage = useMonthUsage(mode === "worker", workerUrl, run.status);
   const running = run.status === "running";
   const activeMode = MODES.find((m) => m.id === mode)!;
 
@@ -484,7 +486,13 @@ export default function Demo() {
         </div>
       </form>
 
-      <Results run={run} prompt={prompt} onImageLoad={onImageLoad} onPreviewLoad={onPreviewLoad} />
+      <Results
+        run={run}
+        prompt={prompt}
+        onImageLoad={onImageLoad}
+        onPreviewLoad={onPreviewLoad}
+        aside={mode === "worker" && <MonthUsage view={monthUsage.view} onRefresh={monthUsage.refresh} />}
+      />
     </div>
   );
 }

@@ -32,11 +32,14 @@ export function Results({
   prompt,
   onImageLoad,
   onPreviewLoad,
+  aside,
 }: {
   run: RunState;
   prompt: string;
   onImageLoad: () => void;
   onPreviewLoad: () => void;
+  /** A panel shown under the status (the Worker mode's month to date). */
+  aside?: React.ReactNode;
 }) {
   const running = run.status === "running";
   const shownImages = run.images.filter(Boolean);
@@ -84,6 +87,8 @@ export function Results({
           </div>
         )}
       </div>
+
+      {aside}
 
       <div className="panel">
         <h2>Attempts timeline</h2>

@@ -257,9 +257,14 @@ export async function runInBrowser(
 
 let devToken: { token: string; expiresAt: number } | undefined;
 
+/** The dev JWT the page holds, if it has one that is not about to expire (no sign-in). */
+export const heldDevToken = (): string | undefined =>
+  devToken && devToken.expiresAt - Date.now() > 60_000 ? devToken.token : undefined;
+
 /** A dev JWT from our /api/dev-login (kept in memory, renewed a minute before it expires). */
 async function getDevToken(signal: AbortSignal): Promise<string> {
-  if (devToken && devToken.expiresAt - Date.now() > 60_000) return devToken.token;
+  const held = heldDevToken();
+  if (held) return held;
   let response: Response;
   try {
     response = await fetch("/api/dev-login", { method: "POST", signal });
