@@ -64,12 +64,12 @@ function leftText(usage: WorkerUsage): string {
   return Number(usage.left_usd.toFixed(4)) <= 0 ? "nothing left" : formatUsd(usage.left_usd);
 }
 
-/** "$0.0844", "$0.0844 + 1 call without a price", "unknown (2 calls without a price)". */
+/** "$0.0844", or "$0.0844 (1 call of unknown cost, counted at its estimate)". */
 function rowCost(row: UsageRow): string {
   const calls = row.unknown_calls;
-  const unpriced = `${calls} call${calls === 1 ? "" : "s"} without a price`;
-  if (row.cost_usd === null) return calls > 0 ? `unknown (${unpriced})` : "unknown";
-  return calls > 0 ? `${formatUsd(row.cost_usd)} + ${unpriced}` : formatUsd(row.cost_usd);
+  if (calls === 0) return formatUsd(row.cost_usd);
+  const which = calls === 1 ? "1 call of unknown cost, counted at its estimate" : `${calls} calls of unknown cost, counted at their estimate`;
+  return `${formatUsd(row.cost_usd)} (${which})`;
 }
 
 function Numbers({ usage }: { usage: WorkerUsage }) {

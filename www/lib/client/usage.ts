@@ -11,9 +11,9 @@ export interface UsageRow {
   model: string;
   images: number;
   calls: number;
-  /** `null` when none of the calls had a price. */
-  cost_usd: number | null;
-  /** Calls whose cost is unknown (a model without a price): not in `cost_usd`. */
+  /** USD; calls of unknown cost are in it at what they held (the Worker never counts them as 0). */
+  cost_usd: number;
+  /** Calls whose cost was unknown (cut off, or no price), counted in `cost_usd` at their hold. */
   unknown_calls: number;
 }
 
