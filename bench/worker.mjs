@@ -16,8 +16,13 @@ const REQUESTS = smoke ? 12 : 400;
 const USER = "bench-user";
 const API_KEY = "sk-bench-worker-000000000000000000";
 
-/** The Rust Worker, configured as in its end-to-end tests (console output discarded). */
-const rustOptions = (bindings) => miniflareOptions(bindings);
+/**
+ * The Rust Worker, configured as in its end-to-end tests (console output discarded), but
+ * without its per-user Durable Object binding, so that it does the JS Worker's work: the rate
+ * limit per isolate, no idempotency records, no monthly ledger. What the object costs per
+ * request is measured apart (bench/state.mjs, bench/budget.mjs).
+ */
+const rustOptions = (bindings) => ({ ...miniflareOptions(bindings), durableObjects: {} });
 
 function jsOptions(bindings) {
   // Its one module listed as the Rust Worker's are (helpers.workerModules).

@@ -22,6 +22,7 @@ import {
   storeConfig,
   storeKey,
   uid,
+  PNG_1X1_BASE64,
 } from "./helpers.mjs";
 import { openStream } from "./stream-helpers.mjs";
 
@@ -172,6 +173,34 @@ describe("budgets", () => {
     const u = (await usage(worker, token)).json;
     assert.equal(u.left_usd, 0);
     assert.ok(u.spent_usd <= u.budget_usd + 1e-9);
+  });
+
+  test("a stream and an edit under a budget are charged once they end", async () => {
+    const { token } = await newUser(worker, "streamed", { monthlyBudgetUsd: 10 });
+    const streamed = await openStream(worker.url, "/v1/images/generations", {
+      token,
+      json: { prompt: "streamed", stream: true, partial_images: 1 },
+    });
+    assert.equal(streamed.status, 200);
+    assert.ok(streamed.ended, "the stream ended");
+    const done = streamed.events.filter((e) => e.event === "image_generation.completed");
+    assert.equal(done.length, 1, streamed.text.slice(0, 300));
+    let u = (await usage(worker, token)).json;
+    assert.equal(u.held_usd, 0, "settled before the stream ended");
+    assert.ok(u.spent_usd > 0, JSON.stringify(u));
+    assert.deepEqual(
+      u.by_provider.map((r) => [r.provider, r.images, r.calls]),
+      [["openai", 1, 1]],
+    );
+    const spentBefore = u.spent_usd;
+    const form = new FormData();
+    form.append("prompt", "an edit");
+    form.append("image", new Blob([Buffer.from(PNG_1X1_BASE64, "base64")], { type: "image/png" }), "in.png");
+    const edit = await worker.request("/v1/images/edits", { method: "POST", token, body: form });
+    expectStatus(edit, 200, "edit");
+    u = (await usage(worker, token)).json;
+    assert.ok(close(u.spent_usd, spentBefore + edit.json.cost_usd), JSON.stringify(u));
+    assert.equal(u.by_provider[0].calls, 2);
   });
 
   test("concurrent requests that together would exceed the budget do not", async () => {

@@ -80,21 +80,13 @@ fn spent(budget: f64, left: f64, month: &str) -> ApiError {
         402,
         "budget_exceeded",
         format!(
-            "the monthly budget of USD {} is spent for {month} (USD {} left, counting requests in flight); \
+            "the monthly budget of USD {budget:.4} is spent for {month} (USD {left:.4} left, counting requests in flight); \
              it renews on the 1st (UTC), or raise monthlyBudgetUsd in PUT /v1/config",
-            usd(budget),
-            usd(left)
+            left = left.max(0.0)
         ),
     );
     e.retryable = Some(false);
     e
-}
-
-/// USD to the hundredth of a cent (`{:.4}` would pull the exact float
-/// formatter into the wasm: 10 KB).
-fn usd(v: f64) -> String {
-    let units = (v.max(0.0) * 10_000.0).round() as u64;
-    format!("{}.{:04}", units / 10_000, units % 10_000)
 }
 
 impl Hold {
