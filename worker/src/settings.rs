@@ -34,16 +34,6 @@ pub struct Settings {
     pub(crate) monthly_budget_usd: Option<f64>,
 }
 
-impl Settings {
-    /// The monthly budget of a user with `config`: theirs, else the
-    /// deployment's default; `None`: no budget.
-    pub(crate) fn budget_for(&self, config: Option<&crate::config::UserConfig>) -> Option<f64> {
-        config
-            .and_then(|c| c.monthly_budget_usd)
-            .or(self.monthly_budget_usd)
-    }
-}
-
 /// Rate limit when `RATE_LIMIT_PER_MINUTE` is unset or unreadable.
 const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 30;
 
@@ -159,6 +149,14 @@ impl Settings {
             keep_alive_ms: keep_alive_setting(env),
             monthly_budget_usd: budget_setting(env),
         }
+    }
+
+    /// The monthly budget of a user with `config`: theirs, else the
+    /// deployment's default; `None`: no budget.
+    pub(crate) fn budget_for(&self, config: Option<&crate::config::UserConfig>) -> Option<f64> {
+        config
+            .and_then(|c| c.monthly_budget_usd)
+            .or(self.monthly_budget_usd)
     }
 
     pub(crate) fn keys(&self) -> Result<&MasterKeys, ApiError> {
