@@ -142,6 +142,17 @@ describe("budgets", () => {
     // What is left cannot pay for the entry: skipped by the engine's cap, not called.
     const second = await generate(worker, token, { prompt: "over" });
     expectError(second, { status: 402, code: "budget_exceeded" }, "left < one image");
+    // A job is accepted while something is left, and fails when it runs.
+    const job = await generate(worker, token, { prompt: "job" }, { headers: { prefer: "respond-async" } });
+    expectStatus(job, 202, "a job starts");
+    let status;
+    for (let i = 0; i < 100; i++) {
+      status = await worker.request(`/v1/jobs/${job.json.id}`, { token });
+      if (["succeeded", "failed"].includes(status.json.status)) break;
+      await sleep(50);
+    }
+    assert.equal(status.json.status, "failed", show(status));
+    assert.equal(status.json.error.code, "budget_exceeded");
     assert.equal(generationRequests(mock, key).length, 1, "one provider call in all");
     // Spend the rest exactly: then every request is refused by the ledger itself.
     const res = await putConfig(worker, token, {
@@ -159,16 +170,9 @@ describe("budgets", () => {
     });
     assert.equal(streamed.status, 402, "a stream is refused as JSON before it starts");
     assert.match(streamed.headers.get("content-type") ?? "", /application\/json/);
-    const job = await generate(worker, token, { prompt: "job" }, { headers: { prefer: "respond-async" } });
-    expectStatus(job, 202, "a job starts");
-    let status;
-    for (let i = 0; i < 100; i++) {
-      status = await worker.request(`/v1/jobs/${job.json.id}`, { token });
-      if (["succeeded", "failed"].includes(status.json.status)) break;
-      await sleep(50);
-    }
-    assert.equal(status.json.status, "failed", show(status));
-    assert.equal(status.json.error.code, "budget_exceeded");
+    // Nothing left: a job is refused before it is accepted.
+    const refusedJob = await generate(worker, token, { prompt: "job" }, { headers: { prefer: "respond-async" } });
+    expectError(refusedJob, { status: 402, code: "budget_exceeded" }, "a job when nothing is left");
     assert.equal(generationRequests(mock, key).length, 1, "still one provider call");
     const u = (await usage(worker, token)).json;
     assert.equal(u.left_usd, 0);

@@ -216,7 +216,11 @@ mod dispatch {
         }
         if !in_job && matches!(route, Route::Generate | Route::Edit) && jobs::wanted(req) {
             check_type(req, route)?;
-            return jobs::start(req, route, state.as_ref(), &user).await;
+            // A spent budget is refused now rather than as a failed job.
+            let store = KeyStore::new(env, user, settings)?;
+            let budget = settings.budget_for(store.config().await?.as_ref());
+            crate::usage::hold::precheck(state.as_ref(), budget).await?;
+            return jobs::start(req, route, state.as_ref(), &store.user).await;
         }
         if route == Route::GetJob {
             return jobs::get(&url, state.as_ref()).await;

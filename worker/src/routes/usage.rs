@@ -5,8 +5,8 @@ use super::Request;
 use crate::error::ApiError;
 use crate::platform::{self, StateUnavailable};
 use crate::respond::ok_json;
-use crate::usage::budget::{is_month, month_of, Month, Row, UsageResponse, HOLD_TTL_MS};
-use wasm_bindgen::JsValue;
+use crate::usage::budget::{is_month, month_of, UsageResponse, HOLD_TTL_MS};
+use crate::usage::hold::read_month;
 
 /// `GET /v1/usage`.
 pub async fn get(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
@@ -29,42 +29,8 @@ pub async fn get(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
         (HOLD_TTL_MS as f64).into(),
     ];
     let answer = state.call("budgetGet", &args).await?;
-    let m = month_of_js(&month, &answer);
+    let m = read_month(&month, &answer);
     let config = r.store.config().await?;
     let budget = r.settings.budget_for(config.as_ref());
     ok_json(&UsageResponse::new(m, budget, month == current))
-}
-
-/// The object's answer read field by field (a serde deserializer for it
-/// would cost more wasm than this).
-fn month_of_js(month: &str, answer: &JsValue) -> Month {
-    let num = |v: &JsValue, name: &str| {
-        platform::get(v, name)
-            .and_then(|n| n.as_f64())
-            .unwrap_or(0.0)
-    };
-    let text = |v: &JsValue, name: &str| {
-        platform::get(v, name)
-            .and_then(|s| s.as_string())
-            .unwrap_or_default()
-    };
-    let rows = platform::get(answer, "rows")
-        .map(|r| js_sys::Array::from(&r).iter().collect::<Vec<_>>())
-        .unwrap_or_default();
-    Month {
-        month: month.to_string(),
-        rows: rows
-            .iter()
-            .map(|r| Row {
-                provider: text(r, "provider"),
-                model: text(r, "model"),
-                images: num(r, "images") as u64,
-                calls: num(r, "calls") as u64,
-                cost_usd: num(r, "costUsd"),
-                unknown_calls: num(r, "unknownCalls") as u64,
-            })
-            .collect(),
-        held_usd: num(answer, "heldUsd"),
-        unsettled_usd: num(answer, "unsettledUsd"),
-    }
 }

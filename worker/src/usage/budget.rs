@@ -180,6 +180,13 @@ pub struct Month {
     pub unsettled_usd: f64,
 }
 
+impl Month {
+    /// USD spent: the rows, and holds never settled.
+    pub fn spent(&self) -> f64 {
+        self.rows.iter().map(|r| r.cost_usd).sum::<f64>() + self.unsettled_usd
+    }
+}
+
 /// `GET /v1/usage`.
 #[derive(Debug, Serialize)]
 pub struct UsageResponse {
@@ -207,7 +214,7 @@ impl UsageResponse {
     /// The month with the budget that applies (`None`: no budget). Holds
     /// count against what is left only in the current month.
     pub fn new(m: Month, budget: Option<f64>, current: bool) -> UsageResponse {
-        let spent = round(m.rows.iter().map(|r| r.cost_usd).sum::<f64>() + m.unsettled_usd);
+        let spent = round(m.spent());
         let held = if current { m.held_usd } else { 0.0 };
         UsageResponse {
             object: "imagegen.usage",

@@ -9,7 +9,9 @@
 //! the hold only keeps the month's ledger (`GET /v1/usage`); an unreachable
 //! object then costs the ledger that request, never the request.
 
-use super::budget::{charges_of_error, charges_of_usage, month_of, want_for, Charge, HOLD_TTL_MS};
+use super::budget::{
+    charges_of_error, charges_of_usage, month_of, want_for, Charge, Month, Row, HOLD_TTL_MS,
+};
 use crate::error::ApiError;
 use crate::platform::{self, UserState};
 use crate::respond::to_js_object;
@@ -72,6 +74,63 @@ pub async fn reserve(
         id,
         usd: granted,
     }))
+}
+
+/// Before a job is accepted (202): 402 when nothing is left of the budget
+/// now. A read, not a hold: the job's run takes its own hold and decides
+/// again.
+pub async fn precheck(state: Option<&UserState>, budget: Option<f64>) -> Result<(), ApiError> {
+    let Some(budget) = budget else {
+        return Ok(());
+    };
+    let state = state.ok_or(platform::StateUnavailable)?;
+    let now = platform::now_ms();
+    let month = month_of(now);
+    let args = [
+        month.as_str().into(),
+        (now as f64).into(),
+        (HOLD_TTL_MS as f64).into(),
+    ];
+    let m = read_month(&month, &state.call("budgetGet", &args).await?);
+    let left = budget - m.spent() - m.held_usd;
+    if left <= 1e-12 {
+        return Err(spent(budget, left, &month));
+    }
+    Ok(())
+}
+
+/// The object's answer to `budgetGet`, read field by field (a serde
+/// deserializer for it costs more wasm than this).
+pub fn read_month(month: &str, answer: &JsValue) -> Month {
+    let num = |v: &JsValue, name: &str| {
+        platform::get(v, name)
+            .and_then(|n| n.as_f64())
+            .unwrap_or(0.0)
+    };
+    let text = |v: &JsValue, name: &str| {
+        platform::get(v, name)
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
+    };
+    let rows = platform::get(answer, "rows")
+        .map(|r| js_sys::Array::from(&r).iter().collect::<Vec<_>>())
+        .unwrap_or_default();
+    Month {
+        month: month.to_string(),
+        rows: rows
+            .iter()
+            .map(|r| Row {
+                provider: text(r, "provider"),
+                model: text(r, "model"),
+                images: num(r, "images") as u64,
+                calls: num(r, "calls") as u64,
+                cost_usd: num(r, "costUsd"),
+                unknown_calls: num(r, "unknownCalls") as u64,
+            })
+            .collect(),
+        held_usd: num(answer, "heldUsd"),
+        unsettled_usd: num(answer, "unsettledUsd"),
+    }
 }
 
 /// 402: nothing of the month's budget is left.
