@@ -57,10 +57,10 @@ async function newUser(w, tag, extra = {}, chain = [{ provider: "openai", model:
 /** What one default gpt-image-2 request holds: read off `held_usd` while it is in flight. */
 async function holdOfOneRequest() {
   const { token, key } = await newUser(worker, "probe");
-  await scriptKey(mock, key, [{ delayMs: 600 }]);
+  await scriptKey(mock, key, [{ delayMs: 1500 }]);
   const pending = generate(worker, token, { prompt: "probe" });
   let held = 0;
-  for (let i = 0; i < 50 && held === 0; i++) {
+  for (let i = 0; i < 100 && held === 0; i++) {
     await sleep(20);
     held = (await usage(worker, token)).json.held_usd;
   }
@@ -212,7 +212,7 @@ describe("budgets", () => {
     // Room for two holds and half of a third.
     const budget = held * 2.5;
     const { token, key } = await newUser(worker, "race", { monthlyBudgetUsd: budget });
-    await scriptKey(mock, key, [], { after: { delayMs: 1000 } });
+    await scriptKey(mock, key, [], { after: { delayMs: 2500 } });
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => generate(worker, token, { prompt: `race ${i}` })),
     );
