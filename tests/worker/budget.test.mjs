@@ -273,3 +273,32 @@ describe("the deployment's default", () => {
     }
   });
 });
+
+describe("a hold never settled", () => {
+  test("counts at its full amount once it expires, into the current month only, and never twice", async () => {
+    // Development switch: holds expire after 50 ms instead of 30 minutes.
+    const w = await startWorker({ mockUrl: mock.url, bindings: { BUDGET_HOLD_TTL_MS: "50" } });
+    try {
+      const { token, key } = await newUser(w, "expire");
+      await scriptKey(mock, key, [{ delayMs: 2000 }]);
+      const pending = generate(w, token, { prompt: "slow" });
+      // The provider is called after the hold is taken.
+      for (let i = 0; i < 200 && generationRequests(mock, key).length === 0; i++) await sleep(10);
+      assert.equal(generationRequests(mock, key).length, 1, "the provider call started");
+      await sleep(100);
+      const past = (await usage(w, token, "?month=2020-01")).json;
+      assert.equal(past.unsettled_usd, 0, "an earlier month read back never takes an expired hold");
+      const now = (await usage(w, token)).json;
+      assert.ok(now.unsettled_usd > 0, JSON.stringify(now));
+      assert.equal(now.held_usd, 0, "no longer held");
+      assert.equal(now.spent_usd, now.unsettled_usd);
+      const res = await pending;
+      expectStatus(res, 200, "the run itself is served");
+      const after = (await usage(w, token)).json;
+      assert.equal(after.spent_usd, now.unsettled_usd, "its late settle does not count it again");
+      assert.deepEqual(after.by_provider, []);
+    } finally {
+      await w.close();
+    }
+  });
+});

@@ -1,12 +1,12 @@
 // UserState: the Durable Object of one user (binding USER_STATE, named by
 // the SHA-256 of the user's `sub`). It holds what must be consistent across
 // isolates and places: the rate-limit window, idempotency records, async
-// jobs and the monthly budget's ledger. Each method runs its storage reads and writes without awaiting
-// anything else in between, so two calls never interleave there: a
-// check-then-claim is atomic. The rules (limits, how long a record lives,
-// what a stored record means for a request) come from the Rust caller
-// (ratelimit.rs, idempotency.rs, routes/jobs.rs, usage/budget.rs); the Worker's responses are
-// built there too. Results stay JS strings here: images never enter wasm
+// jobs and the monthly budget's ledger. Each method runs its storage reads
+// and writes without awaiting anything else in between, so two calls never
+// interleave there: a check-then-claim is atomic. The rules (limits, how
+// long a record lives, what a stored record means for a request, what a
+// request may hold) come from the Rust caller (ratelimit.rs, idempotency.rs,
+// routes/jobs.rs, usage/); the Worker's responses are built there too. Results stay JS strings here: images never enter wasm
 // memory, and a job runs the Worker's own handler (serve.js).
 import { DurableObject } from "cloudflare:workers";
 import { serve } from "./serve.js";
@@ -127,14 +127,17 @@ export class UserState extends DurableObject {
     await this.ctx.storage.put({ holds, [`usage:${month}`]: ledger });
   }
 
-  /** The ledger of `month`: {month, rows, unsettledUsd, heldUsd} (holds in flight now). */
-  async budgetGet(month, now, holdTtlMs) {
-    const { holds, ledger, expired } = await this.budgetState(month, now, holdTtlMs);
+  /**
+   * The ledger of `month`: {month, rows, unsettledUsd, heldUsd} (holds in flight now). Expired
+   * holds are counted only into the `current` month, never into an earlier one read back.
+   */
+  async budgetGet(month, now, holdTtlMs, current = true) {
+    const { holds, ledger, expired } = await this.budgetState(month, now, current ? holdTtlMs : Infinity);
     if (expired) await this.ctx.storage.put({ holds, [`usage:${month}`]: ledger });
     return { ...ledger, heldUsd: sum(holds) };
   }
 
-  /** The holds and the ledger of `month`; expired holds are moved into it as spent. */
+  /** The holds and the ledger of `month`; holds older than `holdTtlMs` are moved into it as spent. */
   async budgetState(month, now, holdTtlMs) {
     const key = `usage:${month}`;
     const got = await this.ctx.storage.get(["holds", key]);

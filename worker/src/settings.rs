@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::http::Cors;
 use crate::jwt::JwtPolicy;
 use crate::platform::{self, Env, JwtVerifier};
+use crate::usage::budget::HOLD_TTL_MS;
 use imagegen::request::parse_origin;
 use imagegen::resilience::ClientSettings;
 use imagegen::{ProviderName, Secret};
@@ -32,6 +33,9 @@ pub struct Settings {
     pub(crate) keep_alive_ms: u64,
     /// `MONTHLY_BUDGET_USD`: the users' default monthly budget in USD.
     pub(crate) monthly_budget_usd: Option<f64>,
+    /// How long a budget hold lives unsettled ([`HOLD_TTL_MS`]; the
+    /// development switch `BUDGET_HOLD_TTL_MS` shortens it for the tests).
+    pub(crate) hold_ttl_ms: u64,
 }
 
 /// Rate limit when `RATE_LIMIT_PER_MINUTE` is unset or unreadable.
@@ -98,6 +102,14 @@ fn budget_setting(env: &Env) -> Option<f64> {
     }
 }
 
+/// `BUDGET_HOLD_TTL_MS` (development only): 1 ms to the default.
+fn hold_ttl_setting(env: &Env) -> u64 {
+    var(env, "BUDGET_HOLD_TTL_MS")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| (1..=HOLD_TTL_MS).contains(ms))
+        .unwrap_or(HOLD_TTL_MS)
+}
+
 fn rate_limit_setting(env: &Env) -> u32 {
     match var(env, "RATE_LIMIT_PER_MINUTE") {
         None => DEFAULT_RATE_LIMIT_PER_MINUTE,
@@ -148,6 +160,7 @@ impl Settings {
             expose_memory: flag(env, "EXPOSE_MEMORY_STATS"),
             keep_alive_ms: keep_alive_setting(env),
             monthly_budget_usd: budget_setting(env),
+            hold_ttl_ms: hold_ttl_setting(env),
         }
     }
 

@@ -147,7 +147,8 @@ pub(super) async fn run(
     };
     let (mut valid, warnings) = prepare(r, loaded, config, parsed, inputs).await?;
     let budget = r.settings.budget_for(config);
-    let hold = usage::hold::reserve(r.state.as_ref(), budget, &mut valid).await?;
+    let hold =
+        usage::hold::reserve(r.state.as_ref(), budget, r.settings.hold_ttl_ms, &mut valid).await?;
     let created = platform::now_ms() / 1000;
     let result = engine::generate_with_client(
         &platform::runtime(),

@@ -219,7 +219,7 @@ mod dispatch {
             // A spent budget is refused now rather than as a failed job.
             let store = KeyStore::new(env, user, settings)?;
             let budget = settings.budget_for(store.config().await?.as_ref());
-            crate::usage::hold::precheck(state.as_ref(), budget).await?;
+            crate::usage::hold::precheck(state.as_ref(), budget, settings.hold_ttl_ms).await?;
             return jobs::start(req, route, state.as_ref(), &store.user).await;
         }
         if route == Route::GetJob {

@@ -108,7 +108,8 @@ where
     };
     let prepared = async {
         let mut p = prepare.await?;
-        let hold = usage::hold::reserve(r.state.as_ref(), p.budget, &mut p.valid).await?;
+        let ttl = r.settings.hold_ttl_ms;
+        let hold = usage::hold::reserve(r.state.as_ref(), p.budget, ttl, &mut p.valid).await?;
         Ok::<_, ApiError>((p, hold))
     };
     let (prepared, hold) = match prepared.await {

@@ -5,7 +5,7 @@ use super::Request;
 use crate::error::ApiError;
 use crate::platform::{self, StateUnavailable};
 use crate::respond::ok_json;
-use crate::usage::budget::{is_month, month_of, UsageResponse, HOLD_TTL_MS};
+use crate::usage::budget::{is_month, month_of, UsageResponse};
 use crate::usage::hold::read_month;
 
 /// `GET /v1/usage`.
@@ -26,7 +26,8 @@ pub async fn get(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
     let args = [
         month.as_str().into(),
         (now as f64).into(),
-        (HOLD_TTL_MS as f64).into(),
+        (r.settings.hold_ttl_ms as f64).into(),
+        (month == current).into(),
     ];
     let answer = state.call("budgetGet", &args).await?;
     let m = read_month(&month, &answer);

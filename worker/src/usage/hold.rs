@@ -9,9 +9,7 @@
 //! the hold only keeps the month's ledger (`GET /v1/usage`); an unreachable
 //! object then costs the ledger that request, never the request.
 
-use super::budget::{
-    charges_of_error, charges_of_usage, month_of, want_for, Charge, Month, Row, HOLD_TTL_MS,
-};
+use super::budget::{charges_of_error, charges_of_usage, month_of, want_for, Charge, Month, Row};
 use crate::error::ApiError;
 use crate::platform::{self, UserState};
 use crate::respond::to_js_object;
@@ -24,13 +22,15 @@ pub struct Hold {
     state: UserState,
     id: String,
     usd: f64,
+    ttl_ms: u64,
 }
 
-/// Takes a hold for `valid` under `budget` (USD a month; `None`: none) and
-/// lowers the request's cap to it.
+/// Takes a hold for `valid` under `budget` (USD a month; `None`: none),
+/// living `ttl_ms` unsettled, and lowers the request's cap to it.
 pub async fn reserve(
     state: Option<&UserState>,
     budget: Option<f64>,
+    ttl_ms: u64,
     valid: &mut ValidRequest,
 ) -> Result<Option<Hold>, ApiError> {
     let unreachable = |budget: Option<f64>| match budget {
@@ -52,7 +52,7 @@ pub async fn reserve(
         want.into(),
         budget.map_or(JsValue::NULL, JsValue::from),
         (now as f64).into(),
-        (HOLD_TTL_MS as f64).into(),
+        (ttl_ms as f64).into(),
     ];
     let answer = match state.call("budgetReserve", &args).await {
         Ok(a) => a,
@@ -73,13 +73,18 @@ pub async fn reserve(
         state: state.clone(),
         id,
         usd: granted,
+        ttl_ms,
     }))
 }
 
 /// Before a job is accepted (202): 402 when nothing is left of the budget
 /// now. A read, not a hold: the job's run takes its own hold and decides
 /// again.
-pub async fn precheck(state: Option<&UserState>, budget: Option<f64>) -> Result<(), ApiError> {
+pub async fn precheck(
+    state: Option<&UserState>,
+    budget: Option<f64>,
+    ttl_ms: u64,
+) -> Result<(), ApiError> {
     let Some(budget) = budget else {
         return Ok(());
     };
@@ -89,7 +94,7 @@ pub async fn precheck(state: Option<&UserState>, budget: Option<f64>) -> Result<
     let args = [
         month.as_str().into(),
         (now as f64).into(),
-        (HOLD_TTL_MS as f64).into(),
+        (ttl_ms as f64).into(),
     ];
     let m = read_month(&month, &state.call("budgetGet", &args).await?);
     let left = budget - m.spent() - m.held_usd;
@@ -173,7 +178,7 @@ impl Hold {
             self.id.as_str().into(),
             charges,
             (now as f64).into(),
-            (HOLD_TTL_MS as f64).into(),
+            (self.ttl_ms as f64).into(),
         ];
         if self.state.call("budgetSettle", &args).await.is_err() {
             // The hold expires and is then counted at its full amount.
