@@ -17,7 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { defaultBindings, devToken, miniflareOptions } from "../tests/worker/helpers.mjs";
-import { percentile, pool, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
+import { buildModules, percentile, pool, processCpuMs, startMockProcess, workerdPids, writeSection } from "./lib.mjs";
 
 const arg = (name) => {
   const i = process.argv.indexOf(name);
@@ -36,17 +36,7 @@ const KINDS = ["budget", "ledger", "before"];
 
 function options(kind, bindings) {
   const opts = miniflareOptions(bindings);
-  if (kind !== "before") return opts;
-  const entry = path.join(base, "index.js");
-  const wasm = path.join(base, "index_bg.wasm");
-  return {
-    ...opts,
-    modules: [
-      { type: "ESModule", path: entry, contents: fs.readFileSync(entry, "utf8") },
-      { type: "CompiledWasm", path: wasm, contents: fs.readFileSync(wasm) },
-    ],
-    modulesRoot: base,
-  };
+  return kind === "before" ? { ...opts, ...buildModules(base) } : opts;
 }
 
 async function start(kind, mockUrl) {
@@ -145,18 +135,4 @@ function report(r) {
     "",
   ].join("\n");
 }
-if (process.argv.includes("--write")) {
-  const file = path.join(ROOT, "bench/RESULTS.md");
-  const text = fs.readFileSync(file, "utf8");
-  const section = report(results);
-  const at = text.indexOf("### Monthly budget");
-  let next;
-  if (at >= 0) {
-    const after = text.indexOf("\n### ", at + 1);
-    next = text.slice(0, at) + section + (after >= 0 ? text.slice(after + 1) : "");
-  } else {
-    next = `${text.trimEnd()}\n\n${section}`;
-  }
-  fs.writeFileSync(file, next);
-  console.log("wrote the section to bench/RESULTS.md");
-}
+if (process.argv.includes("--write")) writeSection("### Monthly budget", report(results));

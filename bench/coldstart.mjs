@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { defaultBindings, devToken, kvConfigName, kvKeyName, miniflareOptions } from "../tests/worker/helpers.mjs";
-import { mean, median, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
+import { buildModules, mean, median, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
 const runsArg = process.argv.indexOf("--runs");
@@ -29,17 +29,7 @@ const token = devToken(USER);
 /** A Rust Worker build's options: its two modules, no Durable Object (the JS Worker has none). */
 function rustOptions(dir, bindings) {
   const opts = { ...miniflareOptions(bindings), durableObjects: {} };
-  if (dir === null) return opts;
-  const entry = path.join(dir, "index.js");
-  const wasm = path.join(dir, "index_bg.wasm");
-  return {
-    ...opts,
-    modules: [
-      { type: "ESModule", path: entry, contents: fs.readFileSync(entry, "utf8") },
-      { type: "CompiledWasm", path: wasm, contents: fs.readFileSync(wasm) },
-    ],
-    modulesRoot: dir,
-  };
+  return dir === null ? opts : { ...opts, ...buildModules(dir) };
 }
 
 function jsOptions(bindings) {

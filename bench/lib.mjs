@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: the mock provider server in its own
 // process (so its CPU is not counted), process CPU of workerd, statistics.
 import { spawn, execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -90,4 +90,36 @@ export function table(headers, rows) {
     `|${headers.map(() => "---").join("|")}|`,
     ...rows.map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
+}
+
+/**
+ * Miniflare's `modules` for another Worker build (a directory holding its index.js and
+ * index_bg.wasm), to run beside the one in worker/build.
+ */
+export function buildModules(dir) {
+  const entry = path.join(dir, "index.js");
+  const wasm = path.join(dir, "index_bg.wasm");
+  return {
+    modules: [
+      { type: "ESModule", path: entry, contents: readFileSync(entry, "utf8") },
+      { type: "CompiledWasm", path: wasm, contents: readFileSync(wasm) },
+    ],
+    modulesRoot: dir,
+  };
+}
+
+/** Replaces the section of bench/RESULTS.md that starts with `heading` (or appends it). */
+export function writeSection(heading, section) {
+  const file = path.join(ROOT, "bench/RESULTS.md");
+  const text = readFileSync(file, "utf8");
+  const at = text.indexOf(heading);
+  let next;
+  if (at >= 0) {
+    const after = text.indexOf("\n### ", at + 1);
+    next = text.slice(0, at) + section + (after >= 0 ? text.slice(after + 1) : "");
+  } else {
+    next = `${text.trimEnd()}\n\n${section}`;
+  }
+  writeFileSync(file, next);
+  console.log(`wrote the section "${heading}" to bench/RESULTS.md`);
 }

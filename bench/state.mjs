@@ -17,7 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { defaultBindings, devToken, miniflareOptions } from "../tests/worker/helpers.mjs";
-import { percentile, pool, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
+import { buildModules, percentile, pool, processCpuMs, startMockProcess, workerdPids, writeSection } from "./lib.mjs";
 
 const arg = (name) => {
   const i = process.argv.indexOf(name);
@@ -35,18 +35,7 @@ const SIZES = { small: 0, large: 900_000 };
 
 function options(kind, bindings) {
   const opts = miniflareOptions(bindings);
-  if (kind === "DO") return opts;
-  const entry = path.join(base, "index.js");
-  const wasm = path.join(base, "index_bg.wasm");
-  return {
-    ...opts,
-    modules: [
-      { type: "ESModule", path: entry, contents: fs.readFileSync(entry, "utf8") },
-      { type: "CompiledWasm", path: wasm, contents: fs.readFileSync(wasm) },
-    ],
-    modulesRoot: base,
-    durableObjects: {},
-  };
+  return kind === "DO" ? opts : { ...opts, ...buildModules(base), durableObjects: {} };
 }
 
 async function start(kind, bindings) {
@@ -96,7 +85,7 @@ async function measure(kind, mockUrl) {
   const token = devToken(`state-bench-${kind}`);
   try {
     await call(w.url, token, "PUT", "/v1/keys/openai?validate=false", { apiKey: "sk-bench-state-0000000000000000" });
-    await call(w.url, token, "PUT", "/v1/config", { providers: [{ provider: "openai" }] });
+    await call(w.url, token, "PUT", "/v1/config", { providers: [{ provider: "openai", model: "gpt-image-1.5" }] }); // a model every build and the mock know
     const n = { next: 0 };
     // Warm up, and store the key that "replay" repeats.
     await pool(10, 2, () => call(w.url, token, "POST", "/v1/images/generations", { prompt: "state bench", n: 1 }));
@@ -154,18 +143,4 @@ function report(r) {
     "",
   ].join("\n");
 }
-if (process.argv.includes("--write")) {
-  const file = path.join(ROOT, "bench/RESULTS.md");
-  const text = fs.readFileSync(file, "utf8");
-  const section = report(results);
-  const start = text.indexOf("### Per-user state");
-  let next;
-  if (start >= 0) {
-    const after = text.indexOf("\n### ", start + 1);
-    next = text.slice(0, start) + section + (after >= 0 ? text.slice(after + 1) : "");
-  } else {
-    next = `${text.trimEnd()}\n\n${section}`;
-  }
-  fs.writeFileSync(file, next);
-  console.log("wrote the section to bench/RESULTS.md");
-}
+if (process.argv.includes("--write")) writeSection("### Per-user state", report(results));
