@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::platform::{self, StateUnavailable};
 use crate::respond::ok_json;
 use crate::usage::budget::{is_month, month_of, UsageResponse};
-use crate::usage::hold::read_month;
+use crate::usage::hold::ledger;
 
 /// `GET /v1/usage`.
 pub async fn get(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
@@ -23,14 +23,7 @@ pub async fn get(r: &Request<'_>) -> Result<web_sys::Response, ApiError> {
         }
     };
     let state = r.state.as_ref().ok_or(StateUnavailable)?;
-    let args = [
-        month.as_str().into(),
-        (now as f64).into(),
-        (r.settings.hold_ttl_ms as f64).into(),
-        (month == current).into(),
-    ];
-    let answer = state.call("budgetGet", &args).await?;
-    let m = read_month(&month, &answer);
+    let m = ledger(state, &month, now, r.settings.hold_ttl_ms, month == current).await?;
     let config = r.store.config().await?;
     let budget = r.settings.budget_for(config.as_ref());
     ok_json(&UsageResponse::new(m, budget, month == current))

@@ -185,6 +185,12 @@ impl Month {
     pub fn spent(&self) -> f64 {
         self.rows.iter().map(|r| r.cost_usd).sum::<f64>() + self.unsettled_usd
     }
+
+    /// What is left of `budget` after spending and the holds in flight
+    /// (negative when a provider billed over its estimate).
+    pub fn left(&self, budget: f64) -> f64 {
+        budget - self.spent() - self.held_usd
+    }
 }
 
 /// `GET /v1/usage`.
@@ -213,16 +219,17 @@ struct RowOut {
 impl UsageResponse {
     /// The month with the budget that applies (`None`: no budget). Holds
     /// count against what is left only in the current month.
-    pub fn new(m: Month, budget: Option<f64>, current: bool) -> UsageResponse {
-        let spent = round(m.spent());
-        let held = if current { m.held_usd } else { 0.0 };
+    pub fn new(mut m: Month, budget: Option<f64>, current: bool) -> UsageResponse {
+        if !current {
+            m.held_usd = 0.0;
+        }
         UsageResponse {
             object: "imagegen.usage",
-            month: m.month,
             budget_usd: budget,
-            spent_usd: spent,
-            held_usd: round(held),
-            left_usd: budget.map(|b| round((b - spent - held).max(0.0))),
+            spent_usd: round(m.spent()),
+            held_usd: round(m.held_usd),
+            left_usd: budget.map(|b| round(m.left(b).max(0.0))),
+            month: m.month,
             unsettled_usd: round(m.unsettled_usd),
             by_provider: m
                 .rows

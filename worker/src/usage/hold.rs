@@ -91,22 +91,34 @@ pub async fn precheck(
     let state = state.ok_or(platform::StateUnavailable)?;
     let now = platform::now_ms();
     let month = month_of(now);
-    let args = [
-        month.as_str().into(),
-        (now as f64).into(),
-        (ttl_ms as f64).into(),
-    ];
-    let m = read_month(&month, &state.call("budgetGet", &args).await?);
-    let left = budget - m.spent() - m.held_usd;
+    let left = ledger(state, &month, now, ttl_ms, true).await?.left(budget);
     if left <= 1e-12 {
         return Err(spent(budget, left, &month));
     }
     Ok(())
 }
 
+/// The ledger of `month` as the object keeps it (`current`: holds that
+/// expired by `now` are counted into it; never into an earlier month).
+pub async fn ledger(
+    state: &UserState,
+    month: &str,
+    now: u64,
+    ttl_ms: u64,
+    current: bool,
+) -> Result<Month, platform::StateUnavailable> {
+    let args = [
+        month.into(),
+        (now as f64).into(),
+        (ttl_ms as f64).into(),
+        current.into(),
+    ];
+    Ok(read_month(month, &state.call("budgetGet", &args).await?))
+}
+
 /// The object's answer to `budgetGet`, read field by field (a serde
 /// deserializer for it costs more wasm than this).
-pub fn read_month(month: &str, answer: &JsValue) -> Month {
+fn read_month(month: &str, answer: &JsValue) -> Month {
     let num = |v: &JsValue, name: &str| {
         platform::get(v, name)
             .and_then(|n| n.as_f64())
