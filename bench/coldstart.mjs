@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Miniflare } from "miniflare";
 import { defaultBindings, devToken, kvConfigName, kvKeyName, miniflareOptions } from "../tests/worker/helpers.mjs";
-import { buildModules, mean, median, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
+import { buildModules, jsWorkerOptions, mean, median, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
 const runsArg = process.argv.indexOf("--runs");
@@ -32,19 +32,6 @@ function rustOptions(dir, bindings) {
   return dir === null ? opts : { ...opts, ...buildModules(dir) };
 }
 
-function jsOptions(bindings) {
-  const entry = path.join(ROOT, "bench/js-worker/worker.mjs");
-  return {
-    modules: [{ type: "ESModule", path: entry, contents: fs.readFileSync(entry, "utf8") }],
-    compatibilityDate: "2026-04-01",
-    cf: false,
-    kvNamespaces: ["KEYS"],
-    bindings,
-    host: "127.0.0.1",
-    port: 0,
-  };
-}
-
 async function post(url) {
   const t0 = performance.now();
   const r = await fetch(`${url}/v1/images/generations`, {
@@ -63,7 +50,7 @@ delete bindings.RETRY_BUDGET_MIN_RETRIES;
 const kinds = [
   { name: "worker/build", options: (b) => rustOptions(null, b), rust: true },
   ...bases.map((dir) => ({ name: dir, options: (b) => rustOptions(dir, b), rust: true })),
-  { name: "js", options: jsOptions, rust: false },
+  { name: "js", options: jsWorkerOptions, rust: false },
 ];
 const out = Object.fromEntries(kinds.map((k) => [k.name, []]));
 try {

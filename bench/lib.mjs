@@ -123,3 +123,18 @@ export function writeSection(heading, section) {
   writeFileSync(file, next);
   console.log(`wrote the section "${heading}" to bench/RESULTS.md`);
 }
+
+/** Miniflare options of the plain-JS Worker of bench/js-worker, the Rust Worker's baseline. */
+export function jsWorkerOptions(bindings) {
+  // Its one module listed as the Rust Worker's are (helpers.workerModules).
+  const entry = path.join(ROOT, "bench/js-worker/worker.mjs");
+  return {
+    modules: [{ type: "ESModule", path: entry, contents: readFileSync(entry, "utf8") }],
+    compatibilityDate: "2026-04-01",
+    cf: false,
+    kvNamespaces: ["KEYS"],
+    bindings,
+    host: "127.0.0.1",
+    port: 0,
+  };
+}

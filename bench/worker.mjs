@@ -4,11 +4,9 @@
 // process, ~1.5 MB images): requests/s at concurrency 1, 16, 64, p50/p99
 // latency, workerd CPU ms per request, and cold start.
 // Usage: node bench/worker.mjs [--smoke]   (prints JSON results)
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { Miniflare } from "miniflare";
 import { defaultBindings, devToken, kvConfigName, kvKeyName, miniflareOptions } from "../tests/worker/helpers.mjs";
-import { mean, median, percentile, pool, processCpuMs, ROOT, startMockProcess, workerdPids } from "./lib.mjs";
+import { jsWorkerOptions, mean, median, percentile, pool, processCpuMs, startMockProcess, workerdPids } from "./lib.mjs";
 
 const smoke = process.argv.includes("--smoke");
 const LEVELS = smoke ? [1, 4] : [1, 16, 64];
@@ -23,20 +21,6 @@ const API_KEY = "sk-bench-worker-000000000000000000";
  * request is measured apart (bench/state.mjs, bench/budget.mjs).
  */
 const rustOptions = (bindings) => ({ ...miniflareOptions(bindings), durableObjects: {} });
-
-function jsOptions(bindings) {
-  // Its one module listed as the Rust Worker's are (helpers.workerModules).
-  const entry = path.join(ROOT, "bench/js-worker/worker.mjs");
-  return {
-    modules: [{ type: "ESModule", path: entry, contents: readFileSync(entry, "utf8") }],
-    compatibilityDate: "2026-04-01",
-    cf: false,
-    kvNamespaces: ["KEYS"],
-    bindings,
-    host: "127.0.0.1",
-    port: 0,
-  };
-}
 
 /** Starts a Worker; returns its URL, workerd pid and time to ready. */
 async function start(options) {
@@ -109,7 +93,7 @@ try {
   });
   const record = await (await rust.mf.getKVNamespace("KEYS")).get(kvKeyName(USER, "openai"));
   // The JS Worker reads the very same encrypted record.
-  const js = await start(jsOptions(bindings));
+  const js = await start(jsWorkerOptions(bindings));
   await (await js.mf.getKVNamespace("KEYS")).put(kvKeyName(USER, "openai"), record);
 
   // Interleave: measure one, then the other, at each level.
@@ -131,7 +115,7 @@ try {
     }
   };
   const coldOnce = async (kind) => {
-    const w = await start(kind === "rust" ? rustOptions(bindings) : jsOptions(bindings));
+    const w = await start(kind === "rust" ? rustOptions(bindings) : jsWorkerOptions(bindings));
     const readyCpuMs = processCpuMs(w.pid);
     await seed(kind, w);
     const cpu0 = processCpuMs(w.pid);
